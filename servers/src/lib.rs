@@ -1,0 +1,1 @@
+//! servers: the server designs ringside compares.
