@@ -1,1 +1,59 @@
-//! servers: the server designs ringside compares.
+//! servers: the server designs ringside compares, each behind the one
+//! [`Backend`](backend::Backend) trait, all serving the same `protocol` core.
+//!
+//! [`serve`] is the runtime around a backend: counters, signals, the
+//! `listening on` line and the final report. Backends live in [`backends`];
+//! the command line in [`config`].
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+pub mod backend;
+pub mod backends;
+pub mod config;
+pub mod counters;
+
+use backend::{Backend, Context, Shutdown};
+use config::Config;
+use counters::{Counters, RunInfo};
+
+/// Run `backend` until SIGINT or SIGTERM (or until it fails), then print
+/// `stopped: <counters as JSON>` on stdout. A second signal exits at once.
+pub fn serve(config: Config, backend: Box<dyn Backend>) -> anyhow::Result<()> {
+    let info = RunInfo {
+        backend: config.backend.to_string(),
+        options: backend.options(),
+        protocol: config.protocol.protocol,
+    };
+    let counters = Counters::new(info);
+    let shutdown = Shutdown::new().context("cannot create the shutdown socket")?;
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let on_signal = shutdown.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut signals = signals.forever();
+            if signals.next().is_some() {
+                on_signal.trigger();
+            }
+            if signals.next().is_some() {
+                eprintln!("ringside-server: second signal, exiting without waiting");
+                std::process::exit(130);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    let ctx = Context::new(Arc::new(config), Arc::clone(&counters), shutdown);
+    let result = backend.run(ctx);
+    let json = counters.snapshot().to_json();
+    let mut out = std::io::stdout().lock();
+    // A closed stdout is not an error worth failing the run for.
+    let _ = out.write_all(b"stopped: ");
+    let _ = out.write_all(&json);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+    result
+}

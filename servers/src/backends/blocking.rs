@@ -1,0 +1,120 @@
+//! Serving one connection on a blocking socket: the loop both thread-based
+//! backends run on the thread that owns the connection.
+//!
+//! Read, hand the bytes to the session, write everything it produced before
+//! reading again. A blocking `write_all` is the backpressure: a slow reader
+//! stops this thread from reading more, and TCP flow control then stops the
+//! writer. Nothing here may be shared between threads.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Both, TcpStream};
+use std::time::Instant;
+
+use protocol::{CloseReason, Next};
+
+use crate::backend::{Context, LINGER, ServerHost};
+use crate::counters::Recorder;
+
+/// Stack of a thread that serves connections. The loop's frames are small
+/// and its buffers live on the heap; a small stack keeps thread-per-connection
+/// at thousands of threads cheap, which is part of what is measured.
+pub(crate) const STACK_SIZE: usize = 128 * 1024;
+
+/// Bytes read per `read` call and written per `process` call.
+const BUF_SIZE: usize = 16 * 1024;
+
+/// A serving thread's buffers, reused across the connections it serves.
+pub(crate) struct Buffers {
+    input: Box<[u8]>,
+    output: Box<[u8]>,
+}
+
+impl Buffers {
+    pub(crate) fn new() -> Self {
+        Buffers { input: vec![0; BUF_SIZE].into(), output: vec![0; BUF_SIZE].into() }
+    }
+}
+
+/// Serve `stream` until it closes, then count its closing.
+pub(crate) fn serve(
+    stream: TcpStream,
+    ctx: &Context,
+    host: &mut ServerHost,
+    recorder: &Recorder,
+    buffers: &mut Buffers,
+) {
+    // Request/response traffic wants each response on the wire at once.
+    let _ = stream.set_nodelay(true);
+    let clean = match pump(&stream, ctx, host, recorder, buffers) {
+        Ok(End::Eof { mid_request }) => !mid_request,
+        Ok(End::Close(reason)) => {
+            linger(&stream, &mut buffers.input);
+            reason == CloseReason::Requested
+        }
+        Err(_) => false,
+    };
+    ctx.counters().closed(!clean);
+}
+
+enum End {
+    /// The peer closed its side; a request may have been cut short.
+    Eof { mid_request: bool },
+    /// The session asked to close.
+    Close(CloseReason),
+}
+
+fn pump(
+    mut stream: &TcpStream,
+    ctx: &Context,
+    host: &mut ServerHost,
+    recorder: &Recorder,
+    buffers: &mut Buffers,
+) -> io::Result<End> {
+    let mut session = ctx.session();
+    loop {
+        let n = match stream.read(&mut buffers.input) {
+            Ok(0) => return Ok(End::Eof { mid_request: session.mid_request() }),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        recorder.record(0, n, 0);
+        let mut rest = &buffers.input[..n];
+        loop {
+            let p = session.process(rest, &mut buffers.output, host);
+            rest = &rest[p.consumed..];
+            if p.written > 0 {
+                stream.write_all(&buffers.output[..p.written])?;
+            }
+            recorder.record(p.requests, 0, p.written);
+            match p.next {
+                Next::Read => break,
+                Next::Write => {}
+                Next::Close => {
+                    let reason = session.close_reason().unwrap_or(CloseReason::Requested);
+                    return Ok(End::Close(reason));
+                }
+            }
+        }
+    }
+}
+
+/// Shut down the write side, then discard input until the peer closes or
+/// [`LINGER`] passes: closing with unread input would send a reset that can
+/// destroy the last response before the peer reads it.
+fn linger(mut stream: &TcpStream, scratch: &mut [u8]) {
+    if stream.shutdown(Both::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}

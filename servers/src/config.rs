@@ -1,0 +1,243 @@
+//! The server's command line and the configuration a backend runs with.
+//!
+//! Flags every backend shares are the [`Cli`] struct; each backend adds its
+//! own through its [`Registration`](crate::backend::Registration), shown
+//! under its own heading in `--help`. A backend flag given with another
+//! backend is an error, never silently ignored.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context as _, bail};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
+use protocol::{DEFAULT_MAX_FRAME, Protocol};
+
+use crate::backend::{Backend, Registration};
+
+/// What a backend runs with, fixed for the server's run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The `--backend` name.
+    pub backend: &'static str,
+    /// Protocol and frame bound every session uses.
+    pub protocol: protocol::Config,
+    pub listen: SocketAddr,
+    /// `--threads` if given; each backend documents its default.
+    pub threads: Option<usize>,
+    /// CPUs to pin threads to, in order; empty means no pinning.
+    pub cores: Vec<usize>,
+}
+
+const ABOUT: &str = "Serve echo, rr or http with one of ringside's server designs.";
+
+const LONG_ABOUT: &str = "\
+Serve echo, rr or http with one of ringside's server designs.
+
+Prints exactly one line `listening on <addr>` on stdout once it accepts
+connections (wait for it; do not sleep), serves until SIGINT or SIGTERM, then
+prints `stopped: <counters as JSON>` on stdout and exits 0. The counters are
+also readable while it runs: an rr STATS request or GET /stats.";
+
+/// Flags every backend takes.
+#[derive(Parser, Debug)]
+#[command(name = "ringside-server", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Server design to run.
+    #[arg(long, short)]
+    pub backend: String,
+
+    /// Protocol to serve.
+    #[arg(long, short, default_value = "http", value_parser = protocol_parser())]
+    pub protocol: Protocol,
+
+    /// Address to listen on; port 0 picks a free port (read it from the
+    /// `listening on` line).
+    #[arg(long, short, default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+
+    /// Number of server threads (pool workers, event loops). Each backend
+    /// states its default and whether it applies.
+    #[arg(long, short)]
+    pub threads: Option<usize>,
+
+    /// CPUs to pin the server's threads to, as a list such as `0`, `0,2` or
+    /// `0-3`; threads are assigned round robin. Default: no pinning.
+    #[arg(long, short, value_parser = parse_cores, value_name = "LIST")]
+    pub cores: Option<CpuList>,
+
+    /// Largest rr payload, rr response and http body accepted, in bytes;
+    /// larger frames get an error response and the connection is closed.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
+    pub max_frame: u32,
+}
+
+/// `echo`, `rr`, `http`, listed in `--help`.
+pub fn protocol_parser() -> impl clap::builder::TypedValueParser<Value = Protocol> {
+    PossibleValuesParser::new([
+        PossibleValue::new("echo").help("every byte received goes back"),
+        PossibleValue::new("rr").help("framed binary request/response (docs/PROTOCOL.md)"),
+        PossibleValue::new("http").help("HTTP/1.1 Hello, World! with keep-alive and pipelining"),
+    ])
+    .try_map(|s| s.parse::<Protocol>())
+}
+
+/// CPUs, in the order given (a newtype so clap takes one value, not many).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+/// Parse a CPU list: comma-separated numbers and inclusive ranges.
+pub fn parse_cores(list: &str) -> Result<CpuList, String> {
+    let bad = || format!("bad CPU list `{list}`: expected numbers and ranges such as 0 or 0,2-3");
+    let mut cores = Vec::new();
+    for part in list.split(',') {
+        let part = part.trim();
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<usize>(), b.trim().parse::<usize>()),
+            None => (part.parse(), part.parse()),
+        };
+        let (lo, hi) = (lo.map_err(|_| bad())?, hi.map_err(|_| bad())?);
+        if lo > hi {
+            return Err(bad());
+        }
+        for c in lo..=hi {
+            if !cores.contains(&c) {
+                cores.push(c);
+            }
+        }
+    }
+    Ok(CpuList(cores))
+}
+
+/// The full command: shared flags plus every registered backend's.
+pub fn command(backends: &[Registration]) -> Command {
+    let values: Vec<PossibleValue> =
+        backends.iter().map(|b| PossibleValue::new(b.name).help(b.summary)).collect();
+    let mut cmd = Cli::command().mut_arg("backend", |a| a.value_parser(PossibleValuesParser::new(values)));
+    for b in backends {
+        cmd = (b.args)(cmd);
+    }
+    cmd
+}
+
+/// Turn parsed arguments into a configuration and the chosen backend.
+pub fn build(
+    backends: &'static [Registration],
+    matches: &ArgMatches,
+) -> anyhow::Result<(Config, Box<dyn Backend>)> {
+    let cli = Cli::from_arg_matches(matches)?;
+    let chosen = backends
+        .iter()
+        .find(|b| b.name == cli.backend)
+        .with_context(|| format!("unknown backend `{}`", cli.backend))?;
+    // A flag of another backend would be silently ignored: refuse it.
+    for other in backends.iter().filter(|b| b.name != chosen.name) {
+        let own = (other.args)(Command::new(other.name));
+        for arg in own.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                && !(chosen.args)(Command::new(chosen.name)).get_arguments().any(|a| a.get_id() == id)
+            {
+                bail!(
+                    "--{} is a flag of --backend {}, not of --backend {}",
+                    arg.get_long().unwrap_or(id),
+                    other.name,
+                    chosen.name
+                );
+            }
+        }
+    }
+    if cli.max_frame == 0 {
+        bail!("--max-frame must be at least 1 byte");
+    }
+    let cores = cli.cores.map(|c| c.0).unwrap_or_default();
+    check_cores(&cores)?;
+    if cli.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let config = Config {
+        backend: chosen.name,
+        protocol: protocol::Config { protocol: cli.protocol, max_frame: cli.max_frame },
+        listen: cli.listen,
+        threads: cli.threads,
+        cores,
+    };
+    let backend = (chosen.build)(matches, &config)?;
+    Ok((config, backend))
+}
+
+/// Every CPU asked for must be one this process may run on.
+fn check_cores(cores: &[usize]) -> anyhow::Result<()> {
+    if cores.is_empty() {
+        return Ok(());
+    }
+    let allowed: Vec<usize> =
+        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    for c in cores {
+        if !allowed.contains(c) {
+            bail!("--cores: CPU {c} is not available to this process (allowed: {allowed:?})");
+        }
+    }
+    Ok(())
+}
+
+/// Flag group for backends without flags of their own.
+pub fn no_args(cmd: Command) -> Command {
+    cmd
+}
+
+/// Parse a backend's own flags from the full matches.
+pub fn backend_args<A: Args + FromArgMatches>(matches: &ArgMatches) -> anyhow::Result<A> {
+    Ok(A::from_arg_matches(matches)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<(Config, Box<dyn Backend>)> {
+        let argv = std::iter::once("ringside-server").chain(args.iter().copied());
+        let matches = command(crate::backends::ALL).try_get_matches_from(argv)?;
+        build(crate::backends::ALL, &matches)
+    }
+
+    #[test]
+    fn command_is_consistent() {
+        command(crate::backends::ALL).debug_assert();
+    }
+
+    #[test]
+    fn command_lines() {
+        let (c, b) = parse(&["-b", "thread-pool", "-p", "rr", "-c", "0", "-t", "3", "--queue", "5"]).unwrap();
+        assert_eq!(
+            (c.backend, c.protocol.protocol, c.cores, c.threads),
+            ("thread-pool", Protocol::Rr, vec![0], Some(3))
+        );
+        assert_eq!(b.options(), "threads=3 queue=5 stack=131072");
+        let (c, _) =
+            parse(&["-b", "thread-per-conn", "--listen", "127.0.0.1:0", "--max-frame", "10"]).unwrap();
+        assert_eq!((c.listen.port(), c.protocol.max_frame, c.protocol.protocol), (0, 10, Protocol::Http));
+        for (args, error) in [
+            (&["-b", "thread-per-conn", "--queue", "3"][..], "--queue is a flag of --backend thread-pool"),
+            (&["-b", "thread-per-conn", "-t", "2"], "--threads does not apply"),
+            (&["-b", "thread-pool", "-t", "0"], "--threads must be at least 1"),
+            (&["-b", "thread-pool", "--max-frame", "0"], "--max-frame must be at least 1"),
+            (&["-b", "thread-pool", "--cores", "4096"], "CPU 4096 is not available"),
+            (&["-b", "thread-pool", "--cores", "x"], "bad CPU list"),
+            (&["-b", "nope"], "invalid value 'nope'"),
+            (&["-b", "thread-pool", "-p", "ftp"], "invalid value 'ftp'"),
+        ] {
+            let e = parse(args).err().unwrap_or_else(|| panic!("{args:?} was accepted"));
+            assert!(format!("{e:#}").contains(error), "{args:?}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn core_lists() {
+        assert_eq!(parse_cores("0"), Ok(CpuList(vec![0])));
+        assert_eq!(parse_cores("0,2-4, 1"), Ok(CpuList(vec![0, 2, 3, 4, 1])));
+        assert_eq!(parse_cores("1,1,0-1"), Ok(CpuList(vec![1, 0])));
+        for bad in ["", "a", "3-1", "1,", "-1", "1-"] {
+            assert!(parse_cores(bad).unwrap_err().contains("bad CPU list"), "{bad:?}");
+        }
+    }
+}
