@@ -36,9 +36,13 @@ pub struct Stats {
     pub conns_accepted: u64,
     /// Connections accepted and not yet closed (including waiting ones).
     pub conns_open: u64,
-    /// Connections closed because of a protocol error, an I/O error (such as
-    /// a reset) or an end of stream in the middle of a request.
+    /// Connections closed because the peer broke the protocol (an error
+    /// response was sent) or ended its stream in the middle of a request.
     pub conns_closed_error: u64,
+    /// Connections that failed with an I/O error, almost always a reset by
+    /// the peer (a load generator that exits with requests in flight resets
+    /// its connections; that is counted here, not as a protocol error).
+    pub conns_reset: u64,
     /// Connections accepted but not yet given to a thread that serves them
     /// (the thread pool's queue); and the most there have been at once.
     pub conns_waiting: u64,

@@ -40,8 +40,8 @@ use crate::counters::Counters;
 ///    through the [`Context::host`] it was given (a blocking sleep blocks
 ///    whatever else that thread serves; that is what is being measured).
 /// 5. Count: [`Counters::accepted`] per accepted connection,
-///    [`Counters::closed`] when it closes (with `error` for protocol errors,
-///    I/O errors and truncated requests), [`Counters::waiting`] /
+///    [`Counters::closed`] when it closes, saying how
+///    ([`Closed`](crate::counters::Closed)), [`Counters::waiting`] /
 ///    [`Counters::stopped_waiting`] around any queue a connection sits in
 ///    before a thread serves it, and per-thread [`crate::counters::Recorder`]
 ///    for requests and bytes.

@@ -16,6 +16,17 @@ use std::time::Instant;
 use nix::sys::resource::{UsageWho, getrusage};
 use protocol::{STATS_SCHEMA, Stats};
 
+/// How a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// The peer closed between requests, or asked to close.
+    Clean,
+    /// A protocol error, or an end of stream in the middle of a request.
+    Error,
+    /// An I/O error on the socket, usually a reset by the peer.
+    Reset,
+}
+
 /// What is running, reported with every snapshot.
 #[derive(Clone, Debug)]
 pub struct RunInfo {
@@ -45,6 +56,7 @@ pub struct Counters {
     accepted: AtomicU64,
     open: AtomicU64,
     closed_error: AtomicU64,
+    reset: AtomicU64,
     waiting: AtomicU64,
     waiting_max: AtomicU64,
 }
@@ -59,6 +71,7 @@ impl Counters {
             accepted: AtomicU64::new(0),
             open: AtomicU64::new(0),
             closed_error: AtomicU64::new(0),
+            reset: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
             waiting_max: AtomicU64::new(0),
         })
@@ -85,12 +98,13 @@ impl Counters {
         self.open.fetch_add(1, Relaxed);
     }
 
-    /// An accepted connection was closed; `error` if by a protocol error, an
-    /// I/O error or a truncated request.
-    pub fn closed(&self, error: bool) {
+    /// An accepted connection was closed.
+    pub fn closed(&self, how: Closed) {
         self.open.fetch_sub(1, Relaxed);
-        if error {
-            self.closed_error.fetch_add(1, Relaxed);
+        match how {
+            Closed::Clean => {}
+            Closed::Error => _ = self.closed_error.fetch_add(1, Relaxed),
+            Closed::Reset => _ = self.reset.fetch_add(1, Relaxed),
         }
     }
 
@@ -126,6 +140,7 @@ impl Counters {
             conns_accepted: self.accepted.load(Relaxed),
             conns_open: self.open.load(Relaxed),
             conns_closed_error: self.closed_error.load(Relaxed),
+            conns_reset: self.reset.load(Relaxed),
             conns_waiting: self.waiting.load(Relaxed),
             conns_waiting_max: self.waiting_max.load(Relaxed),
             threads: thread_count(),
@@ -236,12 +251,12 @@ mod tests {
         c.waiting();
         c.waiting();
         c.stopped_waiting();
-        c.closed(true);
+        c.accepted();
+        c.closed(Closed::Error);
+        c.closed(Closed::Reset);
         let s = c.snapshot();
-        assert_eq!(
-            (s.conns_accepted, s.conns_open, s.conns_closed_error, s.conns_waiting, s.conns_waiting_max),
-            (2, 1, 1, 1, 2)
-        );
+        assert_eq!((s.conns_accepted, s.conns_open, s.conns_closed_error, s.conns_reset), (3, 1, 1, 1));
+        assert_eq!((s.conns_waiting, s.conns_waiting_max), (1, 2));
         assert_eq!((s.backend.as_str(), s.options.as_str(), s.protocol.as_str()), ("test", "a=1", "rr"));
         assert!(s.threads >= 1);
         assert!(s.cpu_user_us + s.cpu_sys_us > 0, "getrusage reports CPU time");

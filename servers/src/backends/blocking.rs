@@ -13,7 +13,7 @@ use std::time::Instant;
 use protocol::{CloseReason, Next};
 
 use crate::backend::{Context, LINGER, ServerHost};
-use crate::counters::Recorder;
+use crate::counters::{Closed, Recorder};
 
 /// Stack of a thread that serves connections. The loop's frames are small
 /// and its buffers live on the heap; a small stack keeps thread-per-connection
@@ -45,15 +45,16 @@ pub(crate) fn serve(
 ) {
     // Request/response traffic wants each response on the wire at once.
     let _ = stream.set_nodelay(true);
-    let clean = match pump(&stream, ctx, host, recorder, buffers) {
-        Ok(End::Eof { mid_request }) => !mid_request,
+    let how = match pump(&stream, ctx, host, recorder, buffers) {
+        Ok(End::Eof { mid_request: false }) => Closed::Clean,
+        Ok(End::Eof { mid_request: true }) => Closed::Error,
         Ok(End::Close(reason)) => {
             linger(&stream, &mut buffers.input);
-            reason == CloseReason::Requested
+            if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error }
         }
-        Err(_) => false,
+        Err(_) => Closed::Reset,
     };
-    ctx.counters().closed(!clean);
+    ctx.counters().closed(how);
 }
 
 enum End {

@@ -12,7 +12,7 @@
 //! CPUs, that is most of the CPU time per request.
 //!
 //! If a thread cannot be created (a thread or memory limit), the connection
-//! is closed and counted as closed on error; the first such failure is
+//! is closed and counted in `conns_closed_error`; the first such failure is
 //! reported on stderr.
 
 use std::net::TcpListener;
@@ -24,6 +24,7 @@ use anyhow::{Context as _, bail};
 use super::blocking::{self, Buffers, STACK_SIZE};
 use crate::backend::{Backend, Context, Registration};
 use crate::config::{Config, no_args};
+use crate::counters::Closed;
 
 pub const REGISTRATION: Registration = Registration {
     name: "thread-per-conn",
@@ -95,7 +96,7 @@ fn accept_loop(listener: &TcpListener, ctx: &Context) -> anyhow::Result<()> {
         if let Err(e) = spawned {
             // The stream moved into the closure that was never run and has
             // been dropped (closed) with it.
-            ctx.counters().closed(true);
+            ctx.counters().closed(Closed::Error);
             if !spawn_failed.swap(true, Ordering::Relaxed) {
                 eprintln!(
                     "thread-per-conn: cannot start a thread for a new connection ({e}); closing it. \
