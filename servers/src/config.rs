@@ -26,6 +26,8 @@ pub struct Config {
     pub threads: Option<usize>,
     /// CPUs to pin threads to, in order; empty means no pinning.
     pub cores: Vec<usize>,
+    /// Where to serve the counters besides in-band, if anywhere.
+    pub stats_listen: Option<SocketAddr>,
 }
 
 const ABOUT: &str = "Serve echo, rr or http with one of ringside's server designs.";
@@ -36,7 +38,8 @@ Serve echo, rr or http with one of ringside's server designs.
 Prints exactly one line `listening on <addr>` on stdout once it accepts
 connections (wait for it; do not sleep), serves until SIGINT or SIGTERM, then
 prints `stopped: <counters as JSON>` on stdout and exits 0. The counters are
-also readable while it runs: an rr STATS request or GET /stats.";
+also readable while it runs: an rr STATS request, GET /stats, or any HTTP
+request to --stats-listen (printed first as `stats on <addr>`).";
 
 /// Flags every backend takes.
 #[derive(Parser, Debug)]
@@ -64,6 +67,12 @@ pub struct Cli {
     /// `0-3`; threads are assigned round robin. Default: no pinning.
     #[arg(long, short, value_parser = parse_cores, value_name = "LIST")]
     pub cores: Option<CpuList>,
+
+    /// Also serve the counters as JSON over HTTP on this address, from a
+    /// thread outside the backend (the way to read an echo server's
+    /// counters). Prints `stats on <addr>` before `listening on`.
+    #[arg(long, value_name = "ADDR")]
+    pub stats_listen: Option<SocketAddr>,
 
     /// Largest rr payload, rr response and http body accepted, in bytes;
     /// larger frames get an error response and the connection is closed.
@@ -160,6 +169,7 @@ pub fn build(
         listen: cli.listen,
         threads: cli.threads,
         cores,
+        stats_listen: cli.stats_listen,
     };
     let backend = (chosen.build)(matches, &config)?;
     Ok((config, backend))

@@ -16,6 +16,7 @@ pub mod backend;
 pub mod backends;
 pub mod config;
 pub mod counters;
+pub mod stats_listener;
 
 use backend::{Backend, Context, Shutdown};
 use config::Config;
@@ -46,6 +47,12 @@ pub fn serve(config: Config, backend: Box<dyn Backend>) -> anyhow::Result<()> {
             }
         })
         .context("cannot start the signal thread")?;
+    if let Some(addr) = config.stats_listen {
+        let bound = stats_listener::spawn(addr, Arc::clone(&counters))?;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "stats on {bound}");
+        let _ = out.flush();
+    }
     let ctx = Context::new(Arc::new(config), Arc::clone(&counters), shutdown);
     let result = backend.run(ctx);
     let json = counters.snapshot().to_json();

@@ -1,0 +1,277 @@
+//! What conformance tests share: a real `ringside-server` process on a free
+//! port, and small blocking clients for each protocol.
+//!
+//! Nothing here sleeps to wait for readiness: [`Server::start`] returns when
+//! the server has printed `listening on`. Every socket has timeouts and every
+//! server is killed on drop, so a broken backend fails a test instead of
+//! hanging it.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use protocol::Stats;
+use protocol::rr::{REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN, RequestHeader, ResponseHeader, ResponseKind};
+
+/// Longest any single socket operation may block in a test.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running server; killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    pub(crate) addr: SocketAddr,
+    /// Where `--stats-listen` serves the counters.
+    pub(crate) stats_addr: SocketAddr,
+}
+
+impl Server {
+    /// Start `ringside-server` with `args` (which must include `--backend`
+    /// and `--protocol`) on a free loopback port, with its counters on
+    /// another; return once it listens.
+    pub(crate) fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ringside-server"))
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ringside-server");
+        let stdout = lines(child.stdout.take().expect("piped stdout"));
+        let mut next_line = |what: &str| match stdout.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let mut err = String::new();
+                let _ = child.stderr.take().expect("piped stderr").read_to_string(&mut err);
+                panic!("ringside-server {args:?} did not print `{what}`: {err}");
+            }
+        };
+        let address = |line: String, prefix: &str| -> SocketAddr {
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected `{prefix}<addr>` on stdout, got {line:?}"))
+                .parse()
+                .expect("an address")
+        };
+        let stats_addr = address(next_line("stats on"), "stats on ");
+        let addr = address(next_line("listening on"), "listening on ");
+        Server { child, stdout, addr, stats_addr }
+    }
+
+    /// The counters now, from `--stats-listen`.
+    pub(crate) fn stats(&self) -> Stats {
+        let mut s = TcpStream::connect(self.stats_addr).expect("connect to --stats-listen");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let r = http_read(&mut BufReader::new(s), false);
+        Stats::from_json(&r.body).expect("counters as JSON")
+    }
+
+    /// Poll the counters until `done` holds (the server handles a client's
+    /// close or reset on its own schedule); panic after 20 s with the last
+    /// counters.
+    pub(crate) fn wait_for(&self, what: &str, done: impl Fn(&Stats) -> bool) -> Stats {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let stats = self.stats();
+            if done(&stats) {
+                return stats;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {stats:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A connection with timeouts set.
+    pub(crate) fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s
+    }
+
+    /// SIGTERM the server; return the counters it prints on its way out,
+    /// after checking that it printed nothing else and exited 0.
+    pub(crate) fn stop(mut self) -> Stats {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("signal the server");
+        let line =
+            self.stdout.recv_timeout(Duration::from_secs(20)).expect("a `stopped:` line after SIGTERM");
+        let json =
+            line.strip_prefix("stopped: ").unwrap_or_else(|| panic!("unexpected stdout line {line:?}"));
+        let stats = Stats::from_json(json.as_bytes()).expect("counters as JSON");
+        let status = self.child.wait().expect("wait for the server");
+        assert!(status.success(), "server exited with {status}");
+        stats
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines of the server's stdout, read on a thread so tests can time out.
+fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Close with a reset (SO_LINGER 0) instead of a FIN.
+pub(crate) fn reset(stream: TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    socket.set_linger(Some(Duration::ZERO)).expect("SO_LINGER 0");
+    drop(socket);
+}
+
+/// Read until the peer closes; return what came.
+pub(crate) fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("read until the server closes");
+    rest
+}
+
+/// Deterministic test bytes: different for every (seed, offset).
+pub(crate) fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+// ---- rr ----
+
+/// An rr request frame: header and `payload_len` payload bytes.
+pub(crate) fn rr_frame(header: RequestHeader) -> Vec<u8> {
+    let mut v = header.encode().to_vec();
+    v.extend(bytes(header.id, header.payload_len as usize));
+    v
+}
+
+/// Read one rr response; return its header and payload.
+pub(crate) fn rr_read(stream: &mut impl Read) -> (ResponseHeader, Vec<u8>) {
+    let mut head = [0u8; RESPONSE_HEADER_LEN];
+    stream.read_exact(&mut head).expect("an rr response header");
+    let header = ResponseHeader::decode(&head).expect("a valid rr response header");
+    let mut payload = vec![0u8; header.payload_len as usize];
+    stream.read_exact(&mut payload).expect("the rr response payload");
+    (header, payload)
+}
+
+/// Read one rr response and check it answers request `id` with `len` bytes
+/// of the payload pattern.
+pub(crate) fn rr_expect(stream: &mut impl Read, id: u64, len: u32) {
+    let (h, payload) = rr_read(stream);
+    assert_eq!((h.kind, h.id, h.payload_len), (ResponseKind::Response, id, len), "rr response header");
+    assert!(protocol::rr::payload_matches(0, &payload), "rr payload pattern of response {id}");
+}
+
+/// Read one rr ERROR frame with `code`, then the end of the stream.
+pub(crate) fn rr_expect_error(stream: &mut TcpStream, code: u16) {
+    let (h, message) = rr_read(stream);
+    assert_eq!((h.kind, h.code), (ResponseKind::Error, code), "rr error frame");
+    assert!(std::str::from_utf8(&message).is_ok_and(|m| !m.is_empty()), "error message text");
+    assert_eq!(read_to_eof(stream), b"", "nothing after the error frame");
+}
+
+/// One rr round trip (no payload, `len`-byte response).
+pub(crate) fn rr_round_trip(stream: &mut TcpStream, id: u64, len: u32) {
+    let h = RequestHeader { response_len: len, ..RequestHeader::request(id) };
+    stream.write_all(&h.encode()).expect("send rr request");
+    rr_expect(stream, id, len);
+}
+
+/// Bytes a request frame of `payload_len` occupies on the wire.
+pub(crate) fn rr_request_bytes(payload_len: u32) -> u64 {
+    (REQUEST_HEADER_LEN + payload_len as usize) as u64
+}
+
+/// Bytes a response of `len` occupies on the wire.
+pub(crate) fn rr_response_bytes(len: u32) -> u64 {
+    (RESPONSE_HEADER_LEN + len as usize) as u64
+}
+
+// ---- http ----
+
+/// The exact answer to a keep-alive GET.
+pub(crate) const HTTP_OK: &str =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Read one HTTP response (head, then a Content-Length body unless `head_only`).
+pub(crate) fn http_read(stream: &mut impl BufRead, head_only: bool) -> HttpResponse {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stream.read_line(&mut line).expect("an HTTP response line");
+        assert!(n > 0, "connection closed inside a response head: {head:?}");
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let status =
+        head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {head:?}"));
+    let mut response = HttpResponse { status, head, body: Vec::new() };
+    if !head_only {
+        let len: usize = response.header("Content-Length").expect("Content-Length").parse().unwrap();
+        response.body = vec![0; len];
+        stream.read_exact(&mut response.body).expect("the HTTP body");
+    }
+    response
+}
+
+/// Read one keep-alive `Hello, World!` response.
+pub(crate) fn http_expect_ok(stream: &mut impl BufRead) {
+    let r = http_read(stream, false);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"Hello, World!"[..]), "{}", r.head);
+    assert_eq!(r.header("Connection"), None, "keep-alive responses carry no Connection header");
+}
+
+/// GET /stats on a fresh connection.
+pub(crate) fn http_stats(server: &Server) -> Stats {
+    let mut s = server.connect();
+    s.write_all(b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    let r = http_read(&mut BufReader::new(s), false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    Stats::from_json(&r.body).expect("stats JSON")
+}
