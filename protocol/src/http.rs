@@ -5,10 +5,12 @@
 //! answers the server counters as JSON. Keep-alive is the default for
 //! HTTP/1.1, `Connection: close` is honoured, HTTP/1.0 keeps the connection
 //! only with `Connection: keep-alive`, and pipelined requests are answered in
-//! order. A body announced by `Content-Length` is read and discarded, up to
+//! order. An HTTP/1.1 request must carry exactly one `Host` header (RFC
+//! 9112 3.2; its value is not checked). A body announced by
+//! `Content-Length` is read and discarded, up to
 //! `--max-frame` bytes (413 beyond); `Expect: 100-continue` gets its interim
 //! response. Errors answer with a status and close: malformed request line
-//! or header 400, request line plus headers over 8 KiB 431, another method
+//! or header, or a missing or repeated `Host` 400, request line plus headers over 8 KiB 431, another method
 //! 405, `Transfer-Encoding` 501, a version other than 1.0/1.1 505.
 //!
 //! The parser is a byte-at-a-time state machine that keeps only what it needs
@@ -102,6 +104,7 @@ enum Header {
     ContentLength,
     Connection,
     Expect,
+    Host,
     TransferEncoding,
     Other,
 }
@@ -134,13 +137,15 @@ struct Request {
     /// Current Content-Length value and its digit count.
     value: u64,
     digits: u32,
-    /// Whitespace followed the digits; only more whitespace may follow.
+    /// Whitespace ended the value's digits or current token; only more
+    /// whitespace (or, in a token list, a comma) may follow.
     value_done: bool,
     content_length: Option<u64>,
     close: bool,
     keep_alive: bool,
     expect_continue: bool,
     transfer_encoding: bool,
+    hosts: u32,
 }
 
 impl Request {
@@ -163,6 +168,7 @@ impl Request {
         keep_alive: false,
         expect_continue: false,
         transfer_encoding: false,
+        hosts: 0,
     };
 
     fn persist(&self) -> Persist {
@@ -204,10 +210,12 @@ impl Request {
             },
             Header::Connection | Header::Expect => match b {
                 b',' => r.end_token(),
-                b' ' | b'\t' => {}
+                b' ' | b'\t' => r.value_done = r.word_len > 0,
+                // Text after whitespace inside one token: not a token we know.
+                _ if r.value_done => r.word_len = usize::MAX,
                 b => r.push_word(b.to_ascii_lowercase()),
             },
-            Header::TransferEncoding | Header::Other => {}
+            Header::Host | Header::TransferEncoding | Header::Other => {}
         }
         Ok(())
     }
@@ -225,6 +233,7 @@ impl Request {
                 r.content_length = Some(r.value);
             }
             Header::Connection | Header::Expect => r.end_token(),
+            Header::Host => r.hosts += 1,
             Header::TransferEncoding | Header::Other => {}
         }
         Ok(())
@@ -239,6 +248,7 @@ impl Request {
             _ => {}
         }
         self.word_len = 0;
+        self.value_done = false;
     }
 }
 
@@ -304,10 +314,13 @@ impl Server {
             _ => "Error",
         };
         let allow = if error == ProtocolError::MethodNotAllowed { "Allow: GET, HEAD, POST\r\n" } else { "" };
-        let body = error.message();
+        let body = format!("{}\n", error.message());
+        // A response to HEAD has no content (RFC 9110 9.3.2); before the
+        // method is known it is taken to be GET.
+        let content = if self.request.method == Method::Head { "" } else { &body };
         let response = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n{body}\n",
-            body.len() + 1
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n{content}",
+            body.len()
         );
         self.pending = Pending::new(&[], Body::Owned(response.into_bytes()));
         self.closing = Some(CloseReason::Error(error));
@@ -317,6 +330,9 @@ impl Server {
     /// Returns the number of requests served (0 or 1).
     fn end_head(&mut self, host: &mut impl Host) -> Result<u32, ProtocolError> {
         let r = &self.request;
+        if r.hosts > 1 || (r.hosts == 0 && !r.http10) {
+            return Err(ProtocolError::BadRequest);
+        }
         if r.transfer_encoding {
             return Err(ProtocolError::NotImplemented);
         }
@@ -383,11 +399,11 @@ impl Server {
         }
         let r = &mut self.request;
         for (i, &b) in rest.iter().enumerate() {
-            if !matches!(self.state, State::Start | State::Lf(AfterLf::Start)) {
-                r.head_len += 1;
-                if r.head_len > MAX_HEAD {
-                    return Err(ProtocolError::HeadTooLarge);
-                }
+            // Empty lines before a request count too, so they cannot go on
+            // for ever.
+            r.head_len += 1;
+            if r.head_len > MAX_HEAD {
+                return Err(ProtocolError::HeadTooLarge);
             }
             self.state = match (self.state, b) {
                 (State::Lf(after), b'\n') => match after {
@@ -405,7 +421,6 @@ impl Server {
                 (State::Start, b'\r') => State::Lf(AfterLf::Start),
                 (State::Start, b'\n') => State::Start,
                 (State::Start, b) if is_tchar(b) => {
-                    r.head_len = 1;
                     r.push_word(b);
                     State::Method
                 }
@@ -477,6 +492,7 @@ impl Server {
                         b"content-length" => Header::ContentLength,
                         b"connection" => Header::Connection,
                         b"expect" => Header::Expect,
+                        b"host" => Header::Host,
                         b"transfer-encoding" => Header::TransferEncoding,
                         _ => Header::Other,
                     };
@@ -571,7 +587,9 @@ mod tests {
                     );
                     assert!(error.contains("\r\nConnection: close\r\n"), "{name}: {error:?}");
                     let (head, body) = error.split_once("\r\n\r\n").unwrap();
-                    assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+                    if !input.starts_with("HEAD ") {
+                        assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+                    }
                     match run.closed {
                         Some(CloseReason::Error(e)) => assert_eq!(e.http_status(), *status, "{name}"),
                         other => panic!("{name}: closed {other:?}"),
@@ -587,7 +605,7 @@ mod tests {
     #[test]
     fn answers_and_keep_alive() {
         check(&[
-            ("minimal", "GET / HTTP/1.1\r\n\r\n", 1, Want::Bytes(&[OK])),
+            ("minimal", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 1, Want::Bytes(&[OK])),
             ("wrk's request", "GET / HTTP/1.1\r\nHost: 127.0.0.1:7878\r\n\r\n", 1, Want::Bytes(&[OK])),
             (
                 "curl's request, any path",
@@ -597,20 +615,32 @@ mod tests {
             ),
             (
                 "pipelined requests answered in order",
-                "GET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\nHost: y\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\n\r\nHEAD / HTTP/1.1\r\nHost: h\r\n\r\nGET /x HTTP/1.1\r\nHost: y\r\n\r\n",
                 3,
                 Want::Bytes(&[OK, HEAD_OK, OK]),
             ),
             ("bare LF line ends", "GET / HTTP/1.1\nHost: x\n\n", 1, Want::Bytes(&[OK])),
             (
                 "empty lines before a request are skipped",
-                "\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
                 1,
                 Want::Bytes(&[OK]),
             ),
             (
+                "a token with inner whitespace is not `close`",
+                "GET / HTTP/1.1\r\nHost: h\r\nConnection: clo se\r\n\r\n",
+                1,
+                Want::Bytes(&[OK]),
+            ),
+            (
+                "HTTP/1.0 needs no Host",
+                "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                1,
+                Want::Bytes(&[OK_KEEP_ALIVE_10]),
+            ),
+            (
                 "Connection: keep-alive on 1.1 changes nothing",
-                "GET / HTTP/1.1\r\nConnection: Keep-Alive\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\nConnection: Keep-Alive\r\n\r\n",
                 1,
                 Want::Bytes(&[OK]),
             ),
@@ -622,32 +652,32 @@ mod tests {
             ),
             (
                 "POST body read and discarded",
-                "POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+                "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: h\r\n\r\n",
                 2,
                 Want::Bytes(&[OK, OK]),
             ),
             ("GET with a body at the bound", &const_format_body(), 1, Want::Bytes(&[OK])),
             (
                 "repeated equal Content-Length",
-                "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2 \r\n\r\nab",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 2 \r\n\r\nab",
                 1,
                 Want::Bytes(&[OK]),
             ),
             (
                 "Expect: 100-continue",
-                "POST / HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
                 1,
                 Want::Bytes(&[CONTINUE, OK]),
             ),
             (
                 "long header names and values are skipped",
-                "GET / HTTP/1.1\r\nX-A-Very-Long-Header-Name-Indeed: 1\r\nX: a b\tc\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\nX-A-Very-Long-Header-Name-Indeed: 1\r\nX: a b\tc\r\n\r\n",
                 1,
                 Want::Bytes(&[OK]),
             ),
             (
                 "/statsx and /stat are ordinary paths",
-                "GET /statsx HTTP/1.1\r\n\r\nGET /stat HTTP/1.1\r\n\r\n",
+                "GET /statsx HTTP/1.1\r\nHost: h\r\n\r\nGET /stat HTTP/1.1\r\nHost: h\r\n\r\n",
                 2,
                 Want::Bytes(&[OK, OK]),
             ),
@@ -655,7 +685,7 @@ mod tests {
     }
 
     fn const_format_body() -> String {
-        format!("GET / HTTP/1.1\r\nContent-Length: 100\r\n\r\n{}", "b".repeat(100))
+        format!("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n{}", "b".repeat(100))
     }
 
     #[test]
@@ -663,20 +693,20 @@ mod tests {
         check(&[
             (
                 "Connection: close",
-                "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
                 1,
                 Want::BytesThenClose(&[OK_CLOSE]),
             ),
             (
                 "close among other tokens",
-                "GET / HTTP/1.1\r\nConnection: Upgrade, CLOSE\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n",
                 1,
                 Want::BytesThenClose(&[OK_CLOSE]),
             ),
             ("HTTP/1.0 closes by default", "GET / HTTP/1.0\r\n\r\n", 1, Want::BytesThenClose(&[OK_CLOSE])),
             (
                 "HEAD with close",
-                "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n",
+                "HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
                 1,
                 Want::BytesThenClose(&[
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\n",
@@ -687,59 +717,77 @@ mod tests {
 
     #[test]
     fn errors_answer_with_a_status_then_close() {
-        let big_head = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        let big_head = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
         check(&[
             ("no version", "GET /\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("two spaces", "GET  / HTTP/1.1\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("leading space", " GET / HTTP/1.1\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("two spaces", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("leading space", " GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, Want::Error(&[], 400)),
             ("trailing junk", "GET / HTTP/1.1 x\r\n\r\n", 0, Want::Error(&[], 400)),
             ("not HTTP", "GET / FTP/1.1\r\n\r\n", 0, Want::Error(&[], 400)),
             ("binary garbage", "\u{1}\u{2}\u{3}", 0, Want::Error(&[], 400)),
             ("CR without LF", "GET / HTTP/1.1\rX", 0, Want::Error(&[], 400)),
-            ("header without colon", "GET / HTTP/1.1\r\nHost\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("empty header name", "GET / HTTP/1.1\r\n: x\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("obs-fold", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("control char in value", "GET / HTTP/1.1\r\nX: a\u{0}b\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("bad Content-Length", "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 0, Want::Error(&[], 400)),
-            ("empty Content-Length", "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("header without colon", "GET / HTTP/1.1\r\nHost: h\r\nHost\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("space before colon", "GET / HTTP/1.1\r\nHost: h\r\nHost : x\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("empty header name", "GET / HTTP/1.1\r\nHost: h\r\n: x\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 0, Want::Error(&[], 400)),
+            (
+                "control char in value",
+                "GET / HTTP/1.1\r\nHost: h\r\nX: a\u{0}b\r\n\r\n",
+                0,
+                Want::Error(&[], 400),
+            ),
+            (
+                "bad Content-Length",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n",
+                0,
+                Want::Error(&[], 400),
+            ),
+            (
+                "empty Content-Length",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n",
+                0,
+                Want::Error(&[], 400),
+            ),
             (
                 "Content-Length list",
-                "POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n",
                 0,
                 Want::Error(&[], 400),
             ),
             (
                 "conflicting Content-Length",
-                "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 0,
                 Want::Error(&[], 400),
             ),
             (
                 "Content-Length overflow",
-                "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
                 0,
                 Want::Error(&[], 400),
             ),
-            ("unsupported method", "PUT / HTTP/1.1\r\n\r\n", 0, Want::Error(&[], 405)),
-            ("methods are case-sensitive", "get / HTTP/1.1\r\n\r\n", 0, Want::Error(&[], 405)),
+            ("unsupported method", "PUT / HTTP/1.1\r\nHost: h\r\n\r\n", 0, Want::Error(&[], 405)),
+            ("methods are case-sensitive", "get / HTTP/1.1\r\nHost: h\r\n\r\n", 0, Want::Error(&[], 405)),
             (
                 "body over max_frame",
-                "POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 101\r\n\r\n",
                 0,
                 Want::Error(&[], 413),
             ),
             (
                 "chunked bodies are not implemented",
-                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                 0,
                 Want::Error(&[], 501),
             ),
             ("HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 0, Want::Error(&[], 505)),
+            ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nX: y\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 0, Want::Error(&[], 400)),
+            ("blank lines count toward the head limit", &"\r\n".repeat(MAX_HEAD), 0, Want::Error(&[], 431)),
             ("head over 8 KiB", &big_head, 0, Want::Error(&[], 431)),
             (
                 "answers before an error still go out",
-                "GET / HTTP/1.1\r\n\r\nBREW / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\n\r\nBREW / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
                 1,
                 Want::Error(&[OK], 405),
             ),
@@ -747,14 +795,23 @@ mod tests {
     }
 
     #[test]
+    fn error_answers_to_head_have_no_content() {
+        let config = Config { protocol: Protocol::Http, max_frame: 100 };
+        let run = crate::testing::run(&config, b"HEAD / HTTP/1.1\r\nX: a\0\r\n\r\n", &[], 4096);
+        let output = String::from_utf8(run.output).unwrap();
+        assert!(output.starts_with("HTTP/1.1 400 "), "{output}");
+        assert!(output.ends_with("Connection: close\r\n\r\n"), "no content after the head: {output:?}");
+    }
+
+    #[test]
     fn head_of_exactly_8_kib_is_accepted() {
-        let fixed = "GET / HTTP/1.1\r\nX: \r\n\r\n".len();
-        let fits = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD - fixed));
+        let fixed = "GET / HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n".len();
+        let fits = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD - fixed));
         assert_eq!(fits.len(), MAX_HEAD);
         let config = Config { protocol: Protocol::Http, max_frame: 100 };
         let run = crate::testing::run(&config, fits.as_bytes(), &[], 4096);
         assert_eq!(run.output, OK.as_bytes());
-        let over = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD - fixed + 1));
+        let over = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD - fixed + 1));
         let run = crate::testing::run(&config, over.as_bytes(), &[], 4096);
         assert!(run.output.starts_with(b"HTTP/1.1 431 "));
     }
@@ -763,8 +820,8 @@ mod tests {
     fn stats_path_returns_the_hosts_counters() {
         let config = Config { protocol: Protocol::Http, max_frame: 100 };
         for (input, served_after) in [
-            ("GET /stats HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", true),
-            ("GET /stats?pretty HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            ("GET /stats HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", true),
+            ("GET /stats?pretty HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false),
         ] {
             let run = run_every_split(&config, input.as_bytes());
             let output = String::from_utf8(run.output).unwrap();
@@ -787,7 +844,7 @@ mod tests {
     #[test]
     fn truncated_request_is_mid_request() {
         let config = Config { protocol: Protocol::Http, max_frame: 100 };
-        let input = "GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab";
+        let input = "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nab";
         for cut in 1..input.len() {
             let run = crate::testing::run(&config, &input.as_bytes()[..cut], &[], 64);
             assert!(run.mid_request, "cut at {cut}");

@@ -121,8 +121,10 @@ pub enum Next {
     /// Every byte of input was consumed and every response it completed was
     /// written: send the output, then read more.
     Read,
-    /// The output buffer is full: send it, then call `process` again with the
-    /// input it did not consume (possibly none) and fresh output space.
+    /// Send the output now, then call `process` again with the input it did
+    /// not consume (possibly none) and fresh output space. Either the buffer
+    /// is full, or the answers in it must go out before the session runs the
+    /// next request's work.
     Write,
     /// Send the output, then close the connection. See
     /// [`Session::close_reason`] for why. Later calls consume and discard
@@ -219,7 +221,7 @@ impl ProtocolError {
             ProtocolError::BadMagic => "bad magic byte: not an rr frame",
             ProtocolError::BadType => "unknown frame type",
             ProtocolError::BadHeader => "unknown work kind or non-zero reserved field",
-            ProtocolError::TooLarge => "frame larger than --max-frame",
+            ProtocolError::TooLarge => "frame or body larger than --max-frame",
             ProtocolError::WorkTooLarge => "work amount over the limit",
             ProtocolError::BadRequest => "malformed request",
             ProtocolError::HeadTooLarge => "request header section over 8 KiB",

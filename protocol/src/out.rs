@@ -16,14 +16,24 @@ pub(crate) trait Parse {
     /// Set once the connection must close after the pending response.
     fn closing(&self) -> Option<CloseReason>;
     /// Consume a non-empty prefix of `rest` (which is not empty). Stop after
-    /// completing at most one response (stored in `pending`). Return bytes
-    /// consumed and requests served.
+    /// completing at most one response (stored in `pending`) or deferring
+    /// one request. Return bytes consumed and requests served.
     fn parse(&mut self, rest: &[u8], host: &mut impl Host) -> (usize, u32);
+    /// Whether a fully received request waits for its work to be run.
+    fn has_deferred(&self) -> bool {
+        false
+    }
+    /// Run the deferred request's work and answer it (into `pending`);
+    /// return requests served.
+    fn run_deferred(&mut self, _host: &mut impl Host) -> u32 {
+        0
+    }
 }
 
 /// The `Session::process` contract for a framed protocol: flush the pending
-/// response; once it is out, close if closing, return if out of input, else
-/// parse more.
+/// response; once it is out, close if closing; run deferred work, but only
+/// with nothing written yet, so the answers before it are sent first rather
+/// than held back by it; return if out of input, else parse more.
 pub(crate) fn drive(p: &mut impl Parse, input: &[u8], out: &mut [u8], host: &mut impl Host) -> Progress {
     let mut consumed = 0;
     let mut written = 0;
@@ -36,6 +46,13 @@ pub(crate) fn drive(p: &mut impl Parse, input: &[u8], out: &mut [u8], host: &mut
         if p.closing().is_some() {
             // Whatever follows a fatal error or a requested close is discarded.
             return Progress { consumed: input.len(), written, requests, next: Next::Close };
+        }
+        if p.has_deferred() {
+            if written > 0 {
+                return Progress { consumed, written, requests, next: Next::Write };
+            }
+            requests += p.run_deferred(host);
+            continue;
         }
         if consumed == input.len() {
             return Progress { consumed, written, requests, next: Next::Read };

@@ -203,6 +203,8 @@ pub struct Server {
     /// A request whose payload is being discarded, and how much is left.
     current: Option<RequestHeader>,
     skip: u32,
+    /// A received request whose work waits until earlier answers are sent.
+    deferred: Option<RequestHeader>,
     pending: Pending,
     closing: Option<CloseReason>,
 }
@@ -215,6 +217,7 @@ impl Server {
             have: 0,
             current: None,
             skip: 0,
+            deferred: None,
             pending: Pending::IDLE,
             closing: None,
         }
@@ -230,6 +233,16 @@ impl Server {
 
     pub(crate) fn process(&mut self, input: &[u8], out: &mut [u8], host: &mut impl Host) -> Progress {
         out::drive(self, input, out, host)
+    }
+
+    /// A request has been received whole: answer it now, or defer it if it
+    /// has work. Return 1 if it was answered and counts as served.
+    fn received(&mut self, request: RequestHeader, host: &mut impl Host) -> u32 {
+        if request.work.is_some() && request.kind == RequestKind::Request {
+            self.deferred = Some(request);
+            return 0;
+        }
+        self.complete(request, host)
     }
 
     /// Answer a fully received request; return 1 if it counts as served.
@@ -294,7 +307,7 @@ impl Parse for Server {
                 return (n, 0);
             }
             self.current = None;
-            return (n, self.complete(request, host));
+            return (n, self.received(request, host));
         }
         let n = rest.len().min(REQUEST_HEADER_LEN - self.have);
         self.header[self.have..self.have + n].copy_from_slice(&rest[..n]);
@@ -320,7 +333,18 @@ impl Parse for Server {
                 self.skip = request.payload_len;
                 (n, 0)
             }
-            Ok(request) => (n, self.complete(request, host)),
+            Ok(request) => (n, self.received(request, host)),
+        }
+    }
+
+    fn has_deferred(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    fn run_deferred(&mut self, host: &mut impl Host) -> u32 {
+        match self.deferred.take() {
+            Some(request) => self.complete(request, host),
+            None => 0,
         }
     }
 }
@@ -510,6 +534,27 @@ mod tests {
                 work: vec![],
             },
         ]);
+    }
+
+    #[test]
+    fn answers_before_a_request_with_work_are_sent_before_the_work_runs() {
+        use crate::testing::RecordingHost;
+        use crate::{Next, Session};
+        let config = Config { protocol: Protocol::Rr, max_frame: 4096 };
+        let mut session = Session::new(&config);
+        let mut host = RecordingHost::default();
+        let sleep = Some(Work::Sleep { us: 7 });
+        let input = cat(&[req(1, 0, 2, None), req(2, 0, 3, sleep), req(3, 0, 0, None)]);
+        let mut out = [0u8; 1024];
+        // First call: answer 1 goes out before request 2's work is run.
+        let p = session.process(&input, &mut out, &mut host);
+        assert_eq!((p.next, &out[..p.written]), (Next::Write, &resp(1, 2)[..]));
+        assert!(host.work.is_empty(), "work ran before the earlier answer was sent");
+        // Second call: the work, then answers 2 and 3.
+        let p2 = session.process(&input[p.consumed..], &mut out, &mut host);
+        assert_eq!((p2.next, &out[..p2.written]), (Next::Read, &cat(&[resp(2, 3), resp(3, 0)])[..]));
+        assert_eq!(host.work, vec![Work::Sleep { us: 7 }]);
+        assert_eq!(p.requests + p2.requests, 3);
     }
 
     #[test]

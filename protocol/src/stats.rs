@@ -11,7 +11,9 @@ pub const STATS_SCHEMA: u32 = 1;
 
 /// A snapshot of a server's counters. Counts are totals since the server
 /// started, so a client reads them before and after a measured window and
-/// subtracts.
+/// subtracts. Per-request counts are added after each batch of input a
+/// connection's thread handles, so a STATS request pipelined behind other
+/// requests in the same batch does not see those yet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// [`STATS_SCHEMA`] of the server that wrote it.
@@ -24,7 +26,8 @@ pub struct Stats {
     pub protocol: String,
     /// Server process id.
     pub pid: u32,
-    /// Microseconds since the server started listening.
+    /// Microseconds since the server process set up its counters (just
+    /// before it starts listening).
     pub uptime_us: u64,
     /// Requests answered successfully (STATS and error responses excluded;
     /// always 0 for echo, which has no request boundaries).
@@ -37,7 +40,9 @@ pub struct Stats {
     /// Connections accepted and not yet closed (including waiting ones).
     pub conns_open: u64,
     /// Connections closed because the peer broke the protocol (an error
-    /// response was sent) or ended its stream in the middle of a request.
+    /// response was sent) or ended its stream in the middle of a request,
+    /// and (thread-per-conn) connections closed at once because no thread
+    /// could be started for them.
     pub conns_closed_error: u64,
     /// Connections that failed with an I/O error, almost always a reset by
     /// the peer (a load generator that exits with requests in flight resets

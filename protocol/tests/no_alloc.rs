@@ -63,7 +63,7 @@ fn steady_state_requests_do_not_allocate() {
         (Protocol::Http, b"GET / HTTP/1.1\r\nHost: 127.0.0.1:7878\r\nAccept: */*\r\n\r\n"),
         (
             Protocol::Http,
-            b"POST /x HTTP/1.1\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\nhello world!",
+            b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\nhello world!",
         ),
     ];
     for (protocol, request) in cases {

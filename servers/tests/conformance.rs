@@ -411,7 +411,7 @@ mod suite {
         let server = start(b, "rr", &[]);
         // Text where a frame should be: refused at its first byte.
         let mut s = server.connect();
-        s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         rr_expect_error(&mut s, 1);
         // A valid request, then a frame of an unknown type: the first is
         // answered, then the error.
@@ -519,12 +519,14 @@ mod suite {
         let mut w = s;
         w.write_all(GET).unwrap();
         http_expect_ok(&mut r);
-        w.write_all(b"HEAD /x HTTP/1.1\r\n\r\n").unwrap();
+        w.write_all(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         let head = http_read(&mut r, true);
         assert_eq!((head.status, head.header("Content-Length")), (200, Some("13")));
         let body = bytes(1, 5000);
-        w.write_all(format!("POST /upload HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes())
-            .unwrap();
+        w.write_all(
+            format!("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+        )
+        .unwrap();
         w.write_all(&body).unwrap();
         http_expect_ok(&mut r);
         w.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
@@ -614,7 +616,7 @@ mod suite {
     pub(super) fn http_reset_mid_request(b: &[&str]) {
         let server = start(b, "http", &[]);
         let mut s = server.connect();
-        s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\npartial").unwrap();
+        s.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\npartial").unwrap();
         reset(s);
         server.wait_for("the reset connection to close", |s| s.conns_open == 0);
         let s = server.connect();
@@ -644,14 +646,14 @@ mod suite {
 
     pub(super) fn http_malformed_requests(b: &[&str]) {
         let server = start(b, "http", &[]);
-        let big_header = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "x".repeat(9000));
+        let big_header = format!("GET / HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "x".repeat(9000));
         let cases: [(&[u8], u16); 6] = [
             (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400), // a TLS ClientHello
             (b"GET /\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n", 400),
-            (b"DELETE / HTTP/1.1\r\n\r\n", 405),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nNo colon here\r\n\r\n", 400),
+            (b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n", 405),
             (big_header.as_bytes(), 431),
-            (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
         ];
         for (request, status) in cases {
             http_expect_error(&server, request, status);
@@ -671,10 +673,10 @@ mod suite {
         let server = start(b, "http", &["--max-frame", "1000"]);
         // The body is sent in full: the 413 must still arrive, not a reset.
         let body = vec![b'x'; 100_000];
-        let mut request = b"POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        let mut request = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n".to_vec();
         request.extend_from_slice(&body);
         http_expect_error(&server, &request, 413);
-        let mut at_bound = b"POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n".to_vec();
+        let mut at_bound = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n".to_vec();
         at_bound.extend_from_slice(&body[..1000]);
         let s = server.connect();
         let mut r = BufReader::new(s.try_clone().unwrap());
@@ -690,7 +692,10 @@ mod suite {
         let server = start(b, "http", &[]);
         let mut s = server.connect();
         // The request after `Connection: close` is never answered.
-        s.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        )
+        .unwrap();
         let all = String::from_utf8(read_to_eof(&mut s)).unwrap();
         assert_eq!(
             all,
@@ -729,7 +734,7 @@ mod thread_pool_queueing {
 
     use super::support::*;
 
-    const GET: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
 
     #[test]
     fn connections_beyond_the_pool_wait_in_the_queue() {

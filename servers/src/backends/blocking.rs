@@ -49,7 +49,7 @@ pub(crate) fn serve(
         Ok(End::Eof { mid_request: false }) => Closed::Clean,
         Ok(End::Eof { mid_request: true }) => Closed::Error,
         Ok(End::Close(reason)) => {
-            linger(&stream, &mut buffers.input);
+            linger(&stream, &mut buffers.input, recorder);
             if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error }
         }
         Err(_) => Closed::Reset,
@@ -103,7 +103,7 @@ fn pump(
 /// Shut down the write side, then discard input until the peer closes or
 /// [`LINGER`] passes: closing with unread input would send a reset that can
 /// destroy the last response before the peer reads it.
-fn linger(mut stream: &TcpStream, scratch: &mut [u8]) {
+fn linger(mut stream: &TcpStream, scratch: &mut [u8], recorder: &Recorder) {
     if stream.shutdown(Both::Write).is_err() {
         return;
     }
@@ -115,7 +115,7 @@ fn linger(mut stream: &TcpStream, scratch: &mut [u8]) {
         }
         match stream.read(scratch) {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
+            Ok(n) => recorder.record(0, n, 0),
         }
     }
 }

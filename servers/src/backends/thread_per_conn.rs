@@ -85,6 +85,7 @@ fn accept_loop(listener: &TcpListener, ctx: &Context) -> anyhow::Result<()> {
         next = next.wrapping_add(1);
         let spawned = thread::Builder::new().stack_size(STACK_SIZE).spawn(move || {
             if let Err(e) = conn.pin(index) {
+                conn.counters().closed(Closed::Error);
                 conn.shutdown().fail(e);
                 return;
             }

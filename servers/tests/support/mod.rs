@@ -66,7 +66,7 @@ impl Server {
     pub(crate) fn stats(&self) -> Stats {
         let mut s = TcpStream::connect(self.stats_addr).expect("connect to --stats-listen");
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         let r = http_read(&mut BufReader::new(s), false);
         Stats::from_json(&r.body).expect("counters as JSON")
     }
@@ -269,7 +269,7 @@ pub(crate) fn http_expect_ok(stream: &mut impl BufRead) {
 /// GET /stats on a fresh connection.
 pub(crate) fn http_stats(server: &Server) -> Stats {
     let mut s = server.connect();
-    s.write_all(b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(b"GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
     let r = http_read(&mut BufReader::new(s), false);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
