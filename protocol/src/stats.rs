@@ -11,9 +11,9 @@ pub const STATS_SCHEMA: u32 = 1;
 
 /// A snapshot of a server's counters. Counts are totals since the server
 /// started, so a client reads them before and after a measured window and
-/// subtracts. Per-request counts are added after each batch of input a
-/// connection's thread handles, so a STATS request pipelined behind other
-/// requests in the same batch does not see those yet.
+/// subtracts. A request is counted before its answer is sent; a STATS
+/// request pipelined behind other requests in the same batch of input does
+/// not see those yet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// [`STATS_SCHEMA`] of the server that wrote it.

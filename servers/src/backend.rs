@@ -44,7 +44,9 @@ use crate::counters::Counters;
 ///    ([`Closed`](crate::counters::Closed)), [`Counters::waiting`] /
 ///    [`Counters::stopped_waiting`] around any queue a connection sits in
 ///    before a thread serves it, and per-thread [`crate::counters::Recorder`]
-///    for requests and bytes.
+///    for requests and bytes. Count a request before its answer is sent
+///    (whoever holds an answer must see it counted), bytes once the kernel
+///    has taken them.
 /// 6. Pin every thread it creates with [`Context::pin`].
 /// 7. Return once [`Shutdown`] triggers (promptly: the process exits after
 ///    `run` returns, closing whatever is still open), or with an error if it

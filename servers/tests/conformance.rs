@@ -725,6 +725,51 @@ mod suite {
     }
 }
 
+/// The runtime around every backend: both stop signals end the server
+/// cleanly with its final counters, and bad command lines fail with a
+/// message instead of a panic.
+mod runtime {
+    use std::io::{BufReader, Write};
+    use std::process::Command;
+
+    use nix::sys::signal::Signal;
+
+    use super::support::*;
+
+    #[test]
+    fn sigint_and_sigterm_stop_cleanly_with_final_counters() {
+        for (backend, signal) in [("thread-per-conn", Signal::SIGINT), ("thread-pool", Signal::SIGTERM)] {
+            let server = Server::start(&["--backend", backend, "--protocol", "http"]);
+            let s = server.connect();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            (&s).write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+            http_expect_ok(&mut r);
+            // The connection stays open: stopping must not wait for it.
+            let stats = server.stop_with(signal);
+            assert_eq!((stats.backend.as_str(), stats.requests, stats.conns_open), (backend, 1, 1));
+        }
+    }
+
+    #[test]
+    fn bad_command_lines_fail_with_a_message() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = taken.local_addr().unwrap().to_string();
+        for (args, code, message) in [
+            (&["--backend", "thread-pool", "--listen", &busy][..], 1, "cannot listen on"),
+            (&["--backend", "thread-pool", "--cores", "9999"], 1, "CPU 9999 is not available"),
+            (&["--backend", "warp-drive"], 2, "invalid value 'warp-drive'"),
+            (&["--protocol", "http"], 2, "--backend <BACKEND>"),
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_ringside-server")).args(args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+            assert!(stderr.contains(message), "{args:?}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"), "{args:?}");
+        }
+    }
+}
+
 /// The thread pool's defining behaviour: a connection holds a worker for its
 /// whole life, so connections beyond the pool size wait, unserved, until a
 /// worker frees up, and the counters show the wait.

@@ -84,10 +84,13 @@ fn pump(
         loop {
             let p = session.process(rest, &mut buffers.output, host);
             rest = &rest[p.consumed..];
+            // Requests before their answers go out, so whoever holds an
+            // answer sees it counted; bytes once the kernel has them.
+            recorder.record(p.requests, 0, 0);
             if p.written > 0 {
                 stream.write_all(&buffers.output[..p.written])?;
+                recorder.record(0, 0, p.written);
             }
-            recorder.record(p.requests, 0, p.written);
             match p.next {
                 Next::Read => break,
                 Next::Write => {}

@@ -96,12 +96,14 @@ impl Server {
 
     /// SIGTERM the server; return the counters it prints on its way out,
     /// after checking that it printed nothing else and exited 0.
-    pub(crate) fn stop(mut self) -> Stats {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .expect("signal the server");
+    pub(crate) fn stop(self) -> Stats {
+        self.stop_with(nix::sys::signal::Signal::SIGTERM)
+    }
+
+    /// [`stop`](Self::stop) with another signal.
+    pub(crate) fn stop_with(mut self, signal: nix::sys::signal::Signal) -> Stats {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal)
+            .expect("signal the server");
         let line =
             self.stdout.recv_timeout(Duration::from_secs(20)).expect("a `stopped:` line after SIGTERM");
         let json =
