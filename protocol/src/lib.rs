@@ -140,9 +140,9 @@ pub struct Progress {
     pub consumed: usize,
     /// Bytes written at the start of the output buffer, to be sent in order.
     pub written: usize,
-    /// Requests completed by this call and answered successfully (not
-    /// counting STATS requests or error responses). Echo has no request
-    /// boundaries and always reports 0.
+    /// Requests completed by this call and answered (their answers are in
+    /// the output), not counting STATS requests or error responses. Echo has
+    /// no request boundaries and always reports 0.
     pub requests: u32,
     /// What to do next.
     pub next: Next,
@@ -255,9 +255,11 @@ impl std::error::Error for ProtocolError {}
 ///   of parser state and the position in the response being written.
 /// * Getters: [`close_reason`](Self::close_reason), `mid_request`.
 ///
-/// The session consumes every input byte it is offered unless the output
-/// buffer fills up, so a backend never needs an input buffer larger than one
-/// read: incomplete frames are held inside the session, not by the caller.
+/// The session consumes every input byte it is offered except when it
+/// returns [`Next::Write`]: then the caller keeps the unconsumed tail (with
+/// the connection, if the output cannot be sent at once) and offers it again
+/// after sending. Incomplete frames are held inside the session, so a backend
+/// never keeps input for any other reason.
 #[derive(Debug)]
 pub struct Session {
     inner: Inner,

@@ -25,14 +25,20 @@ use crate::counters::Counters;
 /// # Contract
 ///
 /// `run` must:
-/// 1. Listen with [`Context::listen`] (once, or once per thread with
-///    `reuse_port`), then call [`Context::ready`] once, when it accepts
-///    connections. Nothing else prints to stdout.
+/// 1. Listen with [`Context::listen`] (one listener) or
+///    [`Context::listen_group`] (one `SO_REUSEPORT` listener per thread),
+///    then call [`Context::ready`] once, when it accepts connections.
+///    Nothing else prints to stdout; messages to stderr start with
+///    `ringside-server:`.
 /// 2. Serve every accepted connection with its own [`protocol::Session`]
 ///    (from [`Context::session`]): offer it every received byte in order,
 ///    send every byte it writes in order, and follow its [`protocol::Next`].
-///    Never read more from a connection while output for it is unsent beyond
-///    one output buffer (that is the backpressure a slow reader relies on).
+///    After `Next::Write`, keep the input it did not consume with the
+///    connection until the output is sent, then offer it again. Never read
+///    more from a connection while output for it is unsent beyond one output
+///    buffer (that is the backpressure a slow reader relies on). Set
+///    `TCP_NODELAY` on every accepted connection: answers must not wait for
+///    Nagle's algorithm.
 /// 3. On `Next::Close`: send what was written, shut down the write side, then
 ///    read and discard until the peer closes or [`LINGER`] passes, so the
 ///    peer gets the last response rather than a reset.
@@ -115,22 +121,27 @@ impl Context {
         ServerHost { counters: Arc::clone(&self.counters) }
     }
 
-    /// Bind and listen on `--listen`. With `reuse_port`, several listeners
-    /// may share the address (`SO_REUSEPORT`, the kernel spreads new
-    /// connections among them); pass the first one's actual address to later
-    /// calls when the configured port was 0.
-    pub fn listen_on(&self, addr: SocketAddr, reuse_port: bool) -> anyhow::Result<TcpListener> {
-        listen(addr, reuse_port).with_context(|| {
-            format!(
-                "cannot listen on {addr}: is another server using it? \
-                 (--listen 127.0.0.1:0 picks a free port)"
-            )
-        })
+    /// Bind and listen on `--listen`.
+    pub fn listen(&self) -> anyhow::Result<TcpListener> {
+        let addr = self.config.listen;
+        listen(addr, false).with_context(|| in_use(addr))
     }
 
-    /// [`listen_on`](Self::listen_on) the configured address.
-    pub fn listen(&self, reuse_port: bool) -> anyhow::Result<TcpListener> {
-        self.listen_on(self.config.listen, reuse_port)
+    /// `n` listeners on `--listen` sharing the address with `SO_REUSEPORT`:
+    /// the kernel spreads new connections among them, so each thread can
+    /// accept on its own. The address is first bound without the option, so
+    /// a port another process holds (even with `SO_REUSEPORT`) is an error
+    /// rather than silently shared with it.
+    pub fn listen_group(&self, n: usize) -> anyhow::Result<Vec<TcpListener>> {
+        let probe = listen(self.config.listen, false).with_context(|| in_use(self.config.listen))?;
+        let addr = probe.local_addr()?;
+        drop(probe);
+        (0..n).map(|_| listen(addr, true).with_context(|| in_use(addr))).collect()
+    }
+
+    /// Whether [`ready`](Self::ready) has been called.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.is_completed()
     }
 
     /// Announce that the server accepts connections: prints the one line
@@ -159,6 +170,10 @@ impl Context {
         );
         Ok(())
     }
+}
+
+fn in_use(addr: SocketAddr) -> String {
+    format!("cannot listen on {addr}: is another server using it? (--listen 127.0.0.1:0 picks a free port)")
 }
 
 fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
@@ -254,6 +269,7 @@ impl Shutdown {
     }
 
     /// Block until triggered; return the error that triggered it, if any.
+    /// Call it once (the backend's `run`): the error goes to the first caller.
     pub fn wait(&self) -> anyhow::Result<()> {
         let mut slot = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
         while !self.inner.triggered.load(Ordering::SeqCst) {

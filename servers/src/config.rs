@@ -94,10 +94,14 @@ pub fn protocol_parser() -> impl clap::builder::TypedValueParser<Value = Protoco
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuList(pub Vec<usize>);
 
+/// CPU numbers at or above this cannot be in an affinity mask (`CPU_SETSIZE`).
+const MAX_CPUS: usize = 1024;
+
 /// Parse a CPU list: comma-separated numbers and inclusive ranges.
 pub fn parse_cores(list: &str) -> Result<CpuList, String> {
     let bad = || format!("bad CPU list `{list}`: expected numbers and ranges such as 0 or 0,2-3");
     let mut cores = Vec::new();
+    let mut seen = [false; MAX_CPUS];
     for part in list.split(',') {
         let part = part.trim();
         let (lo, hi) = match part.split_once('-') {
@@ -108,8 +112,11 @@ pub fn parse_cores(list: &str) -> Result<CpuList, String> {
         if lo > hi {
             return Err(bad());
         }
-        for c in lo..=hi {
-            if !cores.contains(&c) {
+        if hi >= MAX_CPUS {
+            return Err(format!("bad CPU list `{list}`: CPU numbers go up to {}", MAX_CPUS - 1));
+        }
+        for (c, seen) in seen.iter_mut().enumerate().take(hi + 1).skip(lo) {
+            if !std::mem::replace(seen, true) {
                 cores.push(c);
             }
         }
@@ -231,7 +238,10 @@ mod tests {
             (&["-b", "thread-per-conn", "-t", "2"], "--threads does not apply"),
             (&["-b", "thread-pool", "-t", "0"], "--threads must be at least 1"),
             (&["-b", "thread-pool", "--max-frame", "0"], "--max-frame must be at least 1"),
-            (&["-b", "thread-pool", "--cores", "4096"], "CPU 4096 is not available"),
+            (&["-b", "thread-pool", "--cores", "1000"], "CPU 1000 is not available"),
+            (&["-b", "thread-pool", "--cores", "0-4000000000"], "CPU numbers go up to 1023"),
+            (&["-b", "thread-pool", "--queue", "100000000000"], "--queue must be between"),
+            (&["-b", "thread-pool", "-t", "100000000"], "--threads must be at most"),
             (&["-b", "thread-pool", "--cores", "x"], "bad CPU list"),
             (&["-b", "nope"], "invalid value 'nope'"),
             (&["-b", "thread-pool", "-p", "ftp"], "invalid value 'ftp'"),

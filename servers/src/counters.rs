@@ -9,6 +9,8 @@
 //! the next, so thread-per-connection does not grow the set forever.
 //! Connection events are rarer and use shared atomics.
 
+use std::cell::Cell;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -89,7 +91,7 @@ impl Counters {
             lock(&self.shards).push(Arc::clone(&shard));
             shard
         });
-        Recorder { shard, counters: Arc::clone(self) }
+        Recorder { shard, counters: Arc::clone(self), not_sync: PhantomData }
     }
 
     /// A connection was accepted (it counts as open until closed).
@@ -98,14 +100,17 @@ impl Counters {
         self.open.fetch_add(1, Relaxed);
     }
 
-    /// An accepted connection was closed.
+    /// An accepted connection was closed. Call once per accepted connection.
     pub fn closed(&self, how: Closed) {
-        self.open.fetch_sub(1, Relaxed);
+        // Count how it ended before it stops counting as open, so a reader
+        // never sees it as neither.
         match how {
             Closed::Clean => {}
             Closed::Error => _ = self.closed_error.fetch_add(1, Relaxed),
             Closed::Reset => _ = self.reset.fetch_add(1, Relaxed),
         }
+        let was = self.open.fetch_sub(1, Relaxed);
+        debug_assert!(was > 0, "Counters::closed called more often than accepted");
     }
 
     /// An accepted connection now waits for a thread to serve it.
@@ -174,12 +179,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Records one thread's requests and bytes. Not `Clone`: its shard has one
-/// writer at a time.
+/// Records one thread's requests and bytes. Neither `Clone` nor `Sync`: its
+/// shard has one writer at a time (it may move to another thread, not be
+/// shared with one).
 #[derive(Debug)]
 pub struct Recorder {
     shard: Arc<Shard>,
     counters: Arc<Counters>,
+    /// `Cell` is `Send` but not `Sync`; so is the recorder.
+    not_sync: PhantomData<Cell<()>>,
 }
 
 impl Recorder {

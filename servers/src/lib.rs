@@ -54,7 +54,11 @@ pub fn serve(config: Config, backend: Box<dyn Backend>) -> anyhow::Result<()> {
         let _ = out.flush();
     }
     let ctx = Context::new(Arc::new(config), Arc::clone(&counters), shutdown);
-    let result = backend.run(ctx);
+    let result = backend.run(ctx.clone());
+    if !ctx.is_ready() {
+        // It never served: there are no counters worth reporting.
+        return result;
+    }
     let json = counters.snapshot().to_json();
     let mut out = std::io::stdout().lock();
     // A closed stdout is not an error worth failing the run for.

@@ -6,7 +6,7 @@
 //! reads them without going through the backend being measured. Every
 //! request, whatever it says, gets the counters and the connection closes.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,9 +49,12 @@ fn answer(mut stream: TcpStream, counters: &Counters) -> std::io::Result<()> {
             break;
         }
         stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut buf)? {
-            0 => break,
-            n => head.extend_from_slice(&buf[..n]),
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            // Out of time, or the client stopped sending: answer anyway.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => return Err(e),
         }
     }
     stream.set_write_timeout(Some(DEADLINE))?;

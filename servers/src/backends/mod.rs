@@ -2,7 +2,8 @@
 //! `REGISTRATION` and add it to [`ALL`].
 
 use std::io;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::backend::Registration;
 
@@ -26,14 +27,29 @@ pub(crate) fn accept_error(e: io::Error) -> anyhow::Result<()> {
                 if [nix::libc::EMFILE, nix::libc::ENFILE, nix::libc::ENOBUFS, nix::libc::ENOMEM]
                     .contains(&code) =>
             {
-                eprintln!(
-                    "accept: {e}; connections wait in the listen backlog until descriptors or memory \
-                     free up (raise `ulimit -n`?)"
-                );
+                out_of_resources(&e);
                 std::thread::sleep(Duration::from_millis(100));
                 Ok(())
             }
             _ => Err(anyhow::Error::new(e).context("accept failed")),
         },
+    }
+}
+
+/// Report running out of descriptors or memory at most once a second, with
+/// how many accepts failed since the last report.
+fn out_of_resources(e: &io::Error) {
+    static LAST: Mutex<Option<(Instant, u64)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    match &mut *last {
+        Some((at, missed)) if at.elapsed() < Duration::from_secs(1) => *missed += 1,
+        _ => {
+            let missed = last.map_or(0, |(_, m)| m);
+            eprintln!(
+                "ringside-server: accept: {e} ({missed} more since the last report); connections wait in \
+                 the listen backlog until descriptors or memory free up (raise `ulimit -n`?)"
+            );
+            *last = Some((Instant::now(), 0));
+        }
     }
 }

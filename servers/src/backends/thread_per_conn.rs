@@ -48,7 +48,7 @@ impl Backend for ThreadPerConn {
     }
 
     fn run(self: Box<Self>, ctx: Context) -> anyhow::Result<()> {
-        let listener = ctx.listen(false)?;
+        let listener = ctx.listen()?;
         let addr = listener.local_addr()?;
         let acceptor = ctx.clone();
         thread::Builder::new()
@@ -100,7 +100,7 @@ fn accept_loop(listener: &TcpListener, ctx: &Context) -> anyhow::Result<()> {
             ctx.counters().closed(Closed::Error);
             if !spawn_failed.swap(true, Ordering::Relaxed) {
                 eprintln!(
-                    "thread-per-conn: cannot start a thread for a new connection ({e}); closing it. \
+                    "ringside-server: thread-per-conn: cannot start a thread for a new connection ({e}); closing it. \
                      Later failures are only counted in conns_closed_error. Raise the thread limit \
                      (ulimit -u, kernel.threads-max) or memory."
                 );

@@ -56,10 +56,17 @@ struct PoolArgs {
     queue: usize,
 }
 
+/// Bounds that keep a typo from exhausting memory or threads.
+const MAX_THREADS: usize = 10_000;
+const MAX_QUEUE: usize = 1 << 20;
+
 fn build(matches: &clap::ArgMatches, config: &Config) -> anyhow::Result<Box<dyn Backend>> {
     let args: PoolArgs = backend_args(matches)?;
-    if args.queue == 0 {
-        bail!("--queue must be at least 1");
+    if args.queue == 0 || args.queue > MAX_QUEUE {
+        bail!("--queue must be between 1 and {MAX_QUEUE}");
+    }
+    if config.threads.is_some_and(|t| t > MAX_THREADS) {
+        bail!("thread-pool: --threads must be at most {MAX_THREADS}");
     }
     Ok(Box::new(ThreadPool { threads: config.threads.unwrap_or(DEFAULT_THREADS), queue: args.queue }))
 }
@@ -75,7 +82,7 @@ impl Backend for ThreadPool {
     }
 
     fn run(self: Box<Self>, ctx: Context) -> anyhow::Result<()> {
-        let listener = ctx.listen(false)?;
+        let listener = ctx.listen()?;
         let addr = listener.local_addr()?;
         let (tx, rx) = crossbeam_channel::bounded::<TcpStream>(self.queue);
         for index in 0..self.threads {
