@@ -39,6 +39,8 @@ conformance! {
     // More workers than the suite's 200 concurrent connections: the suite
     // checks correctness at equal concurrency; queueing is tested below.
     thread_pool: ["--backend", "thread-pool", "--threads", "256"];
+    epoll: ["--backend", "epoll"];
+    epoll_2_loops: ["--backend", "epoll", "--threads", "2"];
 }
 
 mod suite {
