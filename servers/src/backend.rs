@@ -36,9 +36,10 @@ use crate::counters::Counters;
 ///    After `Next::Write`, keep the input it did not consume with the
 ///    connection until the output is sent, then offer it again. Never read
 ///    more from a connection while output for it is unsent beyond one output
-///    buffer (that is the backpressure a slow reader relies on). Set
-///    `TCP_NODELAY` on every accepted connection: answers must not wait for
-///    Nagle's algorithm.
+///    buffer (that is the backpressure a slow reader relies on). Accept only
+///    from listeners made by the `Context`: they set `TCP_NODELAY`, which
+///    accepted connections inherit, so answers never wait for Nagle's
+///    algorithm.
 /// 3. On `Next::Close`: send what was written, shut down the write side, then
 ///    read and discard until the peer closes or [`LINGER`] passes, so the
 ///    peer gets the last response rather than a reset.
@@ -180,6 +181,9 @@ fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    // Accepted connections inherit it (Linux), so no backend pays a
+    // setsockopt per connection, and direct descriptors get it too.
+    socket.set_tcp_nodelay(true)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
     }

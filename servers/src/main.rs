@@ -12,7 +12,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ringside-server: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<servers::Unsupported>().is_some() {
+                ExitCode::from(servers::Unsupported::EXIT_CODE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

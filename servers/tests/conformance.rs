@@ -11,6 +11,7 @@ mod support;
 macro_rules! conformance {
     ($($module:ident: [$($arg:literal),*];)+) => {$(
         mod $module {
+            use super::support;
             /// `--backend NAME` plus the flags this instance runs with.
             const ARGS: &[&str] = &[$($arg),*];
             conformance!(@tests
@@ -29,6 +30,10 @@ macro_rules! conformance {
     (@tests $($test:ident),*) => {$(
         #[test]
         fn $test() {
+            if let Some(reason) = support::unsupported(ARGS) {
+                eprintln!("SKIPPED {}::{}: {reason}", module_path!(), stringify!($test));
+                return;
+            }
             super::suite::$test(ARGS)
         }
     )*};
@@ -41,6 +46,14 @@ conformance! {
     thread_pool: ["--backend", "thread-pool", "--threads", "256"];
     epoll: ["--backend", "epoll"];
     epoll_2_loops: ["--backend", "epoll", "--threads", "2"];
+    io_uring: ["--backend", "io-uring"];
+    io_uring_2_rings: ["--backend", "io-uring", "--threads", "2"];
+    io_uring_no_multishot: ["--backend", "io-uring", "--no-multishot-accept", "--no-multishot-recv"];
+    io_uring_no_buf_ring: ["--backend", "io-uring", "--no-buf-ring"];
+    io_uring_classic: ["--backend", "io-uring", "--no-defer-taskrun", "--no-batching"];
+    io_uring_sqpoll: ["--backend", "io-uring", "--sqpoll"];
+    io_uring_fixed_files: ["--backend", "io-uring", "--fixed-files"];
+    io_uring_zc_send: ["--backend", "io-uring", "--zc-send", "1"];
 }
 
 mod suite {

@@ -43,8 +43,6 @@ pub(crate) fn serve(
     recorder: &Recorder,
     buffers: &mut Buffers,
 ) {
-    // Request/response traffic wants each response on the wire at once.
-    let _ = stream.set_nodelay(true);
     let how = match pump(&stream, ctx, host, recorder, buffers) {
         Ok(End::Eof { mid_request: false }) => Closed::Clean,
         Ok(End::Eof { mid_request: true }) => Closed::Error,

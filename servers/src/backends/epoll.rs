@@ -57,7 +57,7 @@ use anyhow::{Context as _, bail};
 use protocol::{CloseReason, Next, Session};
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::io::Errno;
-use rustix::net::{SocketFlags, sockopt};
+use rustix::net::SocketFlags;
 
 use crate::backend::{Backend, Context, LINGER, Registration, ServerHost};
 use crate::config::{Config, no_args};
@@ -289,7 +289,6 @@ impl<'a> EventLoop<'a> {
                 }
             };
             self.ctx.counters().accepted();
-            let _ = sockopt::set_tcp_nodelay(&fd, true);
             let conn = Conn {
                 fd,
                 session: self.ctx.session(),

@@ -277,3 +277,39 @@ pub(crate) fn http_stats(server: &Server) -> Stats {
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     Stats::from_json(&r.body).expect("stats JSON")
 }
+
+/// Why `args` cannot run on this kernel (the server exits with code 3 and
+/// says why), or `None` if it can. Asked once per set of arguments.
+pub(crate) fn unsupported(args: &[&str]) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static CACHE: Mutex<Option<HashMap<Vec<String>, Option<String>>>> = Mutex::new(None);
+    let key: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    cache
+        .entry(key)
+        .or_insert_with(|| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_ringside-server"))
+                .args(args)
+                .args(["--protocol", "echo", "--listen", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn ringside-server");
+            let mut first = String::new();
+            let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first);
+            if first.starts_with("listening on ") {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            let status = child.wait().expect("wait");
+            let mut err = String::new();
+            let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
+            // Exit code 3: this kernel cannot run it. Anything else is a
+            // failure the tests themselves will report.
+            (status.code() == Some(3)).then(|| err.trim().to_string())
+        })
+        .clone()
+}

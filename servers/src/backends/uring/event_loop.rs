@@ -1,0 +1,790 @@
+//! The loop of one io_uring: its connections, the operations in flight for
+//! them, and what each completion means. See the module doc of
+//! [`super`] for the design and the ownership rule.
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use nix::libc;
+use protocol::{CloseReason, Next, Session};
+
+use super::bufring::BufRing;
+use super::{Options, new_ring, probe};
+use crate::backend::{Context, LINGER, ServerHost};
+use crate::counters::{Closed, Recorder};
+
+/// Bytes of output per send.
+const SEND_BUF: usize = 16 * 1024;
+/// Input kept for a connection (while its send is in flight) beyond which
+/// its multishot recv is cancelled until it catches up.
+const STASH_LIMIT: usize = SEND_BUF;
+/// The buffer group of every loop's buffer ring (one ring per `IoUring`).
+const BUF_GROUP: u16 = 0;
+/// How long accepting pauses when the process is out of descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// What an operation was, in the low byte of its `user_data`; the slot is
+/// in the next 32 bits and the slot's generation in the top 24.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Op {
+    Accept = 1,
+    Recv,
+    Send,
+    Shutdown,
+    Close,
+    Cancel,
+    Wake,
+}
+
+impl Op {
+    fn from_u8(v: u8) -> Option<Op> {
+        [Op::Accept, Op::Recv, Op::Send, Op::Shutdown, Op::Close, Op::Cancel, Op::Wake]
+            .into_iter()
+            .find(|op| *op as u8 == v)
+    }
+}
+
+fn token(op: Op, slot: u32, generation: u32) -> u64 {
+    op as u64 | (u64::from(slot) << 8) | (u64::from(generation & 0xFF_FFFF) << 40)
+}
+
+/// A connection's socket: a file descriptor, or a direct descriptor with
+/// `--fixed-files`.
+#[derive(Clone, Copy)]
+enum Target {
+    Fd(i32),
+    Fixed(u32),
+}
+
+/// Build an operation on `target`, whichever kind of descriptor it is.
+macro_rules! on {
+    ($target:expr, |$fd:ident| $build:expr) => {
+        match $target {
+            Target::Fd(fd) => {
+                let $fd = types::Fd(fd);
+                $build
+            }
+            Target::Fixed(index) => {
+                let $fd = types::Fixed(index);
+                $build
+            }
+        }
+    };
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RecvState {
+    Idle,
+    Armed,
+    /// A cancel is on its way; the recv's last completion is still due.
+    Cancelling,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// The session asked to close: send what is left, then shut down.
+    Flushing(CloseReason),
+    /// Write side shut down (or being shut); input is drained and counted.
+    Lingering,
+    /// Done: waiting for the last operations, then the close.
+    Dead,
+}
+
+/// A send in flight and its buffer, which the kernel owns until
+/// `in_kernel` drops to zero.
+struct SendOp {
+    buf: Box<[u8]>,
+    len: usize,
+    sent: usize,
+    /// Completions still due for this buffer: the send's, and a zero-copy
+    /// send's notification.
+    in_kernel: u8,
+}
+
+struct Conn {
+    generation: u32,
+    target: Target,
+    session: Session,
+    send: Option<SendOp>,
+    /// Input not yet given to the session (received while a send was in
+    /// flight, or left over when the output filled up).
+    stash: Vec<u8>,
+    /// The receive buffer with `--no-buf-ring`; the kernel owns it while a
+    /// recv is armed.
+    own_buf: Option<Box<[u8]>>,
+    recv: RecvState,
+    phase: Phase,
+    /// The peer closed its side.
+    eof: bool,
+    /// `Counters::closed` was called.
+    counted: bool,
+    /// Operations whose completion has not arrived yet. The slot is freed
+    /// only after all of them, then the close, have completed.
+    in_flight: u32,
+    close_submitted: bool,
+}
+
+enum Flow {
+    Continue,
+    Exit,
+}
+
+pub(crate) struct EventLoop<'a> {
+    // Declared first so the ring is dropped before anything its operations
+    // might still point to.
+    ring: IoUring,
+    bufs: Option<BufRing>,
+    ctx: &'a Context,
+    options: &'a Options,
+    listener: TcpListener,
+    host: ServerHost,
+    recorder: Recorder,
+    slots: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    next_generation: u32,
+    send_pool: Vec<Box<[u8]>>,
+    cqes: Vec<(u64, i32, u32)>,
+    /// Connections whose recv ended for lack of buffers, to re-arm after
+    /// this batch has recycled some.
+    rearm: Vec<(u32, u32)>,
+    accept_armed: bool,
+    accept_paused_until: Option<Instant>,
+    /// Lingering connections and their deadlines, oldest first.
+    lingering: VecDeque<(Instant, u32, u32)>,
+    overflow_seen: u32,
+}
+
+impl<'a> EventLoop<'a> {
+    /// Create the ring and everything it needs on the calling thread (its
+    /// single issuer). The thread is pinned already.
+    pub(crate) fn new(
+        index: usize,
+        listener: TcpListener,
+        ctx: &'a Context,
+        options: &'a Options,
+    ) -> anyhow::Result<Self> {
+        let cpu =
+            (!ctx.config().cores.is_empty()).then(|| ctx.config().cores[index % ctx.config().cores.len()]);
+        let (ring, _taskrun) = new_ring(options, cpu)?;
+        probe(&ring, options)?;
+        if options.fixed_files {
+            ring.submitter().register_files_sparse(super::FIXED_FILES).map_err(|e| {
+                crate::Unsupported(format!(
+                    "io_uring: cannot register a direct-descriptor table ({e}; needs Linux 5.19); drop --fixed-files"
+                ))
+            })?;
+        }
+        let bufs = if options.buf_ring {
+            Some(BufRing::new(&ring, options.buf_ring_entries, options.buf_size, BUF_GROUP).map_err(|e| {
+                match e.raw_os_error() {
+                    Some(libc::EINVAL) => anyhow::Error::new(crate::Unsupported(format!(
+                        "io_uring: cannot register a buffer ring ({e}; needs Linux 5.19); pass --no-buf-ring"
+                    ))),
+                    Some(libc::ENOMEM) => anyhow::Error::new(e).context(
+                        "io_uring: out of memory for the buffer ring; pass a smaller --buf-ring-entries or --buf-size",
+                    ),
+                    _ => anyhow::Error::new(e).context(
+                        "io_uring: cannot register the buffer ring; --no-buf-ring receives into per-connection buffers",
+                    ),
+                }
+            })?)
+        } else {
+            None
+        };
+        Ok(EventLoop {
+            ring,
+            bufs,
+            ctx,
+            options,
+            listener,
+            host: ctx.host(),
+            recorder: ctx.counters().recorder(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_generation: 0,
+            send_pool: Vec::new(),
+            cqes: Vec::with_capacity(256),
+            rearm: Vec::new(),
+            accept_armed: false,
+            accept_paused_until: None,
+            lingering: VecDeque::new(),
+            overflow_seen: 0,
+        })
+    }
+
+    pub(crate) fn run(mut self) -> anyhow::Result<()> {
+        self.arm_accept();
+        let wake = opcode::PollAdd::new(
+            types::Fd(self.ctx.shutdown().wake_socket().as_raw_fd()),
+            libc::POLLIN as u32,
+        )
+        .build()
+        .user_data(token(Op::Wake, 0, 0));
+        // SAFETY: a poll has no buffer; the wake socket lives as long as the
+        // server's Shutdown, which outlives this loop.
+        unsafe { self.push(wake) };
+        loop {
+            if let Some(bufs) = &self.bufs {
+                bufs.publish();
+            }
+            self.enter()?;
+            let mut cqes = std::mem::take(&mut self.cqes);
+            cqes.clear();
+            cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+            for &(user_data, result, flags) in &cqes {
+                if let Flow::Exit = self.complete(user_data, result, flags)? {
+                    return Ok(());
+                }
+            }
+            self.cqes = cqes;
+            self.after_batch();
+        }
+    }
+
+    /// Submit what is queued and wait for a completion, or until the next
+    /// deadline.
+    fn enter(&mut self) -> anyhow::Result<()> {
+        let deadline =
+            [self.lingering.front().map(|d| d.0), self.accept_paused_until].into_iter().flatten().min();
+        let result = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(1);
+                let ts = types::Timespec::new().sec(left.as_secs()).nsec(left.subsec_nanos());
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None => self.ring.submit_and_wait(1),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e).context("io_uring_enter"),
+        }
+    }
+
+    /// Queue `entry`, submitting first if the queue is full; without
+    /// batching, submit at once.
+    ///
+    /// # Safety
+    ///
+    /// Every buffer and descriptor `entry` refers to must stay valid until
+    /// its completion (and, for a zero-copy send, its notification) arrives.
+    unsafe fn push(&mut self, entry: squeue::Entry) {
+        loop {
+            // SAFETY: the caller guarantees the entry's buffers outlive the
+            // operation.
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                break;
+            }
+            // The queue is full: hand what is queued to the kernel.
+            let _ = self.ring.submit();
+        }
+        if !self.options.batching {
+            let _ = self.ring.submit();
+        }
+    }
+
+    fn arm_accept(&mut self) {
+        let fd = types::Fd(self.listener.as_raw_fd());
+        let entry = if self.options.multishot_accept {
+            opcode::AcceptMulti::new(fd)
+                .allocate_file_index(self.options.fixed_files)
+                .flags(libc::SOCK_CLOEXEC)
+                .build()
+        } else {
+            let accept =
+                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut()).flags(libc::SOCK_CLOEXEC);
+            if self.options.fixed_files {
+                accept.file_index(Some(types::DestinationSlot::auto_target())).build()
+            } else {
+                accept.build()
+            }
+        };
+        // SAFETY: no address buffers are passed (null); the listener lives
+        // as long as this loop.
+        unsafe { self.push(entry.user_data(token(Op::Accept, 0, 0))) };
+        self.accept_armed = true;
+    }
+
+    fn complete(&mut self, user_data: u64, result: i32, flags: u32) -> anyhow::Result<Flow> {
+        let op = Op::from_u8(user_data as u8);
+        let slot = (user_data >> 8) as u32;
+        let generation = (user_data >> 40) as u32;
+        match op {
+            Some(Op::Wake) => return Ok(Flow::Exit),
+            Some(Op::Accept) => self.on_accept(result, flags)?,
+            Some(op) => {
+                let live = matches!(self.slots.get(slot as usize), Some(Some(c)) if c.generation & 0xFF_FFFF == generation);
+                debug_assert!(live, "{op:?} completion for a freed slot {slot}");
+                if live {
+                    match op {
+                        Op::Recv => self.on_recv(slot, result, flags)?,
+                        Op::Send => self.on_send(slot, result, flags),
+                        Op::Shutdown => self.on_shutdown(slot, result),
+                        Op::Cancel => {
+                            self.conn(slot).in_flight -= 1;
+                            self.maybe_release(slot);
+                        }
+                        Op::Close => {
+                            let conn = self.slots[slot as usize].take().expect("live");
+                            if let Some(send) = conn.send {
+                                self.send_pool.push(send.buf);
+                            }
+                            self.free.push(slot);
+                        }
+                        Op::Accept | Op::Wake => unreachable!(),
+                    }
+                }
+            }
+            None => bail!("io_uring: completion with unknown user_data {user_data:#x}"),
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn on_accept(&mut self, result: i32, flags: u32) -> anyhow::Result<()> {
+        if !self.options.multishot_accept || !cqueue::more(flags) {
+            self.accept_armed = false;
+        }
+        if result < 0 {
+            let errno = -result;
+            match errno {
+                libc::EINVAL if self.options.multishot_accept => {
+                    bail!(
+                        "io_uring: the kernel refused multishot accept (needs Linux 5.19); pass --no-multishot-accept"
+                    )
+                }
+                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {
+                    super::super::out_of_resources(&std::io::Error::from_raw_os_error(errno));
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                }
+                libc::ECONNABORTED | libc::EINTR | libc::EAGAIN | libc::ECANCELED => {}
+                _ => bail!("io_uring: accept failed: {}", std::io::Error::from_raw_os_error(errno)),
+            }
+        } else {
+            self.ctx.counters().accepted();
+            let target =
+                if self.options.fixed_files { Target::Fixed(result as u32) } else { Target::Fd(result) };
+            let slot = self.insert(target);
+            self.arm_recv(slot);
+        }
+        if !self.accept_armed && self.accept_paused_until.is_none() {
+            self.arm_accept();
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, target: Target) -> u32 {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let conn = Conn {
+            generation: self.next_generation,
+            target,
+            session: self.ctx.session(),
+            send: None,
+            stash: Vec::new(),
+            own_buf: None,
+            recv: RecvState::Idle,
+            phase: Phase::Open,
+            eof: false,
+            counted: false,
+            in_flight: 0,
+            close_submitted: false,
+        };
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(conn);
+                slot
+            }
+            None => {
+                self.slots.push(Some(conn));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn conn(&mut self, slot: u32) -> &mut Conn {
+        self.slots[slot as usize].as_mut().expect("a live connection")
+    }
+
+    fn arm_recv(&mut self, slot: u32) {
+        let options = self.options;
+        let group = self.bufs.as_ref().map(BufRing::group);
+        let c = self.slots[slot as usize].as_mut().expect("a live connection");
+        debug_assert!(c.recv == RecvState::Idle);
+        let entry = match group {
+            Some(group) if options.multishot_recv => {
+                on!(c.target, |fd| opcode::RecvMulti::new(fd, group).build())
+            }
+            Some(group) => {
+                on!(c.target, |fd| opcode::Recv::new(fd, std::ptr::null_mut(), options.buf_size as u32)
+                    .buf_group(group)
+                    .build()
+                    .flags(squeue::Flags::BUFFER_SELECT))
+            }
+            None => {
+                let buf = c.own_buf.get_or_insert_with(|| vec![0; options.buf_size].into());
+                let (ptr, len) = (buf.as_mut_ptr(), buf.len() as u32);
+                on!(c.target, |fd| opcode::Recv::new(fd, ptr, len).build())
+            }
+        };
+        c.recv = RecvState::Armed;
+        c.in_flight += 1;
+        let user_data = token(Op::Recv, slot, c.generation);
+        // SAFETY: ring buffers live as long as the process; a connection's
+        // own buffer lives in its slot, which is freed only after this recv's
+        // last completion (in_flight counts it).
+        unsafe { self.push(entry.user_data(user_data)) };
+    }
+
+    fn cancel_recv(&mut self, slot: u32) {
+        let c = self.conn(slot);
+        if c.recv != RecvState::Armed {
+            return;
+        }
+        c.recv = RecvState::Cancelling;
+        c.in_flight += 1;
+        let entry = opcode::AsyncCancel::new(token(Op::Recv, slot, c.generation)).build();
+        let user_data = token(Op::Cancel, slot, c.generation);
+        // SAFETY: a cancel refers to no buffer.
+        unsafe { self.push(entry.user_data(user_data)) };
+    }
+
+    fn on_recv(&mut self, slot: u32, result: i32, flags: u32) -> anyhow::Result<()> {
+        let multishot = self.options.multishot_recv;
+        let buffer = cqueue::buffer_select(flags);
+        {
+            let c = self.conn(slot);
+            if !multishot || !cqueue::more(flags) {
+                c.recv = RecvState::Idle;
+                c.in_flight -= 1;
+            }
+        }
+        if result > 0 {
+            let n = result as usize;
+            self.recorder.record(0, n, 0);
+            // Take the data's owner out of `self` while the session reads it.
+            if let Some(id) = buffer {
+                let bufs = self.bufs.take().expect("a buffer id implies a buffer ring");
+                self.on_data(slot, bufs.get(id, n));
+                let mut bufs = bufs;
+                bufs.recycle(id);
+                self.bufs = Some(bufs);
+            } else {
+                let own = self.conn(slot).own_buf.take().expect("a recv without a ring buffer has its own");
+                self.on_data(slot, &own[..n]);
+                self.conn(slot).own_buf = Some(own);
+            }
+        } else if result == 0 {
+            self.conn(slot).eof = true;
+            self.on_eof(slot);
+        } else {
+            match -result {
+                // The buffer ring ran dry: nothing was lost; re-arm once this
+                // batch has recycled buffers.
+                libc::ENOBUFS => {
+                    let generation = self.conn(slot).generation;
+                    self.rearm.push((slot, generation));
+                    return Ok(());
+                }
+                libc::ECANCELED => {}
+                libc::EINVAL if multishot => {
+                    bail!(
+                        "io_uring: the kernel refused multishot recv (needs Linux 6.0); pass --no-multishot-recv"
+                    )
+                }
+                _ => self.finish(slot, Closed::Reset),
+            }
+        }
+        self.maybe_recv(slot);
+        self.maybe_release(slot);
+        Ok(())
+    }
+
+    /// Data arrived for `slot`.
+    fn on_data(&mut self, slot: u32, data: &[u8]) {
+        let multishot = self.options.multishot_recv;
+        let c = self.conn(slot);
+        match c.phase {
+            Phase::Open => {}
+            // After a close was decided, input is only drained.
+            Phase::Flushing(_) | Phase::Lingering | Phase::Dead => return,
+        }
+        if c.send.is_some() || !c.stash.is_empty() {
+            c.stash.extend_from_slice(data);
+            if multishot && c.stash.len() > STASH_LIMIT {
+                self.cancel_recv(slot);
+            }
+            return;
+        }
+        self.pump(slot, data);
+    }
+
+    /// Feed `input` to the session and send what it produces (one send at a
+    /// time); keep what it does not consume.
+    fn pump(&mut self, slot: u32, input: &[u8]) {
+        let mut buf = self.send_pool.pop().unwrap_or_else(|| vec![0; SEND_BUF].into());
+        let Self { slots, host, recorder, .. } = self;
+        let c = slots[slot as usize].as_mut().expect("a live connection");
+        // One call fills the buffer as far as the session can: it returns
+        // `Write` when the buffer is full or its answers must go out before
+        // the next request's work, `Close` when done.
+        let p = c.session.process(input, &mut buf, host);
+        let rest = &input[p.consumed..];
+        let written = p.written;
+        recorder.record(p.requests, 0, 0);
+        let close =
+            (p.next == Next::Close).then(|| c.session.close_reason().unwrap_or(CloseReason::Requested));
+        if close.is_none() && !rest.is_empty() {
+            c.stash.extend_from_slice(rest);
+        }
+        if let Some(reason) = close {
+            c.phase = Phase::Flushing(reason);
+            c.stash.clear();
+        }
+        if written > 0 {
+            self.send(slot, buf, written);
+        } else {
+            self.send_pool.push(buf);
+        }
+        if let Phase::Flushing(reason) = self.conn(slot).phase
+            && self.conn(slot).send.is_none()
+        {
+            self.start_shutdown(slot, reason);
+        }
+    }
+
+    fn send(&mut self, slot: u32, buf: Box<[u8]>, len: usize) {
+        let c = self.conn(slot);
+        c.send = Some(SendOp { buf, len, sent: 0, in_kernel: 0 });
+        self.submit_send(slot);
+    }
+
+    /// Submit the unsent part of the connection's send buffer.
+    fn submit_send(&mut self, slot: u32) {
+        let zc_from = self.options.zc_send;
+        let c = self.conn(slot);
+        let send = c.send.as_mut().expect("a send to submit");
+        let (ptr, len) = (send.buf[send.sent..].as_ptr(), (send.len - send.sent) as u32);
+        let entry = if zc_from.is_some_and(|from| len as usize >= from) {
+            on!(c.target, |fd| opcode::SendZc::new(fd, ptr, len).build())
+        } else {
+            on!(c.target, |fd| opcode::Send::new(fd, ptr, len).build())
+        };
+        send.in_kernel += 1;
+        c.in_flight += 1;
+        let user_data = token(Op::Send, slot, c.generation);
+        // SAFETY: the buffer is in the connection's SendOp, which is kept
+        // (and its slot not freed) until every completion for it, including
+        // a zero-copy notification, has arrived (in_kernel, in_flight).
+        unsafe { self.push(entry.user_data(user_data)) };
+    }
+
+    fn on_send(&mut self, slot: u32, result: i32, flags: u32) {
+        let notification = cqueue::notif(flags);
+        let c = self.conn(slot);
+        c.in_flight -= 1;
+        let dead = c.phase == Phase::Dead;
+        let send = c.send.as_mut().expect("a send completion has its send");
+        send.in_kernel -= 1;
+        if !notification && cqueue::more(flags) {
+            // A zero-copy send: its notification (the buffer is free) follows.
+            send.in_kernel += 1;
+            c.in_flight += 1;
+        }
+        if !notification {
+            if result < 0 {
+                if !dead {
+                    self.finish(slot, Closed::Reset);
+                }
+            } else {
+                send.sent += result as usize;
+                let short = send.sent < send.len;
+                self.recorder.record(0, 0, result as usize);
+                if short && !dead {
+                    // A short send: the rest goes next, in order.
+                    self.submit_send(slot);
+                    return;
+                }
+            }
+        }
+        let c = self.conn(slot);
+        let send = c.send.as_ref().expect("still there");
+        if send.in_kernel > 0 {
+            return;
+        }
+        let done = c.send.take().expect("still there");
+        self.send_pool.push(done.buf);
+        self.after_send(slot);
+    }
+
+    /// The connection has no send in flight any more.
+    fn after_send(&mut self, slot: u32) {
+        match self.conn(slot).phase {
+            Phase::Flushing(reason) => self.start_shutdown(slot, reason),
+            Phase::Open => {
+                // The session may have more of a long answer, and input may
+                // have been kept meanwhile.
+                let stash = std::mem::take(&mut self.conn(slot).stash);
+                self.pump(slot, &stash);
+                let c = self.conn(slot);
+                if c.stash.is_empty() {
+                    // Keep the allocation for next time, emptied.
+                    let mut stash = stash;
+                    stash.clear();
+                    if stash.capacity() <= STASH_LIMIT * 4 {
+                        c.stash = stash;
+                    }
+                }
+                if c.eof && c.send.is_none() && c.stash.is_empty() && c.phase == Phase::Open {
+                    self.on_eof(slot);
+                }
+                self.maybe_recv(slot);
+            }
+            Phase::Lingering | Phase::Dead => {}
+        }
+        self.maybe_release(slot);
+    }
+
+    fn on_eof(&mut self, slot: u32) {
+        let c = self.conn(slot);
+        match c.phase {
+            Phase::Lingering => self.finish(slot, Closed::Clean),
+            Phase::Open if c.send.is_none() && c.stash.is_empty() => {
+                let how = if c.session.mid_request() { Closed::Error } else { Closed::Clean };
+                self.finish(slot, how);
+            }
+            // Answers are still going out; `after_send` comes back here.
+            Phase::Open | Phase::Flushing(_) | Phase::Dead => {}
+        }
+    }
+
+    /// Re-arm the recv if the connection wants input and has none armed.
+    fn maybe_recv(&mut self, slot: u32) {
+        let multishot = self.options.multishot_recv;
+        let c = self.conn(slot);
+        if c.recv != RecvState::Idle || c.eof {
+            return;
+        }
+        let wants = match c.phase {
+            // One-shot recvs wait until everything received is answered;
+            // multishot ones until the kept input is small again.
+            Phase::Open if multishot => c.stash.len() <= STASH_LIMIT,
+            Phase::Open => c.send.is_none() && c.stash.is_empty(),
+            Phase::Lingering => true,
+            Phase::Flushing(_) | Phase::Dead => false,
+        };
+        if wants {
+            self.arm_recv(slot);
+        }
+    }
+
+    /// Shut down the write side and drain input until EOF or the deadline.
+    fn start_shutdown(&mut self, slot: u32, reason: CloseReason) {
+        let how = if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error };
+        let counters = self.ctx.counters().clone();
+        let c = self.conn(slot);
+        if !c.counted {
+            counters.closed(how);
+            c.counted = true;
+        }
+        c.phase = Phase::Lingering;
+        c.in_flight += 1;
+        let entry = on!(c.target, |fd| opcode::Shutdown::new(fd, libc::SHUT_WR).build());
+        let user_data = token(Op::Shutdown, slot, c.generation);
+        let generation = c.generation;
+        // SAFETY: a shutdown refers to no buffer.
+        unsafe { self.push(entry.user_data(user_data)) };
+        self.lingering.push_back((Instant::now() + LINGER, slot, generation));
+    }
+
+    fn on_shutdown(&mut self, slot: u32, result: i32) {
+        self.conn(slot).in_flight -= 1;
+        if result < 0 {
+            self.finish(slot, Closed::Reset);
+        } else if self.conn(slot).eof {
+            // The peer had already closed its side: nothing left to drain.
+            self.finish(slot, Closed::Clean);
+        } else {
+            self.maybe_recv(slot);
+        }
+        self.maybe_release(slot);
+    }
+
+    /// The connection is done: count how (once), stop receiving, and close
+    /// it once its last operation has completed.
+    fn finish(&mut self, slot: u32, how: Closed) {
+        let counters = self.ctx.counters().clone();
+        let c = self.conn(slot);
+        if !c.counted {
+            counters.closed(how);
+            c.counted = true;
+        }
+        c.phase = Phase::Dead;
+        c.stash = Vec::new();
+        self.cancel_recv(slot);
+        self.maybe_release(slot);
+    }
+
+    /// Submit the close once nothing else is in flight.
+    fn maybe_release(&mut self, slot: u32) {
+        let c = self.conn(slot);
+        if c.phase != Phase::Dead || c.in_flight > 0 || c.close_submitted {
+            return;
+        }
+        c.close_submitted = true;
+        c.in_flight += 1;
+        let entry = on!(c.target, |fd| opcode::Close::new(fd).build());
+        let user_data = token(Op::Close, slot, c.generation);
+        // SAFETY: a close refers to no buffer; nothing else uses the
+        // descriptor any more (no operation in flight).
+        unsafe { self.push(entry.user_data(user_data)) };
+    }
+
+    /// Work that waits for the end of a batch of completions.
+    fn after_batch(&mut self) {
+        for (slot, generation) in std::mem::take(&mut self.rearm) {
+            if matches!(self.slots.get(slot as usize), Some(Some(c)) if c.generation == generation) {
+                self.maybe_recv(slot);
+            }
+        }
+        let now = Instant::now();
+        while let Some(&(deadline, slot, generation)) = self.lingering.front() {
+            if deadline > now {
+                break;
+            }
+            self.lingering.pop_front();
+            if matches!(self.slots.get(slot as usize), Some(Some(c)) if c.generation == generation && c.phase == Phase::Lingering)
+            {
+                self.finish(slot, Closed::Clean);
+            }
+        }
+        if let Some(until) = self.accept_paused_until
+            && until <= now
+        {
+            self.accept_paused_until = None;
+            if !self.accept_armed {
+                self.arm_accept();
+            }
+        }
+        let overflow = self.ring.completion().overflow();
+        if overflow > self.overflow_seen {
+            eprintln!(
+                "ringside-server: io-uring: {} completions overflowed the completion queue (kept by the kernel, \
+                 but slowly); raise --ring-entries",
+                overflow - self.overflow_seen
+            );
+            self.overflow_seen = overflow;
+        }
+    }
+}
