@@ -39,6 +39,7 @@ conformance! {
     // More workers than the suite's 200 concurrent connections: the suite
     // checks correctness at equal concurrency; queueing is tested below.
     thread_pool: ["--backend", "thread-pool", "--threads", "256"];
+    tokio_uring: ["--backend", "tokio-uring", "--threads", "2"];
 }
 
 mod suite {
