@@ -282,6 +282,9 @@ struct Worker {
     ctx: Context,
     /// The thread's counter shard. Tasks of one runtime never run at the same
     /// time, so they share it through the `Rc`: one writer, as it requires.
+    /// One per connection would lock the shard list twice per connection
+    /// and leave a shard per concurrently open connection for every
+    /// snapshot to sum.
     recorder: Recorder,
     pool: OutPool,
     read_buf: usize,
@@ -314,8 +317,8 @@ async fn accept_loop(listener: &TcpListener, worker: &Rc<Worker>) -> anyhow::Res
                 worker.ctx.counters().accepted();
                 tokio_uring::spawn(serve(stream, Rc::clone(worker)));
             }
-            // Out of descriptors, this sleeps 100 ms, stalling the thread's
-            // connections too; they are stalled by the shortage anyway.
+            // Out of descriptors or memory, the shared policy sleeps 100 ms:
+            // here that stalls every connection of this thread too.
             Err(e) => super::accept_error(e)?,
         }
     }
