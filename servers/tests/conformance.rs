@@ -54,6 +54,7 @@ conformance! {
     io_uring_sqpoll: ["--backend", "io-uring", "--sqpoll"];
     io_uring_fixed_files: ["--backend", "io-uring", "--fixed-files"];
     io_uring_zc_send: ["--backend", "io-uring", "--zc-send", "1"];
+    tokio_uring: ["--backend", "tokio-uring", "--threads", "2"];
 }
 
 mod suite {

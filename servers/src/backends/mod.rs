@@ -11,11 +11,17 @@ mod blocking;
 pub mod epoll;
 pub mod thread_per_conn;
 pub mod thread_pool;
+pub mod tokio_uring;
 pub mod uring;
 
 /// Every backend, in the order `--help` lists them.
-pub static ALL: &[Registration] =
-    &[thread_per_conn::REGISTRATION, thread_pool::REGISTRATION, epoll::REGISTRATION, uring::REGISTRATION];
+pub static ALL: &[Registration] = &[
+    thread_per_conn::REGISTRATION,
+    thread_pool::REGISTRATION,
+    epoll::REGISTRATION,
+    uring::REGISTRATION,
+    tokio_uring::REGISTRATION,
+];
 
 /// Decide what an `accept` error means for an accept loop: `Ok` to go on
 /// (after a pause when the process is out of descriptors or memory, so the
