@@ -63,13 +63,13 @@ use crate::config::{Config, backend_args};
 pub const REGISTRATION: Registration = Registration {
     name: "io-uring",
     summary: "one io_uring per thread: multishot accept and recv, buffer ring, DEFER_TASKRUN",
-    args: <UringArgs as clap::Args>::augment_args,
+    args: <IoUringArgs as clap::Args>::augment_args,
     build,
 };
 
 #[derive(Args, Debug)]
 #[command(next_help_heading = "io-uring options")]
-struct UringArgs {
+struct IoUringArgs {
     /// Accept with a one-shot accept re-armed after each connection instead
     /// of one multishot accept.
     #[arg(long)]
@@ -145,7 +145,7 @@ const FIXED_FILES: u32 = 65_536;
 const MAX_THREADS: usize = 1024;
 
 fn build(matches: &clap::ArgMatches, config: &Config) -> anyhow::Result<Box<dyn Backend>> {
-    let a: UringArgs = backend_args(matches)?;
+    let a: IoUringArgs = backend_args(matches)?;
     let threads = config.threads.unwrap_or(config.cores.len().max(1));
     if threads > MAX_THREADS {
         bail!("io-uring: --threads must be at most {MAX_THREADS}");
