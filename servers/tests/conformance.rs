@@ -943,3 +943,85 @@ mod thread_pool_queueing {
         server.stop();
     }
 }
+
+/// Heavy tests, run only with `RINGSIDE_HEAVY=1` (CI sets it): thousands of
+/// connections at once. Without it they print that they were skipped.
+mod heavy {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::thread;
+
+    use super::support::*;
+
+    fn enabled(name: &str) -> bool {
+        let on = std::env::var_os("RINGSIDE_HEAVY").is_some_and(|v| v == "1");
+        if !on {
+            eprintln!("SKIPPED heavy::{name}: set RINGSIDE_HEAVY=1 to run it");
+        }
+        on
+    }
+
+    /// Enough descriptors for both ends of every connection; the server,
+    /// started afterwards, inherits the limit.
+    fn raise_fd_limit(needed: u64) {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+        if soft < needed {
+            assert!(hard >= needed, "RLIMIT_NOFILE hard limit {hard} is below the {needed} this test needs");
+            setrlimit(Resource::RLIMIT_NOFILE, needed, hard).expect("setrlimit");
+        }
+    }
+
+    /// 2,000 echo connections open at once, each sending 20 messages of
+    /// 1 KiB and reading them back; every byte must return, in order, and
+    /// the server must count no error.
+    fn two_thousand_echo_connections(args: &[&str]) {
+        const CONNS: usize = 2000;
+        const ROUNDS: usize = 20;
+        const SIZE: usize = 1024;
+        raise_fd_limit(3 * CONNS as u64 + 100);
+        let mut all = args.to_vec();
+        all.extend(["--protocol", "echo"]);
+        let server = Server::start(&all);
+        let streams: Vec<TcpStream> = (0..CONNS).map(|_| server.connect()).collect();
+        let open = server.wait_for("every connection to be accepted", |s| s.conns_open == CONNS as u64);
+        assert_eq!(open.conns_accepted, CONNS as u64);
+        thread::scope(|scope| {
+            for (i, mut s) in streams.into_iter().enumerate() {
+                thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn_scoped(scope, move || {
+                        for round in 0..ROUNDS {
+                            let msg = bytes((i * ROUNDS + round) as u64, SIZE);
+                            s.write_all(&msg).unwrap();
+                            let mut back = vec![0; SIZE];
+                            s.read_exact(&mut back).unwrap();
+                            assert!(back == msg, "connection {i} round {round}: echo differs");
+                        }
+                        s.shutdown(std::net::Shutdown::Write).unwrap();
+                        assert_eq!(read_to_eof(&mut s), b"");
+                    })
+                    .expect("client thread");
+            }
+        });
+        let stats = server.wait_for("every connection to close", |s| s.conns_open == 0);
+        let n = (CONNS * ROUNDS * SIZE) as u64;
+        assert_eq!((stats.bytes_in, stats.bytes_out), (n, n), "{stats:?}");
+        assert_eq!((stats.conns_closed_error, stats.conns_reset), (0, 0), "{stats:?}");
+        server.stop();
+    }
+
+    #[test]
+    fn epoll_2000_echo_connections() {
+        if enabled("epoll_2000_echo_connections") {
+            two_thousand_echo_connections(&["--backend", "epoll", "--threads", "1"]);
+        }
+    }
+
+    #[test]
+    fn io_uring_2000_echo_connections() {
+        if enabled("io_uring_2000_echo_connections") {
+            two_thousand_echo_connections(&["--backend", "io-uring", "--threads", "1"]);
+        }
+    }
+}
