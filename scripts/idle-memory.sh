@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Resident memory per idle connection, per backend.
+#
+# For each backend: start a fresh server (http, one loop/thread where that
+# applies, pinned to CPU 0), read its VmRSS, open N connections that each send
+# one request and read the answer (so every connection has been fully set up
+# and served once), then leave them idle, wait until the server counts all N
+# open, read VmRSS again and print the growth per connection.
+#
+# RSS is user-space memory only: kernel socket buffers and task structures are
+# not in it. The script raises `ulimit -n` itself (it needs 2N + 100) and gives
+# each backend 120 s.
+#
+# Usage: scripts/idle-memory.sh [-n CONNS] [-b "backend[:flags] ..."]
+#   default: -n 10000 -b "epoll io-uring io-uring:--no-buf-ring tokio thread-per-conn"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+conns=10000
+variants="epoll io-uring io-uring:--no-buf-ring tokio thread-per-conn"
+while getopts "n:b:" opt; do
+    case $opt in
+        n) conns=$OPTARG ;;
+        b) variants=$OPTARG ;;
+        *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+    esac
+done
+need=$(( 2 * conns + 100 ))
+if [[ $(ulimit -Hn) != unlimited && $(ulimit -Hn) -lt $need ]]; then
+    echo "idle-memory: $conns connections need $need descriptors; the hard limit is $(ulimit -Hn) (raise it, or pass a smaller -n)" >&2
+    exit 2
+fi
+ulimit -n "$need"
+command -v python3 >/dev/null || { echo "idle-memory: python3 is needed for the client" >&2; exit 2; }
+
+cargo build --release --quiet --bin ringside-server
+server=target/release/ringside-server
+known=$($server --help | sed -n '/--backend/,/--protocol/p' | sed -n 's/^ *- \([a-z-]*\):.*/\1/p')
+tmp=$(mktemp -d)
+pid= client=
+cleanup() {
+    [[ -n $client ]] && kill "$client" 2>/dev/null
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$2"; }
+
+# The client: open N connections, one GET each, keep them open until stdin closes.
+cat >"$tmp/client.py" <<'PY'
+import socket, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+req = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+socks = []
+for i in range(n):
+    s = socket.create_connection((host, port), timeout=30)
+    s.sendall(req)
+    got = b""
+    while not got.endswith(b"Hello, World!"):
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit(f"connection {i} closed early")
+        got += chunk
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+PY
+
+printf '%-28s %8s %12s %12s %14s\n' variant conns "rss before" "rss after" "KiB/conn"
+for variant in $variants; do
+    backend=${variant%%:*}
+    flags=()
+    [[ $variant == *:* ]] && read -r -a flags <<<"${variant#*:}"
+    if ! grep -qx "$backend" <<<"$known"; then
+        echo "idle-memory: no backend $backend in this build (have: $(echo $known))" >&2
+        continue
+    fi
+    threads=(--threads 1)
+    [[ $backend == thread-per-conn ]] && threads=()
+    taskset -c 0 $server --backend "$backend" --protocol http --listen 127.0.0.1:0 --stats-listen 127.0.0.1:0 \
+        --cores 0 "${threads[@]}" "${flags[@]}" >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    for _ in $(seq 200); do grep -q '^listening on ' "$tmp/out" && break; sleep 0.05; done
+    addr=$(sed -n 's/^listening on //p' "$tmp/out")
+    stats=$(sed -n 's/^stats on //p' "$tmp/out")
+    [[ -n $addr ]] || { echo "idle-memory: $variant did not start:" >&2; cat "$tmp/err" >&2; exit 1; }
+    before=$(rss_kib "$pid")
+    coproc CLIENT { exec timeout 120 taskset -c 1 python3 "$tmp/client.py" "${addr%:*}" "${addr##*:}" "$conns"; }
+    client=$CLIENT_PID
+    read -r ready <&"${CLIENT[0]}" || { echo "idle-memory: the client failed against $variant" >&2; exit 1; }
+    # Wait (up to 30 s) until the server itself counts every connection open.
+    for _ in $(seq 300); do
+        open=$(field conns_open "$(curl -sS "http://$stats/")")
+        [[ $open == "$conns" ]] && break
+        sleep 0.1
+    done
+    after=$(rss_kib "$pid")
+    awk -v v="$variant" -v n="$conns" -v b="$before" -v a="$after" \
+        'BEGIN { printf "%-28s %8d %9d KiB %9d KiB %14.2f\n", v, n, b, a, (a - b) / n }'
+    exec {CLIENT[1]}>&-
+    kill "$client" 2>/dev/null || true
+    wait "$client" 2>/dev/null || true
+    client=
+    kill "$pid"; wait "$pid" || true; pid=
+done
