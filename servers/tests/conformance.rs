@@ -39,6 +39,8 @@ conformance! {
     // More workers than the suite's 200 concurrent connections: the suite
     // checks correctness at equal concurrency; queueing is tested below.
     thread_pool: ["--backend", "thread-pool", "--threads", "256"];
+    tokio_current_thread: ["--backend", "tokio", "--runtime", "current-thread", "--threads", "2"];
+    tokio_multi_thread: ["--backend", "tokio", "--runtime", "multi-thread", "--threads", "2"];
 }
 
 mod suite {

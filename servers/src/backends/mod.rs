@@ -10,9 +10,11 @@ use crate::backend::Registration;
 mod blocking;
 pub mod thread_per_conn;
 pub mod thread_pool;
+pub mod tokio;
 
 /// Every backend, in the order `--help` lists them.
-pub static ALL: &[Registration] = &[thread_per_conn::REGISTRATION, thread_pool::REGISTRATION];
+pub static ALL: &[Registration] =
+    &[thread_per_conn::REGISTRATION, thread_pool::REGISTRATION, tokio::REGISTRATION];
 
 /// Decide what an `accept` error means for an accept loop: `Ok` to go on
 /// (after a pause when the process is out of descriptors or memory, so the
