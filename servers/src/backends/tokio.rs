@@ -47,7 +47,6 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read as _};
-use std::mem;
 use std::net::Shutdown as Both;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -262,19 +261,32 @@ fn with_local<R>(counters: &Arc<Counters>, f: impl FnOnce(&mut Local) -> R) -> R
 }
 
 /// Serve one connection until it closes, then count its closing.
-async fn serve(stream: TcpStream, mut session: Session, mut host: ServerHost, counters: Arc<Counters>) {
+///
+/// Not an `async fn`: that would copy its arguments (the session alone is
+/// about 200 bytes) into the task a second time; an `async move` block uses
+/// what it captured in place. Every idle connection pays for its task's size.
+fn serve(
+    stream: TcpStream,
+    mut session: Session,
+    mut host: ServerHost,
+    counters: Arc<Counters>,
+) -> impl Future<Output = ()> + Send + 'static {
     // Request/response traffic wants each response on the wire at once.
     let _ = stream.set_nodelay(true);
-    let how = match pump(&stream, &mut session, &mut host, &counters).await {
-        Ok(End::Eof { mid_request: false }) => Closed::Clean,
-        Ok(End::Eof { mid_request: true }) => Closed::Error,
-        Ok(End::Close(reason)) => {
-            linger(&stream, &counters).await;
-            if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error }
-        }
-        Err(_) => Closed::Reset,
-    };
-    counters.closed(how);
+    async move {
+        let how = match pump(&stream, &mut session, &mut host, &counters).await {
+            Ok(End::Eof { mid_request: false }) => Closed::Clean,
+            Ok(End::Eof { mid_request: true }) => Closed::Error,
+            Ok(End::Close(reason)) => {
+                // Boxed: its timer would otherwise enlarge every task for
+                // its whole life; only a closing connection needs it.
+                Box::pin(linger(&stream, &counters)).await;
+                if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error }
+            }
+            Err(_) => Closed::Reset,
+        };
+        counters.closed(how);
+    }
 }
 
 enum End {
@@ -285,8 +297,8 @@ enum End {
 }
 
 /// Output the socket would not take, and the input the session has not
-/// consumed yet, kept with the connection until that output is sent. Holds
-/// no heap memory while the connection waits to read.
+/// consumed yet, kept with the connection until that output is sent. Exists
+/// only while output is unsent.
 struct Kept {
     out: Vec<u8>,
     /// How much of `out` has been sent.
@@ -298,21 +310,17 @@ struct Kept {
     then: Next,
 }
 
-impl Kept {
-    fn none() -> Self {
-        Kept { out: Vec::new(), out_sent: 0, input: Vec::new(), in_used: 0, then: Next::Read }
-    }
-}
-
-/// How a [`drive`] call ended.
+/// How a step of a connection ended.
 enum Step {
-    /// Everything was consumed and sent: read more.
+    /// The peer closed its side.
+    Eof,
+    /// Everything was consumed and sent (or nothing was there): read more.
     Read,
     /// Everything was sent and the session wants to close.
     Close,
-    /// The socket took only part of the output; the rest is in `Kept::out`.
-    /// `consumed` bytes of input were consumed: keep the others.
-    Backed { consumed: usize },
+    /// The socket took only the output buffer's `..sent` of `..written`;
+    /// `consumed` bytes of input were consumed; the session said `then`.
+    Backed { consumed: usize, sent: usize, written: usize, then: Next },
 }
 
 async fn pump(
@@ -321,65 +329,70 @@ async fn pump(
     host: &mut ServerHost,
     counters: &Arc<Counters>,
 ) -> io::Result<End> {
-    let closing = |session: &Session| End::Close(session.close_reason().unwrap_or(CloseReason::Requested));
-    let mut kept = Kept::none();
+    // Present only while output is unsent; freed as soon as it is.
+    let mut kept: Option<Box<Kept>> = None;
     loop {
-        // Backpressure: nothing more is read while output is unsent.
-        if !kept.out.is_empty() {
-            flush(stream, &mut kept, counters).await?;
-            match kept.then {
-                Next::Close => return Ok(closing(session)),
-                Next::Read => kept = Kept::none(),
-                Next::Write => {
-                    // Offer the session the input it left, now that the output
-                    // it had to send first is out.
-                    let input = mem::take(&mut kept.input);
-                    let from = kept.in_used;
-                    let step = with_local(counters, |l| {
-                        drive(stream, session, host, &l.recorder, &input[from..], &mut l.output, &mut kept)
-                    })?;
-                    match step {
-                        Step::Read => kept = Kept::none(),
-                        Step::Close => return Ok(closing(session)),
-                        Step::Backed { consumed } => {
-                            kept.input = input;
-                            kept.in_used = from + consumed;
-                            continue;
-                        }
+        let step = if let Some(mut k) = kept.take() {
+            // Backpressure: nothing more is read while output is unsent.
+            stream.writable().await?;
+            if !send_kept(stream, &mut k, counters)? {
+                kept = Some(k);
+                continue;
+            }
+            match k.then {
+                Next::Read => Step::Read,
+                Next::Close => Step::Close,
+                // Offer the session the input it left, now that the output it
+                // had to send first is out.
+                Next::Write => with_local(counters, |l| {
+                    let step =
+                        drive(stream, session, host, &l.recorder, &k.input[k.in_used..], &mut l.output)?;
+                    if let Step::Backed { consumed, sent, written, then } = step {
+                        k.out.clear();
+                        k.out.extend_from_slice(&l.output[sent..written]);
+                        k.out_sent = 0;
+                        k.in_used += consumed;
+                        k.then = then;
+                        kept = Some(k);
                     }
+                    Ok::<_, io::Error>(step)
+                })?,
+            }
+        } else {
+            stream.readable().await?;
+            with_local(counters, |l| {
+                let n = match read(stream, &mut l.input) {
+                    Ok(0) => return Ok(Step::Eof),
+                    Ok(n) => n,
+                    Err(e) if retry(&e) => return Ok(Step::Read),
+                    Err(e) => return Err(e),
+                };
+                l.recorder.record(0, n, 0);
+                let step = drive(stream, session, host, &l.recorder, &l.input[..n], &mut l.output)?;
+                if let Step::Backed { consumed, sent, written, then } = step {
+                    // After `Close` the session discards input; after `Read`
+                    // it consumed it all.
+                    let input = if then == Next::Write { l.input[consumed..n].to_vec() } else { Vec::new() };
+                    let out = l.output[sent..written].to_vec();
+                    kept = Some(Box::new(Kept { out, out_sent: 0, input, in_used: 0, then }));
                 }
-            }
-        }
-        stream.readable().await?;
-        let step = with_local(counters, |l| {
-            let n = match read(stream, &mut l.input) {
-                Ok(0) => return Ok(None),
-                Ok(n) => n,
-                Err(e) if retry(&e) => return Ok(Some(Step::Read)),
-                Err(e) => return Err(e),
-            };
-            l.recorder.record(0, n, 0);
-            let step = drive(stream, session, host, &l.recorder, &l.input[..n], &mut l.output, &mut kept)?;
-            if let Step::Backed { consumed } = step
-                && kept.then == Next::Write
-            {
-                kept.input.extend_from_slice(&l.input[consumed..n]);
-                kept.in_used = 0;
-            }
-            Ok(Some(step))
-        })?;
+                Ok(step)
+            })?
+        };
         match step {
-            None => return Ok(End::Eof { mid_request: session.mid_request() }),
-            Some(Step::Close) => return Ok(closing(session)),
-            Some(Step::Read | Step::Backed { .. }) => {}
+            Step::Eof => return Ok(End::Eof { mid_request: session.mid_request() }),
+            Step::Close => {
+                return Ok(End::Close(session.close_reason().unwrap_or(CloseReason::Requested)));
+            }
+            Step::Read | Step::Backed { .. } => {}
         }
     }
 }
 
 /// Feed `input` to the session and send what it writes straight from `out`,
 /// until it wants more input or to close, or until the socket stops taking
-/// output: then the unsent output goes to `kept.out`, and the caller keeps
-/// the input not consumed. Runs the requests' work inline.
+/// output ([`Step::Backed`]: the caller keeps the rest). Runs the requests'
+/// work inline.
 fn drive(
     stream: &TcpStream,
     session: &mut Session,
@@ -387,7 +400,6 @@ fn drive(
     recorder: &Recorder,
     input: &[u8],
     out: &mut [u8],
-    kept: &mut Kept,
 ) -> io::Result<Step> {
     let mut consumed = 0;
     loop {
@@ -415,10 +427,7 @@ fn drive(
             }
         }
         if sent < p.written {
-            kept.out.extend_from_slice(&out[sent..p.written]);
-            kept.out_sent = 0;
-            kept.then = p.next;
-            return Ok(Step::Backed { consumed });
+            return Ok(Step::Backed { consumed, sent, written: p.written, then: p.next });
         }
         match p.next {
             Next::Read => return Ok(Step::Read),
@@ -428,23 +437,22 @@ fn drive(
     }
 }
 
-/// Send `kept.out`, awaiting writability as often as it takes.
-async fn flush(stream: &TcpStream, kept: &mut Kept, counters: &Arc<Counters>) -> io::Result<()> {
-    while kept.out_sent < kept.out.len() {
-        stream.writable().await?;
-        match stream.try_write(&kept.out[kept.out_sent..]) {
+/// Send as much of the kept output as the socket takes; `true` once all of
+/// it is sent.
+fn send_kept(stream: &TcpStream, k: &mut Kept, counters: &Arc<Counters>) -> io::Result<bool> {
+    while k.out_sent < k.out.len() {
+        match stream.try_write(&k.out[k.out_sent..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                kept.out_sent += n;
+                k.out_sent += n;
                 with_local(counters, |l| l.recorder.record(0, 0, n));
             }
-            Err(e) if retry(&e) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
         }
     }
-    kept.out.clear();
-    kept.out_sent = 0;
-    Ok(())
+    Ok(true)
 }
 
 /// One non-blocking read. A read that fills less than `buf` has drained the
