@@ -55,6 +55,8 @@ conformance! {
     io_uring_fixed_files: ["--backend", "io-uring", "--fixed-files"];
     io_uring_zc_send: ["--backend", "io-uring", "--zc-send", "1"];
     tokio_uring: ["--backend", "tokio-uring", "--threads", "2"];
+    tokio_current_thread: ["--backend", "tokio", "--runtime", "current-thread", "--threads", "2"];
+    tokio_multi_thread: ["--backend", "tokio", "--runtime", "multi-thread", "--threads", "2"];
 }
 
 mod suite {
@@ -260,7 +262,9 @@ mod suite {
         echo_round_trip(&mut s, b"before");
         s.write_all(b"unread").unwrap();
         reset(s);
-        server.wait_for("the reset connection to close", |s| s.conns_open == 0);
+        server.wait_for("the reset connection to be accepted and closed", |s| {
+            s.conns_accepted == 1 && s.conns_open == 0
+        });
         let mut s = server.connect();
         echo_round_trip(&mut s, b"after");
         close(s);
@@ -464,7 +468,9 @@ mod suite {
         let frame = rr_frame(RequestHeader { payload_len: 1000, ..RequestHeader::request(2) });
         s.write_all(&frame[..500]).unwrap();
         reset(s);
-        server.wait_for("the reset connection to close", |s| s.conns_open == 0);
+        server.wait_for("the reset connection to be accepted and closed", |s| {
+            s.conns_accepted == 1 && s.conns_open == 0
+        });
         let mut s = server.connect();
         rr_round_trip(&mut s, 3, 8);
         close(s);
@@ -719,7 +725,9 @@ mod suite {
         let mut s = server.connect();
         s.write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\npartial").unwrap();
         reset(s);
-        server.wait_for("the reset connection to close", |s| s.conns_open == 0);
+        server.wait_for("the reset connection to be accepted and closed", |s| {
+            s.conns_accepted == 1 && s.conns_open == 0
+        });
         let s = server.connect();
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut w = s;

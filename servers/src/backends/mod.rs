@@ -11,6 +11,7 @@ mod blocking;
 pub mod epoll;
 pub mod thread_per_conn;
 pub mod thread_pool;
+pub mod tokio;
 pub mod tokio_uring;
 pub mod uring;
 
@@ -20,6 +21,7 @@ pub static ALL: &[Registration] = &[
     thread_pool::REGISTRATION,
     epoll::REGISTRATION,
     uring::REGISTRATION,
+    tokio::REGISTRATION,
     tokio_uring::REGISTRATION,
 ];
 
