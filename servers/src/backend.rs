@@ -27,7 +27,11 @@ use crate::counters::Counters;
 /// `run` must:
 /// 1. Listen with [`Context::listen`] (one listener) or
 ///    [`Context::listen_group`] (one `SO_REUSEPORT` listener per thread),
-///    then call [`Context::ready`] once, when it accepts connections.
+///    create everything its threads need that takes a descriptor or may
+///    fail (epoll instances, rings, runtimes), then call [`Context::ready`]
+///    once, when it accepts connections. Setting up after `ready` races the
+///    first connections for descriptors: a loop that cannot start then takes
+///    the server down.
 ///    Nothing else prints to stdout; messages to stderr start with
 ///    `ringside-server:`.
 /// 2. Serve every accepted connection with its own [`protocol::Session`]
@@ -47,8 +51,9 @@ use crate::counters::Counters;
 ///    through the [`Context::host`] it was given (a blocking sleep blocks
 ///    whatever else that thread serves; that is what is being measured).
 /// 5. Count: [`Counters::accepted`] per accepted connection,
-///    [`Counters::closed`] when it closes, saying how
-///    ([`Closed`](crate::counters::Closed)), [`Counters::waiting`] /
+///    [`Counters::closed`] when its socket is finally closed (after any
+///    lingering), saying how ([`Closed`](crate::counters::Closed)): a
+///    connection still draining is open, and its drained bytes count, [`Counters::waiting`] /
 ///    [`Counters::stopped_waiting`] around any queue a connection sits in
 ///    before a thread serves it, and per-thread [`crate::counters::Recorder`]
 ///    for requests and bytes. Count a request before its answer is sent
@@ -84,7 +89,7 @@ pub struct Registration {
 pub const LINGER: Duration = Duration::from_secs(1);
 
 /// Listen backlog requested; the kernel caps it at `net.core.somaxconn`.
-const BACKLOG: i32 = 4096;
+pub(crate) const BACKLOG: i32 = 4096;
 
 /// What the runtime gives a backend. Cheap to clone; give each thread one.
 #[derive(Clone)]
@@ -130,14 +135,27 @@ impl Context {
 
     /// `n` listeners on `--listen` sharing the address with `SO_REUSEPORT`:
     /// the kernel spreads new connections among them, so each thread can
-    /// accept on its own. The address is first bound without the option, so
-    /// a port another process holds (even with `SO_REUSEPORT`) is an error
-    /// rather than silently shared with it.
+    /// accept on its own. The group must never share its port with another
+    /// process, which `SO_REUSEPORT` would silently allow (same user):
+    /// - port 0: the first listener is bound to port 0 itself; the kernel
+    ///   never hands out a port another socket holds, even with
+    ///   `SO_REUSEPORT`. (Picking a port with a throwaway socket and binding
+    ///   the group to it afterwards would let a server started meanwhile get
+    ///   the same port and join the group.)
+    /// - an explicit port: it is first bound without the option, so a port
+    ///   another process holds, even with `SO_REUSEPORT`, is an error.
     pub fn listen_group(&self, n: usize) -> anyhow::Result<Vec<TcpListener>> {
-        let probe = listen(self.config.listen, false).with_context(|| in_use(self.config.listen))?;
-        let addr = probe.local_addr()?;
-        drop(probe);
-        (0..n).map(|_| listen(addr, true).with_context(|| in_use(addr))).collect()
+        let configured = self.config.listen;
+        if configured.port() != 0 {
+            drop(listen(configured, false).with_context(|| in_use(configured))?);
+        }
+        let first = listen(configured, true).with_context(|| in_use(configured))?;
+        let addr = first.local_addr()?;
+        let mut group = vec![first];
+        for _ in 1..n {
+            group.push(listen(addr, true).with_context(|| in_use(addr))?);
+        }
+        Ok(group)
     }
 
     /// Whether [`ready`](Self::ready) has been called.

@@ -24,9 +24,14 @@ pub fn spawn(addr: SocketAddr, counters: Arc<Counters>) -> anyhow::Result<Socket
     std::thread::Builder::new()
         .name("stats".into())
         .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                // One slow or broken client must not stop the others for long.
-                let _ = answer(stream, &counters);
+            for stream in listener.incoming() {
+                match stream {
+                    // One slow or broken client must not stop the others for long.
+                    Ok(stream) => _ = answer(stream, &counters),
+                    // Out of descriptors: the serving threads report it; this
+                    // one just must not spin.
+                    Err(_) => std::thread::sleep(crate::backends::ACCEPT_PAUSE),
+                }
             }
         })
         .context("cannot start the stats thread")?;

@@ -106,11 +106,16 @@ impl Backend for Epoll {
         let listeners = ctx.listen_group(self.threads)?;
         let addr = listeners[0].local_addr()?;
         for (index, listener) in listeners.into_iter().enumerate() {
-            let ctx = ctx.clone();
+            // Set up here, before the server is announced: an epoll instance
+            // is a descriptor, and once connections arrive there may be none
+            // left for a loop that was slow to start.
+            let event_loop =
+                EventLoop::new(listener, ctx.clone()).with_context(|| format!("epoll loop {index}"))?;
             thread::Builder::new()
                 .name(format!("epoll-{index}"))
                 .spawn(move || {
-                    if let Err(e) = EventLoop::new(index, listener, &ctx).and_then(|l| l.run()) {
+                    let ctx = event_loop.ctx.clone();
+                    if let Err(e) = ctx.pin(index).and_then(|()| event_loop.run()) {
                         ctx.shutdown().fail(e.context(format!("epoll loop {index}")));
                     }
                 })
@@ -198,8 +203,8 @@ impl Slab {
     }
 }
 
-struct EventLoop<'a> {
-    ctx: &'a Context,
+struct EventLoop {
+    ctx: Context,
     epoll: OwnedFd,
     listener: TcpListener,
     conns: Slab,
@@ -211,11 +216,12 @@ struct EventLoop<'a> {
     again: VecDeque<u64>,
     /// Lingering connections and when to give up on them, oldest first.
     lingering: VecDeque<(Instant, u64)>,
+    /// Accepting stopped (out of descriptors) until then.
+    accept_paused_until: Option<Instant>,
 }
 
-impl<'a> EventLoop<'a> {
-    fn new(index: usize, listener: TcpListener, ctx: &'a Context) -> anyhow::Result<Self> {
-        ctx.pin(index)?;
+impl EventLoop {
+    fn new(listener: TcpListener, ctx: Context) -> anyhow::Result<Self> {
         listener.set_nonblocking(true)?;
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).context("epoll_create1")?;
         epoll::add(&epoll, &listener, EventData::new_u64(LISTENER), EventFlags::IN)
@@ -223,16 +229,17 @@ impl<'a> EventLoop<'a> {
         epoll::add(&epoll, ctx.shutdown().wake_socket(), EventData::new_u64(WAKE), EventFlags::IN)
             .context("epoll_ctl: add the shutdown socket")?;
         Ok(EventLoop {
+            host: ctx.host(),
+            recorder: ctx.counters().recorder(),
             ctx,
             epoll,
             listener,
             conns: Slab { slots: Vec::new(), free: Vec::new() },
-            host: ctx.host(),
-            recorder: ctx.counters().recorder(),
             input: vec![0; BUF_SIZE].into(),
             output: vec![0; BUF_SIZE].into(),
             again: VecDeque::new(),
             lingering: VecDeque::new(),
+            accept_paused_until: None,
         })
     }
 
@@ -258,16 +265,23 @@ impl<'a> EventLoop<'a> {
                 self.serve(token, |l, c| l.read(c, false));
             }
             self.expire_lingering();
+            if self.accept_paused_until.is_some_and(|t| t <= Instant::now()) {
+                self.accept_paused_until = None;
+                epoll::add(&self.epoll, &self.listener, EventData::new_u64(LISTENER), EventFlags::IN)
+                    .context("epoll_ctl: resume the listener")?;
+            }
         }
     }
 
     /// How long `epoll_wait` may block: not at all with connections waiting
-    /// for another turn, until the next lingering deadline, or for ever.
+    /// for another turn, until the next lingering deadline or the end of an
+    /// accept pause, or for ever.
     fn timeout(&self) -> Option<rustix::time::Timespec> {
         if !self.again.is_empty() {
             return Some(rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 });
         }
-        let (deadline, _) = self.lingering.front()?;
+        let deadline =
+            self.lingering.front().map(|(d, _)| *d).into_iter().chain(self.accept_paused_until).min()?;
         let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(1);
         Some(rustix::time::Timespec {
             tv_sec: left.as_secs() as i64,
@@ -284,7 +298,13 @@ impl<'a> EventLoop<'a> {
                 Ok(fd) => fd,
                 Err(Errno::AGAIN) => return Ok(()),
                 Err(e) => {
-                    super::accept_error(io::Error::from(e))?;
+                    if let Some(pause) = super::accept_error(io::Error::from(e))? {
+                        // Out of descriptors: stop watching the listener (it
+                        // stays readable) for a while, not the loop.
+                        epoll::delete(&self.epoll, &self.listener)
+                            .context("epoll_ctl: pause the listener")?;
+                        self.accept_paused_until = Some(Instant::now() + pause);
+                    }
                     return Ok(());
                 }
             };
@@ -341,12 +361,15 @@ impl<'a> EventLoop<'a> {
         let Some(mut conn) = self.conns.remove_for_use(token) else { return };
         let outcome = f(self, &mut conn);
         if let Outcome::Close(how) = outcome {
-            // A lingering connection was counted when it started lingering.
-            if !matches!(conn.state, State::Lingering(_)) {
-                self.ctx.counters().closed(how);
-            }
+            // A lingering connection ends as its close was decided, whatever
+            // ended the draining.
+            let how = match conn.state {
+                State::Lingering(reason) => closed_by(reason),
+                _ => how,
+            };
             drop(conn);
             self.conns.forget(token);
+            self.ctx.counters().closed(how);
             return;
         }
         if matches!(conn.state, State::Lingering(_)) && !conn.linger_queued {
@@ -464,13 +487,10 @@ impl<'a> EventLoop<'a> {
     /// the caller's read loop then drains the input. `Some` if the
     /// connection must close at once.
     fn start_closing(&mut self, c: &mut Conn, reason: CloseReason) -> Option<Outcome> {
-        let how = if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error };
         if rustix::net::shutdown(&c.fd, rustix::net::Shutdown::Write).is_err() {
-            return Some(Outcome::Close(how));
+            return Some(Outcome::Close(closed_by(reason)));
         }
-        // Count the close now; the lingering that follows is not the
-        // connection's business any more.
-        self.ctx.counters().closed(how);
+        // Still open (and counted so) until the draining ends.
         c.state = State::Lingering(reason);
         None
     }
@@ -491,9 +511,10 @@ impl<'a> EventLoop<'a> {
             }
             self.lingering.pop_front();
             if let Some(conn) = self.conns.get(token)
-                && let State::Lingering(_) = conn.state
+                && let State::Lingering(reason) = conn.state
             {
                 self.conns.remove(token);
+                self.ctx.counters().closed(closed_by(reason));
             }
         }
     }
@@ -521,6 +542,11 @@ impl Slab {
         slot.0 = slot.0.wrapping_add(1);
         self.free.push(index);
     }
+}
+
+/// How a connection whose session asked to close is counted.
+fn closed_by(reason: CloseReason) -> Closed {
+    if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error }
 }
 
 fn close_reason(session: &Session) -> CloseReason {

@@ -25,22 +25,27 @@ pub static ALL: &[Registration] = &[
     tokio_uring::REGISTRATION,
 ];
 
-/// Decide what an `accept` error means for an accept loop: `Ok` to go on
-/// (after a pause when the process is out of descriptors or memory, so the
-/// loop does not spin), `Err` when the listener itself is broken.
-pub(crate) fn accept_error(e: io::Error) -> anyhow::Result<()> {
+/// How long an accept loop stops accepting after running out of
+/// descriptors or memory, so it does not spin on the same error.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Decide what an `accept` error means for an accept loop: `Ok(None)` to go
+/// on at once; `Ok(Some(pause))` when the process is out of descriptors or
+/// memory (reported, at most once a second): stop accepting for `pause`, the
+/// way the loop waits (a blocking acceptor sleeps; an event loop must not
+/// block its other connections); `Err` when the listener itself is broken.
+pub(crate) fn accept_error(e: io::Error) -> anyhow::Result<Option<Duration>> {
     use io::ErrorKind::*;
     match e.kind() {
         // The peer gave up before we accepted; nothing to do.
-        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock => Ok(()),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock => Ok(None),
         _ => match e.raw_os_error() {
             Some(code)
                 if [nix::libc::EMFILE, nix::libc::ENFILE, nix::libc::ENOBUFS, nix::libc::ENOMEM]
                     .contains(&code) =>
             {
                 out_of_resources(&e);
-                std::thread::sleep(Duration::from_millis(100));
-                Ok(())
+                Ok(Some(ACCEPT_PAUSE))
             }
             _ => Err(anyhow::Error::new(e).context("accept failed")),
         },
@@ -49,7 +54,7 @@ pub(crate) fn accept_error(e: io::Error) -> anyhow::Result<()> {
 
 /// Report running out of descriptors or memory at most once a second, with
 /// how many accepts failed since the last report.
-fn out_of_resources(e: &io::Error) {
+pub(crate) fn out_of_resources(e: &io::Error) {
     static LAST: Mutex<Option<(Instant, u64)>> = Mutex::new(None);
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
     match &mut *last {

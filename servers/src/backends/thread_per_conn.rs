@@ -72,7 +72,9 @@ fn accept_loop(listener: &TcpListener, ctx: &Context) -> anyhow::Result<()> {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
             Err(e) => {
-                super::accept_error(e)?;
+                if let Some(pause) = super::accept_error(e)? {
+                    std::thread::sleep(pause);
+                }
                 continue;
             }
         };

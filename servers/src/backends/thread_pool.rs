@@ -117,7 +117,9 @@ fn accept_loop(listener: &TcpListener, tx: &Sender<TcpStream>, ctx: &Context) ->
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
             Err(e) => {
-                super::accept_error(e)?;
+                if let Some(pause) = super::accept_error(e)? {
+                    std::thread::sleep(pause);
+                }
                 continue;
             }
         };

@@ -38,8 +38,9 @@
 //! with a third connection busy, the other worker usually kept serving (three
 //! runs in four; in the fourth the round trip still waited ~300 ms).
 //! (Tokio's remedy, `spawn_blocking`, is deliberately not used: where the
-//! work runs is what is measured.) The pause after an accept error for lack
-//! of descriptors or memory (`accept_error`) blocks the same way.
+//! work runs is what is measured.) After an accept error for lack of
+//! descriptors or memory, only the accepting task pauses (`accept_error`'s
+//! pause is awaited).
 //!
 //! **Defaults.** `--runtime current-thread`; `--threads` is the number of
 //! CPUs in `--cores`, or 1 without `--cores`.
@@ -142,11 +143,18 @@ fn run_current_thread(threads: usize, ctx: Context) -> anyhow::Result<()> {
     let addr = listeners[0].local_addr()?;
     for (index, listener) in listeners.into_iter().enumerate() {
         listener.set_nonblocking(true)?;
+        // Built here, before the server is announced: a runtime needs
+        // descriptors of its own, and once connections arrive they may be
+        // gone (out of descriptors must not take a thread down).
+        let runtime = Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .with_context(|| format!("cannot build tokio runtime {index} of {threads}"))?;
         let thread_ctx = ctx.clone();
         thread::Builder::new()
             .name(format!("tokio-{index}"))
             .spawn(move || {
-                if let Err(e) = current_thread(index, listener, &thread_ctx) {
+                if let Err(e) = current_thread(index, runtime, listener, &thread_ctx) {
                     thread_ctx.shutdown().fail(e);
                 }
             })
@@ -156,10 +164,13 @@ fn run_current_thread(threads: usize, ctx: Context) -> anyhow::Result<()> {
     ctx.shutdown().wait()
 }
 
-fn current_thread(index: usize, listener: std::net::TcpListener, ctx: &Context) -> anyhow::Result<()> {
+fn current_thread(
+    index: usize,
+    runtime: tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    ctx: &Context,
+) -> anyhow::Result<()> {
     ctx.pin(index)?;
-    let runtime =
-        Builder::new_current_thread().enable_all().build().context("cannot build a tokio runtime")?;
     LocalSet::new().block_on(&runtime, accept_loop(listener, ctx, Spawn::Local))
 }
 
@@ -215,7 +226,9 @@ async fn accept_loop(listener: std::net::TcpListener, ctx: &Context, spawn: Spaw
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                super::accept_error(e)?;
+                if let Some(pause) = super::accept_error(e)? {
+                    tokio::time::sleep(pause).await;
+                }
                 continue;
             }
         };

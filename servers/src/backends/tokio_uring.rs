@@ -317,9 +317,12 @@ async fn accept_loop(listener: &TcpListener, worker: &Rc<Worker>) -> anyhow::Res
                 worker.ctx.counters().accepted();
                 tokio_uring::spawn(serve(stream, Rc::clone(worker)));
             }
-            // Out of descriptors or memory, the shared policy sleeps 100 ms:
-            // here that stalls every connection of this thread too.
-            Err(e) => super::accept_error(e)?,
+            // Out of descriptors or memory: only the accepting task pauses.
+            Err(e) => {
+                if let Some(pause) = super::accept_error(e)? {
+                    tokio::time::sleep(pause).await;
+                }
+            }
         }
     }
 }
@@ -518,7 +521,7 @@ mod tests {
             let started = Instant::now();
             linger(&stream, Vec::with_capacity(64), &recorder).await;
             let took = started.elapsed();
-            assert!(took >= LINGER && took < LINGER + Duration::from_millis(500), "lingered {took:?}");
+            assert!(took >= LINGER && took < LINGER * 5, "lingered {took:?}");
             drop(stream);
             // Checked while the runtime still runs: dropping the runtime
             // would cancel the read and close the socket anyway.

@@ -27,6 +27,8 @@ pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
     /// Where `--stats-listen` serves the counters.
     pub(crate) stats_addr: SocketAddr,
+    /// Everything the server wrote to stderr, shown if the test fails.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -34,7 +36,22 @@ impl Server {
     /// and `--protocol`) on a free loopback port, with its counters on
     /// another; return once it listens.
     pub(crate) fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ringside-server"))
+        Self::start_limited(args, None)
+    }
+
+    /// [`start`](Self::start) with at most `max_fds` open descriptors
+    /// (`RLIMIT_NOFILE`, set with util-linux's `prlimit`).
+    pub(crate) fn start_limited(args: &[&str], max_fds: Option<u32>) -> Server {
+        let server = env!("CARGO_BIN_EXE_ringside-server");
+        let mut command = match max_fds {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}")).arg(server);
+                c
+            }
+            None => Command::new(server),
+        };
+        let mut child = command
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -59,7 +76,19 @@ impl Server {
         };
         let stats_addr = address(next_line("stats on"), "stats on ");
         let addr = address(next_line("listening on"), "listening on ");
-        Server { child, stdout, addr, stats_addr }
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&stderr);
+        let mut pipe = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Server { child, stdout, addr, stats_addr, stderr }
     }
 
     /// The counters now, from `--stats-listen`.
@@ -119,6 +148,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+            eprintln!("--- server stderr ---\n{stderr}--- end of server stderr ---");
+        }
     }
 }
 
@@ -190,8 +223,10 @@ pub(crate) fn rr_expect(stream: &mut impl Read, id: u64, len: u32) {
     assert!(protocol::rr::payload_matches(0, &payload), "rr payload pattern of response {id}");
 }
 
-/// Read one rr ERROR frame with `code`, then the end of the stream.
-pub(crate) fn rr_expect_error(stream: &mut TcpStream, code: u16) {
+/// Read one rr ERROR frame with `code`, then the end of the stream; then
+/// close, as a client would.
+pub(crate) fn rr_expect_error(mut stream: TcpStream, code: u16) {
+    let stream = &mut stream;
     let (h, message) = rr_read(stream);
     assert_eq!((h.kind, h.code), (ResponseKind::Error, code), "rr error frame");
     assert!(std::str::from_utf8(&message).is_ok_and(|m| !m.is_empty()), "error message text");
@@ -309,7 +344,13 @@ pub(crate) fn unsupported(args: &[&str]) -> Option<String> {
             let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
             // Exit code 3: this kernel cannot run it. Anything else is a
             // failure the tests themselves will report.
-            (status.code() == Some(3)).then(|| err.trim().to_string())
+            (status.code() == Some(3)).then(|| err.trim().lines().last().unwrap_or("").to_string())
         })
         .clone()
+}
+
+/// Say that a test was skipped and why, where it is seen: libtest captures
+/// `eprintln!` of passing tests, but not writes to the stderr handle itself.
+pub(crate) fn skipped(test: &str, reason: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {reason}");
 }

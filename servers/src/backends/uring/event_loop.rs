@@ -24,8 +24,6 @@ const SEND_BUF: usize = 16 * 1024;
 const STASH_LIMIT: usize = SEND_BUF;
 /// The buffer group of every loop's buffer ring (one ring per `IoUring`).
 const BUF_GROUP: u16 = 0;
-/// How long accepting pauses when the process is out of descriptors.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// What an operation was, in the low byte of its `user_data`; the slot is
 /// in the next 32 bits and the slot's generation in the top 24.
@@ -38,11 +36,12 @@ enum Op {
     Close,
     Cancel,
     Wake,
+    AcceptCancel,
 }
 
 impl Op {
     fn from_u8(v: u8) -> Option<Op> {
-        [Op::Accept, Op::Recv, Op::Send, Op::Shutdown, Op::Close, Op::Cancel, Op::Wake]
+        [Op::Accept, Op::Recv, Op::Send, Op::Shutdown, Op::Close, Op::Cancel, Op::Wake, Op::AcceptCancel]
             .into_iter()
             .find(|op| *op as u8 == v)
     }
@@ -74,6 +73,18 @@ macro_rules! on {
             }
         }
     };
+}
+
+/// The loop's accept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum AcceptState {
+    Idle,
+    /// A multishot accept is armed.
+    Multi,
+    /// A one-shot accept is armed.
+    Single,
+    /// A multishot accept is being cancelled; its last completion is due.
+    Cancelling,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,8 +132,10 @@ struct Conn {
     phase: Phase,
     /// The peer closed its side.
     eof: bool,
-    /// `Counters::closed` was called.
-    counted: bool,
+    /// How the connection ends, once that is decided; counted when its
+    /// close completes (until then it is open: draining, or waiting for
+    /// operations in flight, whose bytes still count).
+    ending: Option<Closed>,
     /// Operations whose completion has not arrived yet. The slot is freed
     /// only after all of them, then the close, have completed.
     in_flight: u32,
@@ -152,8 +165,12 @@ pub(crate) struct EventLoop<'a> {
     /// Connections whose recv ended for lack of buffers, to re-arm after
     /// this batch has recycled some.
     rearm: Vec<(u32, u32)>,
-    accept_armed: bool,
+    accept: AcceptState,
     accept_paused_until: Option<Instant>,
+    /// With --fixed-files: slots in the direct-descriptor table, and how
+    /// many hold a connection.
+    fixed_capacity: u32,
+    fixed_in_use: u32,
     /// Lingering connections and their deadlines, oldest first.
     lingering: VecDeque<(Instant, u32, u32)>,
     overflow_seen: u32,
@@ -172,12 +189,20 @@ impl<'a> EventLoop<'a> {
             (!ctx.config().cores.is_empty()).then(|| ctx.config().cores[index % ctx.config().cores.len()]);
         let (ring, _taskrun) = new_ring(options, cpu)?;
         probe(&ring, options)?;
+        let mut fixed_capacity = 0;
         if options.fixed_files {
-            ring.submitter().register_files_sparse(super::FIXED_FILES).map_err(|e| {
-                crate::Unsupported(format!(
+            // The kernel refuses a table larger than RLIMIT_NOFILE.
+            let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or(1024, |(soft, _)| soft);
+            let slots = super::FIXED_FILES.min(u32::try_from(limit).unwrap_or(u32::MAX));
+            ring.submitter().register_files_sparse(slots).map_err(|e| match e.raw_os_error() {
+                Some(libc::EINVAL) => anyhow::Error::new(crate::Unsupported(format!(
                     "io_uring: cannot register a direct-descriptor table ({e}; needs Linux 5.19); drop --fixed-files"
-                ))
+                ))),
+                _ => anyhow::Error::new(e)
+                    .context(format!("io_uring: cannot register a {slots}-slot direct-descriptor table")),
             })?;
+            fixed_capacity = slots;
         }
         let bufs = if options.buf_ring {
             Some(BufRing::new(&ring, options.buf_ring_entries, options.buf_size, BUF_GROUP).map_err(|e| {
@@ -210,15 +235,17 @@ impl<'a> EventLoop<'a> {
             send_pool: Vec::new(),
             cqes: Vec::with_capacity(256),
             rearm: Vec::new(),
-            accept_armed: false,
+            accept: AcceptState::Idle,
             accept_paused_until: None,
+            fixed_capacity,
+            fixed_in_use: 0,
             lingering: VecDeque::new(),
             overflow_seen: 0,
         })
     }
 
     pub(crate) fn run(mut self) -> anyhow::Result<()> {
-        self.arm_accept();
+        self.refresh_accept();
         let wake = opcode::PollAdd::new(
             types::Fd(self.ctx.shutdown().wake_socket().as_raw_fd()),
             libc::POLLIN as u32,
@@ -296,16 +323,59 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    fn arm_accept(&mut self) {
-        let fd = types::Fd(self.listener.as_raw_fd());
-        let entry = if self.options.multishot_accept {
-            opcode::AcceptMulti::new(fd)
-                .allocate_file_index(self.options.fixed_files)
-                .flags(libc::SOCK_CLOEXEC)
-                .build()
+    /// How the loop should be accepting now, if at all.
+    ///
+    /// With direct descriptors the kernel takes a connection off the listen
+    /// queue before it finds the connection a slot, and closes it if the
+    /// table is full; a multishot accept takes the whole queue at once. So
+    /// it is kept only while more slots are free than the queue can hold;
+    /// below that, one-shot accepts, armed only while a slot is free, make a
+    /// full table leave connections waiting in the queue, as a full file
+    /// table does.
+    fn wanted_accept(&self) -> Option<AcceptState> {
+        if self.accept_paused_until.is_some() {
+            return None;
+        }
+        let multi = if self.options.fixed_files {
+            let free = self.fixed_capacity - self.fixed_in_use;
+            if free == 0 {
+                return None;
+            }
+            self.options.multishot_accept && free > crate::backend::BACKLOG as u32
         } else {
-            let accept =
-                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut()).flags(libc::SOCK_CLOEXEC);
+            self.options.multishot_accept
+        };
+        Some(if multi { AcceptState::Multi } else { AcceptState::Single })
+    }
+
+    /// Arm, or cancel, the accept so it matches [`wanted_accept`].
+    fn refresh_accept(&mut self) {
+        let wanted = self.wanted_accept();
+        match self.accept {
+            AcceptState::Idle => {
+                if let Some(mode) = wanted {
+                    self.arm_accept(mode);
+                }
+            }
+            AcceptState::Multi if wanted != Some(AcceptState::Multi) => {
+                let entry = opcode::AsyncCancel::new(token(Op::Accept, 0, 0)).build();
+                // SAFETY: a cancel refers to no buffer.
+                unsafe { self.push(entry.user_data(token(Op::AcceptCancel, 0, 0))) };
+                self.accept = AcceptState::Cancelling;
+            }
+            AcceptState::Multi | AcceptState::Single | AcceptState::Cancelling => {}
+        }
+    }
+
+    fn arm_accept(&mut self, mode: AcceptState) {
+        let fd = types::Fd(self.listener.as_raw_fd());
+        // A direct descriptor is not in the file table: close-on-exec means
+        // nothing for it, and the kernel refuses the flag.
+        let flags = if self.options.fixed_files { 0 } else { libc::SOCK_CLOEXEC };
+        let entry = if mode == AcceptState::Multi {
+            opcode::AcceptMulti::new(fd).allocate_file_index(self.options.fixed_files).flags(flags).build()
+        } else {
+            let accept = opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut()).flags(flags);
             if self.options.fixed_files {
                 accept.file_index(Some(types::DestinationSlot::auto_target())).build()
             } else {
@@ -315,7 +385,7 @@ impl<'a> EventLoop<'a> {
         // SAFETY: no address buffers are passed (null); the listener lives
         // as long as this loop.
         unsafe { self.push(entry.user_data(token(Op::Accept, 0, 0))) };
-        self.accept_armed = true;
+        self.accept = mode;
     }
 
     fn complete(&mut self, user_data: u64, result: i32, flags: u32) -> anyhow::Result<Flow> {
@@ -325,6 +395,8 @@ impl<'a> EventLoop<'a> {
         match op {
             Some(Op::Wake) => return Ok(Flow::Exit),
             Some(Op::Accept) => self.on_accept(result, flags)?,
+            // The cancelled accept reports its own end.
+            Some(Op::AcceptCancel) => {}
             Some(op) => {
                 let live = matches!(self.slots.get(slot as usize), Some(Some(c)) if c.generation & 0xFF_FFFF == generation);
                 debug_assert!(live, "{op:?} completion for a freed slot {slot}");
@@ -339,12 +411,17 @@ impl<'a> EventLoop<'a> {
                         }
                         Op::Close => {
                             let conn = self.slots[slot as usize].take().expect("live");
+                            self.ctx.counters().closed(conn.ending.unwrap_or(Closed::Clean));
                             if let Some(send) = conn.send {
                                 self.send_pool.push(send.buf);
                             }
                             self.free.push(slot);
+                            if let Target::Fixed(_) = conn.target {
+                                self.fixed_in_use -= 1;
+                                self.refresh_accept();
+                            }
                         }
-                        Op::Accept | Op::Wake => unreachable!(),
+                        Op::Accept | Op::Wake | Op::AcceptCancel => unreachable!(),
                     }
                 }
             }
@@ -354,34 +431,36 @@ impl<'a> EventLoop<'a> {
     }
 
     fn on_accept(&mut self, result: i32, flags: u32) -> anyhow::Result<()> {
-        if !self.options.multishot_accept || !cqueue::more(flags) {
-            self.accept_armed = false;
+        if self.accept != AcceptState::Multi || !cqueue::more(flags) {
+            // A one-shot accept, or the end of a multishot one.
+            self.accept = AcceptState::Idle;
         }
         if result < 0 {
             let errno = -result;
             match errno {
-                libc::EINVAL if self.options.multishot_accept => {
-                    bail!(
-                        "io_uring: the kernel refused multishot accept (needs Linux 5.19); pass --no-multishot-accept"
-                    )
-                }
+                libc::EINVAL => bail!(
+                    "io_uring: the kernel refused the accept (EINVAL; multishot accept and direct descriptors \
+                     need Linux 5.19: try --no-multishot-accept, or no --fixed-files)"
+                ),
                 libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {
                     super::super::out_of_resources(&std::io::Error::from_raw_os_error(errno));
-                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                    self.accept_paused_until = Some(Instant::now() + super::super::ACCEPT_PAUSE);
                 }
                 libc::ECONNABORTED | libc::EINTR | libc::EAGAIN | libc::ECANCELED => {}
                 _ => bail!("io_uring: accept failed: {}", std::io::Error::from_raw_os_error(errno)),
             }
         } else {
             self.ctx.counters().accepted();
-            let target =
-                if self.options.fixed_files { Target::Fixed(result as u32) } else { Target::Fd(result) };
+            let target = if self.options.fixed_files {
+                self.fixed_in_use += 1;
+                Target::Fixed(result as u32)
+            } else {
+                Target::Fd(result)
+            };
             let slot = self.insert(target);
             self.arm_recv(slot);
         }
-        if !self.accept_armed && self.accept_paused_until.is_none() {
-            self.arm_accept();
-        }
+        self.refresh_accept();
         Ok(())
     }
 
@@ -397,7 +476,7 @@ impl<'a> EventLoop<'a> {
             recv: RecvState::Idle,
             phase: Phase::Open,
             eof: false,
-            counted: false,
+            ending: None,
             in_flight: 0,
             close_submitted: false,
         };
@@ -691,13 +770,8 @@ impl<'a> EventLoop<'a> {
 
     /// Shut down the write side and drain input until EOF or the deadline.
     fn start_shutdown(&mut self, slot: u32, reason: CloseReason) {
-        let how = if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error };
-        let counters = self.ctx.counters().clone();
         let c = self.conn(slot);
-        if !c.counted {
-            counters.closed(how);
-            c.counted = true;
-        }
+        c.ending.get_or_insert(if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error });
         c.phase = Phase::Lingering;
         c.in_flight += 1;
         let entry = on!(c.target, |fd| opcode::Shutdown::new(fd, libc::SHUT_WR).build());
@@ -721,15 +795,11 @@ impl<'a> EventLoop<'a> {
         self.maybe_release(slot);
     }
 
-    /// The connection is done: count how (once), stop receiving, and close
-    /// it once its last operation has completed.
+    /// The connection is done: note how (the first reason stands), stop
+    /// receiving, and close it once its last operation has completed.
     fn finish(&mut self, slot: u32, how: Closed) {
-        let counters = self.ctx.counters().clone();
         let c = self.conn(slot);
-        if !c.counted {
-            counters.closed(how);
-            c.counted = true;
-        }
+        c.ending.get_or_insert(how);
         c.phase = Phase::Dead;
         c.stash = Vec::new();
         self.cancel_recv(slot);
@@ -773,9 +843,7 @@ impl<'a> EventLoop<'a> {
             && until <= now
         {
             self.accept_paused_until = None;
-            if !self.accept_armed {
-                self.arm_accept();
-            }
+            self.refresh_accept();
         }
         let overflow = self.ring.completion().overflow();
         if overflow > self.overflow_seen {

@@ -37,7 +37,9 @@
 //! meanwhile is kept with the connection; once more than one buffer's worth
 //! is waiting, the multishot recv is cancelled, and re-armed when the
 //! connection has caught up, so a slow reader never makes the server buffer
-//! without bound. `ENOBUFS` (the buffer ring ran dry) ends a multishot recv
+//! without bound. The input held is what arrives before the cancel takes
+//! effect: a buffer or two with DEFER_TASKRUN, whose cancel runs in the next
+//! `io_uring_enter`; more with SQPOLL when its kernel thread is short of CPU. `ENOBUFS` (the buffer ring ran dry) ends a multishot recv
 //! without losing data: the buffers are recycled and the recv re-armed.
 //!
 //! **Blocking work.** An rr `sleep` runs on the loop's thread and stalls
@@ -139,8 +141,8 @@ pub(crate) struct Options {
     buf_size: usize,
 }
 
-/// Direct-descriptor table size with --fixed-files: the most connections
-/// one loop can hold then.
+/// Direct-descriptor table size with --fixed-files (at most RLIMIT_NOFILE,
+/// which the kernel requires): the most connections one loop can hold then.
 const FIXED_FILES: u32 = 65_536;
 const MAX_THREADS: usize = 1024;
 
@@ -163,7 +165,8 @@ fn build(matches: &clap::ArgMatches, config: &Config) -> anyhow::Result<Box<dyn 
         // Not an error: DEFER_TASKRUN needs the submitting task to reap its
         // own completions, which an SQPOLL thread is not; say what happens.
         eprintln!(
-            "ringside-server: io-uring: --sqpoll cannot be combined with DEFER_TASKRUN; using COOP_TASKRUN"
+            "ringside-server: io-uring: --sqpoll: the SQPOLL thread does the task work; DEFER_TASKRUN and \
+             COOP_TASKRUN are off"
         );
     }
     let buf_ring = !a.no_buf_ring;
@@ -272,6 +275,12 @@ pub(crate) fn new_ring(options: &Options, cpu: Option<usize>) -> anyhow::Result<
             }
             Err(e) => return Err(ring_error(e, options)),
         }
+    }
+    if options.sqpoll.is_some() {
+        // The kernel thread submits and reaps task work itself; the flags
+        // that spare the application IPIs are refused with SQPOLL.
+        let ring = builder.build(options.ring_entries).map_err(|e| ring_error(e, options))?;
+        return Ok((ring, "sqpoll"));
     }
     builder.setup_coop_taskrun().setup_taskrun_flag();
     let ring = builder.build(options.ring_entries).map_err(|e| ring_error(e, options))?;
