@@ -8,7 +8,7 @@
 # open, read VmRSS again and print the growth per connection.
 #
 # RSS is user-space memory only: kernel socket buffers and task structures are
-# not in it. The script raises `ulimit -n` itself (it needs 2N + 100) and gives
+# not in it. The script raises `ulimit -n` itself (to N + 100) and gives
 # each backend 120 s.
 #
 # Usage: scripts/idle-memory.sh [-n CONNS] [-b "backend[:flags] ..."]
@@ -25,7 +25,8 @@ while getopts "n:b:" opt; do
         *) sed -n '2,16p' "$0" >&2; exit 2 ;;
     esac
 done
-need=$(( 2 * conns + 100 ))
+# Server and client are separate processes: each holds N descriptors.
+need=$(( conns + 100 ))
 if [[ $(ulimit -Hn) != unlimited && $(ulimit -Hn) -lt $need ]]; then
     echo "idle-memory: $conns connections need $need descriptors; the hard limit is $(ulimit -Hn) (raise it, or pass a smaller -n)" >&2
     exit 2
