@@ -20,6 +20,10 @@
 //!   and waiting for at least one completion (`--no-batching`: one enter per
 //!   operation).
 //!
+//! The completion queue is sized for the buffer ring, the listen backlog and
+//! twice the submission queue ([`cq_entries`]); should more complete between
+//! two reaps, the kernel keeps them and the loop says so.
+//!
 //! Beyond the default: `--sqpoll[=IDLE_MS]` (a kernel thread polls the
 //! submission queue, pinned to the loop's CPU; DEFER_TASKRUN cannot be
 //! combined with it), `--fixed-files` (accepted connections become direct
@@ -110,7 +114,8 @@ struct IoUringArgs {
     #[arg(long, value_name = "BYTES", num_args = 0..=1, default_missing_value = "16384")]
     zc_send: Option<usize>,
 
-    /// Submission queue entries per ring (the completion queue gets 4x).
+    /// Submission queue entries per ring (the completion queue is sized from
+    /// this, the buffer ring and the listen backlog).
     #[arg(long, default_value_t = 1024, value_name = "N")]
     ring_entries: u32,
 
@@ -255,7 +260,7 @@ impl Backend for IoUringBackend {
 /// single issuer). Errors say what the kernel refused and what to do.
 pub(crate) fn new_ring(options: &Options, cpu: Option<usize>) -> anyhow::Result<(IoUring, &'static str)> {
     let mut builder = IoUring::builder();
-    builder.setup_cqsize(options.ring_entries * 4).setup_submit_all().setup_clamp();
+    builder.setup_cqsize(cq_entries(options)).setup_submit_all().setup_clamp();
     if let Some(idle) = options.sqpoll {
         builder.setup_sqpoll(idle);
         if let Some(cpu) = cpu {
@@ -317,6 +322,21 @@ fn ring_error(e: io::Error, options: &Options) -> anyhow::Error {
         _ => "the kernel refused the ring setup".into(),
     };
     anyhow::Error::new(e).context(format!("io_uring_setup: {what}"))
+}
+
+/// Completion queue entries. Receives are bounded by the buffer ring (each
+/// data completion holds a buffer until the loop has read it) and a
+/// multishot accept by the listen backlog; one-shot operations (a send, a
+/// shutdown, a close per connection) by nothing but the connections busy at
+/// once, so twice the submission queue is left for them. More completions
+/// than that between two reaps overflow: the kernel keeps them
+/// (IORING_FEAT_NODROP), slower, and the loop reports it; raise
+/// `--ring-entries` then.
+fn cq_entries(options: &Options) -> u32 {
+    let recvs = if options.buf_ring { u32::from(options.buf_ring_entries) } else { 0 };
+    let wanted = 2 * (options.ring_entries + recvs + crate::backend::BACKLOG as u32);
+    // IORING_MAX_CQ_ENTRIES
+    wanted.next_power_of_two().min(65_536)
 }
 
 /// Check that the kernel has every operation this configuration uses.
