@@ -1,0 +1,1 @@
+//! `ringside-loadgen ctxsw`: what a context switch costs on this machine.

@@ -1,0 +1,6 @@
+//! loadgen: the load generator that drives every ringside backend — pinned
+//! threads, closed and open loop, latency from the intended send time in HDR
+//! histograms, and the server's and its own CPU and context switches per
+//! request.
+
+pub mod ctxsw;

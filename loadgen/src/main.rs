@@ -1,0 +1,3 @@
+//! ringside-loadgen: drive a ringside server and measure it.
+
+fn main() {}
