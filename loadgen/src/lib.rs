@@ -4,3 +4,10 @@
 //! request.
 
 pub mod ctxsw;
+pub mod drive_epoll;
+pub mod drive_uring;
+pub mod engine;
+pub mod proto;
+pub mod report;
+pub mod run;
+pub mod server_stats;

@@ -1,5 +1,6 @@
 //! A provided-buffer ring (`IORING_REGISTER_PBUF_RING`): buffers one ring's
-//! receives take from, shared by every connection of that ring.
+//! receives take from, shared by every connection of that ring. Used by the
+//! io-uring backend and by the load generator's io_uring driver.
 //!
 //! Memory layout: one page-aligned array of `entries` ring slots
 //! ([`BufRingEntry`], 16 bytes each; the kernel reads the tail from the
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use io_uring::IoUring;
 use io_uring::types::BufRingEntry;
 
-pub(super) struct BufRing {
+pub struct BufRing {
     slots: NonNull<BufRingEntry>,
     bufs: NonNull<u8>,
     entries: u16,
@@ -37,7 +38,7 @@ impl BufRing {
     /// Allocate `entries` (a power of two, at most 32768) buffers of `size`
     /// bytes, register them with `ring` as buffer group `group`, and hand
     /// all of them to the kernel.
-    pub(super) fn new(ring: &IoUring, entries: u16, size: usize, group: u16) -> io::Result<Self> {
+    pub fn new(ring: &IoUring, entries: u16, size: usize, group: u16) -> io::Result<Self> {
         assert!(entries.is_power_of_two() && entries <= 1 << 15, "buffer ring entries {entries}");
         assert!(size > 0 && size <= u32::MAX as usize);
         let page = 4096;
@@ -65,13 +66,13 @@ impl BufRing {
         Ok(this)
     }
 
-    pub(super) fn group(&self) -> u16 {
+    pub fn group(&self) -> u16 {
         self.group
     }
 
     /// The first `len` bytes of buffer `id`, which a completion has just
     /// handed back to the application.
-    pub(super) fn get(&self, id: u16, len: usize) -> &[u8] {
+    pub fn get(&self, id: u16, len: usize) -> &[u8] {
         assert!(id < self.entries && len <= self.size, "buffer {id} of {} ({len} bytes)", self.entries);
         // SAFETY: `id` and `len` are within the buffers allocation (checked
         // above), and the kernel is done writing buffer `id`: its completion
@@ -81,7 +82,7 @@ impl BufRing {
     }
 
     /// Give buffer `id` back to the kernel (visible after [`publish`]).
-    pub(super) fn recycle(&mut self, id: u16) {
+    pub fn recycle(&mut self, id: u16) {
         let mask = self.entries - 1;
         // SAFETY: `tail & mask` is within the `entries` slots. The kernel
         // only reads slots between its head and the published tail, and this
@@ -97,7 +98,7 @@ impl BufRing {
 
     /// Make recycled buffers visible to the kernel: one release store of the
     /// tail, after the slots it covers were written.
-    pub(super) fn publish(&self) {
+    pub fn publish(&self) {
         // SAFETY: `slots` is the ring's base, properly initialised; the tail
         // lives in slot 0's reserved field, which `recycle` never writes, and
         // is a naturally aligned u16 the kernel reads atomically.

@@ -52,7 +52,7 @@
 //! `TCP_NODELAY` is inherited from the listener, which is how direct
 //! descriptors get it.
 
-mod bufring;
+pub mod bufring;
 mod event_loop;
 
 use std::io;

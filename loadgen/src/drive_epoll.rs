@@ -1,0 +1,139 @@
+//! The epoll driver of a load thread: non-blocking sockets registered once,
+//! edge-triggered, for input, output and hang-up; answers read into one
+//! buffer per thread; requests written as soon as the engine produces them;
+//! `epoll_wait` (nanosecond timeout, `epoll_pwait2`) until the engine's next
+//! deadline. Safe rustix wrappers: no `unsafe`.
+
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+
+use anyhow::Context as _;
+use rustix::event::epoll::{self, EventData, EventFlags};
+use rustix::io::Errno;
+
+use crate::engine::{Engine, Failure, Interval};
+
+const BUF: usize = 64 * 1024;
+
+pub fn drive(
+    engine: &mut Engine,
+    streams: Vec<TcpStream>,
+    stop: &AtomicBool,
+    intervals: &Sender<Interval>,
+) -> anyhow::Result<()> {
+    let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).context("epoll_create1")?;
+    let mut socks: Vec<Option<TcpStream>> = Vec::with_capacity(streams.len());
+    for (i, s) in streams.into_iter().enumerate() {
+        s.set_nonblocking(true)?;
+        let flags = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
+        epoll::add(&epoll, &s, EventData::new_u64(i as u64), flags).context("epoll_ctl")?;
+        socks.push(Some(s));
+    }
+    let mut buf = vec![0u8; BUF];
+    let mut events = Vec::with_capacity(256);
+    let mut dirty = Vec::new();
+    engine.start();
+    let mut stopped = false;
+    loop {
+        flush(engine, &mut socks, &mut dirty);
+        for interval in engine.ready_intervals.drain(..) {
+            let _ = intervals.send(interval);
+        }
+        if !stopped && stop.load(Ordering::Relaxed) {
+            engine.stop(engine.clock().raw());
+            stopped = true;
+        }
+        if engine.finished() {
+            return Ok(());
+        }
+        let now = engine.clock().raw();
+        let wait_ns = engine.clock().delta_as_nanos(now, engine.deadline().max(now));
+        let timeout = rustix::time::Timespec {
+            tv_sec: (wait_ns / 1_000_000_000) as i64,
+            tv_nsec: (wait_ns % 1_000_000_000) as i64,
+        };
+        events.clear();
+        match epoll::wait(&epoll, rustix::buffer::spare_capacity(&mut events), Some(&timeout)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(std::io::Error::from(e)).context("epoll_wait"),
+        }
+        for event in &events {
+            let i = event.data.u64() as usize;
+            // A copy: the kernel's epoll_event is packed.
+            let flags = event.flags;
+            if !engine.alive(i) {
+                continue;
+            }
+            let hangup = flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR);
+            if flags.intersects(EventFlags::IN | EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR) {
+                read(engine, i, socks[i].as_ref().expect("alive"), &mut buf, !hangup);
+            }
+            if engine.alive(i) && !engine.output(i).is_empty() {
+                dirty.push(i);
+            }
+        }
+        engine.tick();
+        engine.take_dirty(&mut dirty);
+    }
+}
+
+/// Read until the socket is drained (a short read drains it, unless the
+/// peer has hung up: then until EOF).
+fn read(engine: &mut Engine, i: usize, sock: &TcpStream, buf: &mut [u8], short_read_drains: bool) {
+    loop {
+        match rustix::io::read(sock.as_fd(), &mut *buf) {
+            Ok(0) => {
+                engine.on_failed(i, Failure::Reset);
+                return;
+            }
+            Ok(n) => {
+                let now = engine.clock().raw();
+                if engine.on_data(i, &buf[..n], now).is_err() {
+                    return;
+                }
+                if n < buf.len() && short_read_drains {
+                    return;
+                }
+            }
+            Err(Errno::AGAIN) => return,
+            Err(Errno::INTR) => {}
+            Err(_) => {
+                engine.on_failed(i, Failure::Reset);
+                return;
+            }
+        }
+    }
+}
+
+/// Send what the engine has for each dirty connection; close failed ones.
+fn flush(engine: &mut Engine, socks: &mut [Option<TcpStream>], dirty: &mut Vec<usize>) {
+    for i in dirty.drain(..) {
+        if !engine.alive(i) {
+            // Dropping the socket closes it.
+            socks[i] = None;
+            continue;
+        }
+        let Some(sock) = socks[i].as_ref() else { continue };
+        let mut sent = 0;
+        let out = engine.output(i);
+        while sent < out.len() {
+            match rustix::io::write(sock.as_fd(), &out[sent..]) {
+                Ok(n) => sent += n,
+                // Full: the EPOLLOUT edge brings it back.
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => {}
+                Err(_) => {
+                    engine.on_failed(i, Failure::Reset);
+                    socks[i] = None;
+                    sent = 0;
+                    break;
+                }
+            }
+        }
+        if sent > 0 {
+            engine.sent(i, sent);
+        }
+    }
+}

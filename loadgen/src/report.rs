@@ -1,0 +1,301 @@
+//! What a run prints and writes: the summary, the percentile distribution
+//! (`--hgrm`), and the HdrHistogram interval log (`--hlog`).
+//!
+//! Histograms hold microseconds. Files use milliseconds as HdrHistogram's
+//! tools expect (`--hgrm` values, and the interval log's max-value divisor of
+//! 1000), so they plot next to wrk2's.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+
+use crate::run::{Report, describe_work};
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds, in the unit that reads best.
+pub fn fmt_us(us: f64) -> String {
+    if us < 1000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else {
+        format!("{:.2}s", us / 1e6)
+    }
+}
+
+/// The percentiles the summary and the CSV report.
+pub const QUANTILES: [(f64, &str); 5] =
+    [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9"), (0.9999, "p99.99")];
+
+fn latency_line(label: &str, h: &Histogram<u64>) -> String {
+    let mut line = format!("    {label:<10}");
+    if h.is_empty() {
+        line.push_str("  (no answers)");
+        return line;
+    }
+    for (q, _) in QUANTILES {
+        let _ = write!(line, "{:>10}", fmt_us(h.value_at_quantile(q) as f64));
+    }
+    let _ = write!(line, "{:>10}{:>10}", fmt_us(h.max() as f64), fmt_us(h.mean()));
+    line
+}
+
+/// The summary, as wrk prints one, with more percentiles and the costs.
+pub fn summary(r: &Report) -> String {
+    let a = &r.args;
+    let mut s = String::new();
+    let backend = r
+        .server_before
+        .as_ref()
+        .map(|st| format!("{} ({})", st.backend, st.options))
+        .unwrap_or_else(|| "unknown backend".into());
+    let _ = writeln!(s, "{} {} at {}: {backend}", a.protocol, shape_words(r), r.addr);
+    let mode = match a.rate {
+        None => format!("closed loop, pipeline {}", a.pipeline),
+        Some(rate) => format!(
+            "open loop at {} req/s ({:?}), pipeline {}",
+            thousands(rate as u64),
+            a.arrival,
+            a.pipeline
+        )
+        .to_lowercase(),
+    };
+    let _ = writeln!(
+        s,
+        "  {} connections over {} thread{}, {mode}; {:.2} s measured after {:.2} s warm-up",
+        a.connections,
+        r.threads,
+        if r.threads == 1 { "" } else { "s" },
+        r.window.as_secs_f64(),
+        a.warmup.as_secs_f64()
+    );
+    let mut head = format!("  {:<12}", "Latency");
+    for (_, name) in QUANTILES {
+        let _ = write!(head, "{name:>10}");
+    }
+    let _ = write!(head, "{:>10}{:>10}", "max", "mean");
+    let _ = writeln!(s, "{head}");
+    let _ = writeln!(s, "{}", latency_line("corrected", &r.corrected));
+    let _ = writeln!(s, "{}", latency_line("raw", &r.raw));
+    let _ = writeln!(
+        s,
+        "  Requests   {} in {:.2} s = {} req/s{}",
+        thousands(r.completed),
+        r.window.as_secs_f64(),
+        thousands(r.achieved_rate() as u64),
+        match a.rate {
+            Some(rate) =>
+                format!(" (target {}, {:.1}%)", thousands(rate as u64), 100.0 * r.achieved_rate() / rate),
+            None => String::new(),
+        }
+    );
+    let e = &r.errors;
+    let _ = writeln!(
+        s,
+        "  Errors     connect {}, reset {}, timeout {}, bad response {}",
+        e.connect, e.reset, e.timeout, e.bad_response
+    );
+    match &r.server {
+        Some(p) => {
+            let _ = writeln!(s, "  Server     {}", per_request(p));
+        }
+        None => {
+            let _ = writeln!(s, "  Server     counters unavailable");
+        }
+    }
+    let _ = writeln!(s, "  Client     {}", per_request(&r.client));
+    if r.rate_shortfall() {
+        let _ = writeln!(
+            s,
+            "  WARNING: achieved {} req/s, {:.1}% short of the {} req/s target: the load generator or the \
+             server could not keep up; latencies describe a lower load than asked",
+            thousands(r.achieved_rate() as u64),
+            100.0 - 100.0 * r.achieved_rate() / a.rate.unwrap_or(1.0),
+            thousands(a.rate.unwrap_or(0.0) as u64)
+        );
+    }
+    for note in &r.notes {
+        let _ = writeln!(s, "  Note: {note}");
+    }
+    if let Some(why) = &r.incomplete {
+        let _ = writeln!(s, "  INCOMPLETE: {why}");
+    }
+    s
+}
+
+fn shape_words(r: &Report) -> String {
+    match r.shape.protocol {
+        protocol::Protocol::Echo => format!("{}-byte messages", r.shape.request_bytes),
+        protocol::Protocol::Rr => format!(
+            "{} B requests, {} B responses, work {}",
+            r.shape.request_bytes,
+            r.shape.response_bytes,
+            describe_work(r.shape.work)
+        ),
+        protocol::Protocol::Http => "GET /".into(),
+    }
+}
+
+fn per_request(p: &crate::server_stats::PerRequest) -> String {
+    format!(
+        "per request: CPU {:.2} us (user {:.2}, sys {:.2}); context switches {:.3} voluntary, {:.3} involuntary",
+        p.cpu_us(),
+        p.cpu_user_us,
+        p.cpu_sys_us,
+        p.vcs,
+        p.ics
+    )
+}
+
+/// Write `h` (µs) as HdrHistogram's percentile distribution, in ms.
+pub fn write_hgrm(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = BufWriter::new(file);
+    writeln!(w, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")?;
+    let mut total = 0u64;
+    for v in h.iter_quantiles(5) {
+        total += v.count_since_last_iteration();
+        let q = v.quantile_iterated_to();
+        let value = v.value_iterated_to() as f64 / 1000.0;
+        if q < 1.0 {
+            writeln!(w, "{value:>12.3} {q:>14.12} {total:>10} {:>14.2}", 1.0 / (1.0 - q))?;
+        } else {
+            writeln!(w, "{value:>12.3} {q:>14.12} {total:>10}")?;
+        }
+    }
+    writeln!(w, "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]", h.mean() / 1000.0, h.stdev() / 1000.0)?;
+    writeln!(w, "#[Max     = {:>12.3}, Total count    = {:>12}]", h.max() as f64 / 1000.0, h.len())?;
+    // The counts array holds (buckets + 1) * sub_buckets / 2 entries.
+    let sub_buckets = 2 * h.distinct_values() / (usize::from(h.buckets()) + 1);
+    writeln!(w, "#[Buckets = {:>12}, SubBuckets     = {:>12}]", h.buckets(), sub_buckets)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// The interval log (`--hlog`): one corrected-latency histogram per second
+/// of the window, written by a thread of its own as the seconds complete.
+pub struct IntervalLog {
+    tx: Option<mpsc::Sender<(u64, Histogram<u64>)>>,
+    writer: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl IntervalLog {
+    pub fn create(path: &Path, start: SystemTime) -> anyhow::Result<Self> {
+        let mut file =
+            BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+        let (tx, rx) = mpsc::channel::<(u64, Histogram<u64>)>();
+        let shown = path.display().to_string();
+        let writer =
+            std::thread::Builder::new().name("hlog".into()).spawn(move || -> anyhow::Result<()> {
+                let mut serializer = V2DeflateSerializer::new();
+                let mut log = IntervalLogWriterBuilder::new()
+                    .add_comment(
+                        "ringside-loadgen: corrected latency (from the intended send time), in microseconds",
+                    )
+                    .with_start_time(start)
+                    .with_base_time(start)
+                    .with_max_value_divisor(1000.0)
+                    .begin_log_with(&mut file, &mut serializer)
+                    .with_context(|| format!("cannot write {shown}"))?;
+                for (second, h) in rx {
+                    log.write_histogram(&h, Duration::from_secs(second), Duration::from_secs(1), None)
+                        .map_err(|e| anyhow::anyhow!("cannot write {shown}: {e}"))?;
+                }
+                drop(log);
+                file.flush().with_context(|| format!("cannot write {shown}"))?;
+                Ok(())
+            })?;
+        Ok(IntervalLog { tx: Some(tx), writer: Some(writer) })
+    }
+
+    pub fn write(&mut self, second: u64, h: &Histogram<u64>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send((second, h.clone()));
+        }
+    }
+
+    /// Wait until everything is on disk.
+    pub fn close(mut self) -> anyhow::Result<()> {
+        drop(self.tx.take());
+        match self.writer.take().map(|w| w.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => anyhow::bail!("the interval log writer panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(fmt_us(12.0), "12us");
+        assert_eq!(fmt_us(1500.0), "1.50ms");
+        assert_eq!(fmt_us(2_500_000.0), "2.50s");
+    }
+
+    #[test]
+    fn interval_log_reads_back_with_hdrhistogram() {
+        let path = std::env::temp_dir().join(format!("ringside-hlog-{}.hlog", std::process::id()));
+        let start = SystemTime::now();
+        let mut log = IntervalLog::create(&path, start).unwrap();
+        for second in 0..3 {
+            let mut h = crate::engine::new_histogram();
+            h.record(100 * (second + 1)).unwrap();
+            log.write(second, &h);
+        }
+        log.close().unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let mut seen = Vec::new();
+        for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&text) {
+            if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
+                seen.push((h.start_timestamp(), h.max()));
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![(Duration::from_secs(0), 0.1), (Duration::from_secs(1), 0.2), (Duration::from_secs(2), 0.3)]
+        );
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn hgrm_has_the_standard_shape() {
+        let path = std::env::temp_dir().join(format!("ringside-{}.hgrm", std::process::id()));
+        let mut h = crate::engine::new_histogram();
+        for v in 1..=1000 {
+            h.record(v).unwrap();
+        }
+        write_hgrm(&path, &h).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"), "{text}");
+        assert!(text.contains("#[Max     =        1.000, Total count    =         1000]"), "{text}");
+        let _ = std::fs::remove_file(path);
+    }
+}

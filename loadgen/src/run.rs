@@ -1,0 +1,564 @@
+//! `ringside-loadgen run`: drive one server, measure, report.
+//!
+//! Order of events: check that results can be written; read the server's
+//! counters (which also names its backend, and fails early on a protocol
+//! mismatch); connect every connection; start the pinned threads; at the
+//! end of the warm-up read the server's and our own counters; print one
+//! progress line a second; at the end (or on Ctrl-C, or when every
+//! connection has failed) read the counters again, merge the threads'
+//! histograms and report. Whatever was measured is reported and written,
+//! flagged incomplete when the run was cut short.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use hdrhistogram::Histogram;
+use protocol::{Protocol, Stats, Work};
+
+use crate::engine::{self, Arrival, Engine, Errors, Interval, Mode, Outcome, Plan};
+use crate::proto::Shape;
+use crate::server_stats::{self, PerRequest, Source};
+
+/// Drive a server with load and measure it.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Server address, `host:port`.
+    #[arg(long, short = 'a', default_value = "127.0.0.1:7878")]
+    pub target: String,
+
+    /// Protocol the server speaks.
+    #[arg(long, short, default_value = "http", value_parser = servers::config::protocol_parser())]
+    pub protocol: Protocol,
+
+    /// Connections, spread over the threads.
+    #[arg(long, short, default_value_t = 50)]
+    pub connections: u32,
+
+    /// Load threads, each one event loop (default: one per CPU of --cores,
+    /// else 1).
+    #[arg(long, short)]
+    pub threads: Option<usize>,
+
+    /// CPUs to pin the load threads to, e.g. `1` or `2-3` (round robin).
+    /// Default: no pinning.
+    #[arg(long, value_parser = servers::config::parse_cores, value_name = "LIST")]
+    pub cores: Option<servers::config::CpuList>,
+
+    /// Requests outstanding per connection.
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: u32,
+
+    /// Open loop: this many requests per second in total, on schedule
+    /// whatever the answers do. Without it: closed loop.
+    #[arg(long, value_name = "REQ/S")]
+    pub rate: Option<f64>,
+
+    /// Open-loop arrival process.
+    #[arg(long, value_enum, default_value_t = ArrivalArg::Poisson)]
+    pub arrival: ArrivalArg,
+
+    /// Length of the measured window (after the warm-up), e.g. `10s`,
+    /// `500ms`, `2m`.
+    #[arg(long, short, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// End the window after this many requests (at most --duration).
+    #[arg(long)]
+    pub requests: Option<u64>,
+
+    /// Load before the window, excluded from every result.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// echo: bytes per message; rr: payload bytes per request.
+    #[arg(long, default_value_t = 128)]
+    pub request_bytes: u32,
+
+    /// rr: payload bytes per response.
+    #[arg(long, default_value_t = 128)]
+    pub response_bytes: u32,
+
+    /// rr: server work per request, `spin:<N>ns` or `sleep:<N>us`.
+    #[arg(long, value_parser = parse_work)]
+    pub work: Option<Work>,
+
+    /// A request unanswered this long breaks its connection (a timeout).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// The server's --stats-listen address, to read its counters there
+    /// (needed for echo).
+    #[arg(long, value_name = "ADDR")]
+    pub stats: Option<SocketAddr>,
+
+    /// Append one result row to this CSV file (header once).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Write an HdrHistogram interval log (one histogram a second).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
+    /// Write the percentile distribution (HdrHistogram .hgrm format, ms).
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
+
+    /// The load threads' event loop.
+    #[arg(long, value_enum, default_value_t = Io::IoUring)]
+    pub io: Io,
+
+    /// Seed of the open-loop arrival process.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Io {
+    /// Edge-triggered epoll, a read and a write per request.
+    Epoll,
+    /// io_uring: multishot recv from a buffer ring, sends batched, one
+    /// io_uring_enter per turn.
+    IoUring,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ArrivalArg {
+    /// Exponentially distributed gaps (a Poisson process).
+    Poisson,
+    /// Equal gaps.
+    Uniform,
+}
+
+/// `10s`, `500ms`, `250us`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("bad duration `{s}`: expected a number with ms, s, m or us, e.g. 10s");
+    let s = s.trim();
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+/// `none`, `spin:<N>ns` or `sleep:<N>us`.
+pub fn parse_work(s: &str) -> Result<Work, String> {
+    let bad = || format!("bad work `{s}`: expected spin:<N>ns or sleep:<N>us");
+    if let Some(n) = s.strip_prefix("spin:").and_then(|n| n.strip_suffix("ns")) {
+        return Ok(Work::Spin { ns: n.parse().map_err(|_| bad())? });
+    }
+    if let Some(n) = s.strip_prefix("sleep:").and_then(|n| n.strip_suffix("us")) {
+        return Ok(Work::Sleep { us: n.parse().map_err(|_| bad())? });
+    }
+    Err(bad())
+}
+
+pub fn describe_work(work: Option<Work>) -> String {
+    match work {
+        None => "none".into(),
+        Some(Work::Spin { ns }) => format!("spin:{ns}ns"),
+        Some(Work::Sleep { us }) => format!("sleep:{us}us"),
+    }
+}
+
+/// Everything a run measured.
+pub struct Report {
+    pub args: RunArgs,
+    pub addr: SocketAddr,
+    pub threads: usize,
+    pub server_before: Option<Stats>,
+    pub server_after: Option<Stats>,
+    pub server: Option<PerRequest>,
+    pub client: PerRequest,
+    pub corrected: Histogram<u64>,
+    pub raw: Histogram<u64>,
+    pub completed: u64,
+    pub scheduled: u64,
+    pub errors: Errors,
+    pub window: Duration,
+    pub window_started: std::time::SystemTime,
+    /// Why the run is incomplete, if it is.
+    pub incomplete: Option<String>,
+    pub notes: Vec<String>,
+    pub shape: Shape,
+}
+
+impl Report {
+    pub fn achieved_rate(&self) -> f64 {
+        self.completed as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
+    /// Open loop fell short of its target by more than 5%.
+    pub fn rate_shortfall(&self) -> bool {
+        self.args.rate.is_some_and(|r| self.achieved_rate() < 0.95 * r)
+    }
+}
+
+/// Run the load described by `args` and return what it measured. Errors
+/// that stop a run before it measures anything are `Err`; a run cut short
+/// returns its partial report with `incomplete` set.
+pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
+    let addr = resolve(&args.target)?;
+    if args.connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    if args.pipeline == 0 {
+        bail!("--pipeline must be at least 1");
+    }
+    if let Some(rate) = args.rate
+        && !(rate > 0.0 && rate.is_finite())
+    {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    if args.work.is_some() && args.protocol != Protocol::Rr {
+        bail!("--work applies to --protocol rr only");
+    }
+    let cores = args.cores.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+    let threads = args.threads.unwrap_or(cores.len().max(1)).clamp(1, args.connections as usize);
+    let shape = Shape {
+        protocol: args.protocol,
+        request_bytes: args.request_bytes,
+        response_bytes: args.response_bytes,
+        work: args.work,
+        host: addr.to_string(),
+    };
+    if args.protocol == Protocol::Echo && args.request_bytes == 0 {
+        bail!("--request-bytes must be at least 1 for echo");
+    }
+
+    // The server's counters; for rr and http this also proves it speaks the
+    // protocol asked for.
+    let source = Source::new(addr, args.protocol, args.stats);
+    let mut notes = Vec::new();
+    let first_stats = match &source {
+        Some(s) => match s.read() {
+            Ok(stats) => Some(stats),
+            Err(e) if is_refused(&e) => {
+                return Err(e.context(format!("nothing listens on {addr}: start a server there first")));
+            }
+            Err(e) => return Err(e),
+        },
+        None => {
+            notes.push("server counters unavailable: echo carries none (pass --stats)".to_string());
+            None
+        }
+    };
+    if let Some(stats) = &first_stats
+        && stats.protocol != args.protocol.name()
+    {
+        bail!(
+            "the server at {addr} speaks {}, not {}; pass --protocol {}",
+            stats.protocol,
+            args.protocol,
+            stats.protocol
+        );
+    }
+
+    // Connect everything before any load.
+    let mut streams = Vec::with_capacity(args.connections as usize);
+    for i in 0..args.connections {
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                format!("nothing listens on {addr}: start a server there first")
+            } else {
+                format!("connection {} of {} to {addr} failed", i + 1, args.connections)
+            };
+            anyhow::Error::new(e).context(hint)
+        })?;
+        s.set_nodelay(true)?;
+        streams.push(s);
+    }
+
+    let clock = quanta::Clock::new();
+    let second = engine::ticks_per_second(&clock) as u64;
+    let to_ticks = |d: Duration| (d.as_secs_f64() * second as f64) as u64;
+    // A moment for the threads to start before the warm-up counts.
+    let start = clock.raw() + to_ticks(Duration::from_millis(20));
+    let window_start = start + to_ticks(args.warmup);
+    let window_end = window_start + to_ticks(args.duration);
+    let (tx, rx) = mpsc::channel::<Interval>();
+    let mut per_thread: Vec<Vec<TcpStream>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, s) in streams.into_iter().enumerate() {
+        per_thread[i % threads].push(s);
+    }
+    let mut handles = Vec::new();
+    for (t, socks) in per_thread.into_iter().enumerate() {
+        let mode = match args.rate {
+            None => Mode::Closed,
+            Some(rate) => Mode::Open {
+                rate: rate / threads as f64,
+                arrival: match args.arrival {
+                    ArrivalArg::Poisson => Arrival::Poisson,
+                    ArrivalArg::Uniform => Arrival::Uniform,
+                },
+            },
+        };
+        let plan = Plan {
+            shape: shape.clone(),
+            pipeline: args.pipeline,
+            mode,
+            window_start,
+            window_end,
+            budget: args.requests.map(|r| r / threads as u64 + u64::from((t as u64) < r % threads as u64)),
+            timeout: to_ticks(args.timeout),
+            second,
+            seed: args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64),
+        };
+        let (clock, stop, tx, core) =
+            (clock.clone(), Arc::clone(&stop), tx.clone(), cores.get(t % cores.len().max(1)).copied());
+        let io = args.io;
+        let handle = std::thread::Builder::new()
+            .name(format!("load-{t}"))
+            .spawn(move || -> anyhow::Result<Outcome> {
+                if let Some(id) = core
+                    && !core_affinity::set_for_current(core_affinity::CoreId { id })
+                {
+                    bail!("cannot pin load thread {t} to CPU {id}");
+                }
+                let n = socks.len();
+                let mut engine = Engine::new(plan, clock, n);
+                match io {
+                    Io::Epoll => crate::drive_epoll::drive(&mut engine, socks, &stop, &tx)?,
+                    Io::IoUring => crate::drive_uring::drive(&mut engine, socks, &stop, &tx)?,
+                }
+                Ok(engine.finish())
+            })
+            .context("cannot start a load thread")?;
+        handles.push(handle);
+    }
+    drop(tx);
+
+    // The window starts: counters before.
+    let now = clock.raw();
+    if window_start > now {
+        std::thread::sleep(Duration::from_nanos(clock.delta_as_nanos(now, window_start)));
+    }
+    let window_started = std::time::SystemTime::now();
+    let window_started_at = Instant::now();
+    let server_before = match &source {
+        Some(s) => match s.read() {
+            Ok(stats) => Some(stats),
+            Err(e) => {
+                notes.push(format!("server counters unavailable at the start: {e:#}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let client_before = server_stats::own_usage();
+
+    // Progress, one line a second, merged over threads.
+    let mut progress = Progress::new(threads, args.hlog.as_deref(), window_started, args.quiet)?;
+    for interval in rx {
+        progress.add(interval);
+    }
+    if let Err(e) = progress.finish() {
+        notes.push(format!("{e:#}"));
+    }
+
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for (t, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(Ok(o)) => outcomes.push(o),
+            Ok(Err(e)) => failures.push(format!("load thread {t}: {e:#}")),
+            Err(_) => failures.push(format!("load thread {t} panicked")),
+        }
+    }
+    let client_after = server_stats::own_usage();
+    let server_after = match (&source, &server_before) {
+        (Some(s), Some(_)) => match s.read() {
+            Ok(stats) => Some(stats),
+            Err(e) => {
+                notes.push(format!("server counters unavailable at the end: {e:#}"));
+                None
+            }
+        },
+        _ => None,
+    };
+
+    let mut corrected = engine::new_histogram();
+    let mut raw = engine::new_histogram();
+    let (mut completed, mut scheduled, mut errors, mut alive) = (0, 0, Errors::default(), 0);
+    let mut first_bad = None;
+    for o in &outcomes {
+        corrected.add(&o.corrected).expect("same bounds");
+        raw.add(&o.raw).expect("same bounds");
+        completed += o.completed;
+        scheduled += o.scheduled;
+        errors.add(&o.errors);
+        alive += o.alive;
+        if first_bad.is_none() {
+            first_bad.clone_from(&o.first_bad);
+        }
+    }
+    let elapsed = window_started_at.elapsed();
+    let window = elapsed.min(args.duration);
+    let mut incomplete = None;
+    if !failures.is_empty() {
+        incomplete = Some(failures.join("; "));
+    } else if alive == 0 {
+        incomplete = Some(format!(
+            "every connection to {addr} failed ({} reset, {} timed out, {} bad answers): the server may have stopped",
+            errors.reset, errors.timeout, errors.bad_response
+        ));
+    } else if stop.load(Ordering::Relaxed) {
+        incomplete = Some("interrupted".into());
+    }
+    if let Some(bad) = first_bad {
+        notes.push(format!("first bad answer: {bad}"));
+    }
+    let server = match (&server_before, &server_after) {
+        (Some(b), Some(a)) => {
+            let counted = a.requests.saturating_sub(b.requests);
+            // Echo servers count no requests: use ours.
+            let n = if args.protocol == Protocol::Echo { completed } else { counted };
+            Some(PerRequest::between(b, a, n))
+        }
+        _ => None,
+    };
+    let client = PerRequest::between(&client_before, &client_after, completed);
+    Ok(Report {
+        args: args.clone(),
+        addr,
+        threads,
+        server_before,
+        server_after,
+        server,
+        client,
+        corrected,
+        raw,
+        completed,
+        scheduled,
+        errors,
+        window,
+        window_started,
+        incomplete,
+        notes,
+        shape,
+    })
+}
+
+fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
+    target
+        .to_socket_addrs()
+        .with_context(|| format!("bad --target `{target}`: expected host:port"))?
+        .next()
+        .with_context(|| format!("--target `{target}` resolves to no address"))
+}
+
+fn is_refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
+}
+
+/// Merges the threads' one-second intervals and prints a line per second.
+struct Progress {
+    threads: usize,
+    pending: std::collections::BTreeMap<u64, (usize, u64, Errors, Histogram<u64>)>,
+    hlog: Option<crate::report::IntervalLog>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(
+        threads: usize,
+        hlog: Option<&std::path::Path>,
+        start: std::time::SystemTime,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
+        let hlog = hlog.map(|p| crate::report::IntervalLog::create(p, start)).transpose()?;
+        Ok(Progress { threads, pending: Default::default(), hlog, quiet })
+    }
+
+    fn add(&mut self, i: Interval) {
+        let entry = self
+            .pending
+            .entry(i.second)
+            .or_insert_with(|| (0, 0, Errors::default(), engine::new_histogram()));
+        entry.0 += 1;
+        entry.1 += i.completed;
+        entry.2.add(&i.errors);
+        entry.3.add(&i.latency).expect("same bounds");
+        // Seconds are complete when every thread reported them, in order.
+        while let Some((&second, entry)) = self.pending.first_key_value() {
+            if entry.0 < self.threads {
+                break;
+            }
+            let (_, (_, completed, errors, hist)) = self.pending.pop_first().expect("just seen");
+            self.emit(second, completed, errors, &hist);
+        }
+    }
+
+    fn emit(&mut self, second: u64, completed: u64, errors: Errors, hist: &Histogram<u64>) {
+        if !self.quiet {
+            let p99 = if hist.is_empty() {
+                "-".to_string()
+            } else {
+                crate::report::fmt_us(hist.value_at_quantile(0.99) as f64)
+            };
+            eprintln!(
+                "{:>4}s  {:>10} req/s  p99 {:>9}  errors {}",
+                second + 1,
+                crate::report::thousands(completed),
+                p99,
+                errors.total()
+            );
+        }
+        if let Some(log) = &mut self.hlog {
+            log.write(second, hist);
+        }
+    }
+
+    /// Seconds some thread did not report (it ended early): emit what
+    /// came; then close the interval log.
+    fn finish(mut self) -> anyhow::Result<()> {
+        while let Some((second, (_, completed, errors, hist))) = self.pending.pop_first() {
+            self.emit(second, completed, errors, &hist);
+        }
+        self.hlog.take().map_or(Ok(()), crate::report::IntervalLog::close)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_work() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("40us"), Ok(Duration::from_micros(40)));
+        for bad in ["", "x", "-1s", "1h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_work("spin:500ns"), Ok(Work::Spin { ns: 500 }));
+        assert_eq!(parse_work("sleep:100us"), Ok(Work::Sleep { us: 100 }));
+        assert!(parse_work("sleep:1ms").is_err());
+        assert_eq!(describe_work(Some(Work::Sleep { us: 3 })), "sleep:3us");
+    }
+}
