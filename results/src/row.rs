@@ -4,7 +4,7 @@
 //! `results/SCHEMA.md` renders them as a table, and a test regenerates it
 //! and fails when it was out of date. Any change to the columns — added,
 //! removed, renamed, reordered, or meaning something else — raises
-//! [`SCHEMA_VERSION`], because appending refuses a file
+//! [`SCHEMA_VERSION`], because [`append`](crate::append) refuses a file
 //! whose header differs and readers refuse other versions.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -250,6 +250,44 @@ pub struct Row {
     pub hlog: String,
 }
 
+impl Row {
+    /// Every `f64` column by name, for rules that hold for all of them (a
+    /// test checks this lists exactly the `f64` fields).
+    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 29] {
+        [
+            ("target_rate", &mut self.target_rate),
+            ("achieved_rate", &mut self.achieved_rate),
+            ("warmup_s", &mut self.warmup_s),
+            ("duration_s", &mut self.duration_s),
+            ("lat_p50_us", &mut self.lat_p50_us),
+            ("lat_p90_us", &mut self.lat_p90_us),
+            ("lat_p99_us", &mut self.lat_p99_us),
+            ("lat_p999_us", &mut self.lat_p999_us),
+            ("lat_p9999_us", &mut self.lat_p9999_us),
+            ("lat_max_us", &mut self.lat_max_us),
+            ("lat_mean_us", &mut self.lat_mean_us),
+            ("raw_p50_us", &mut self.raw_p50_us),
+            ("raw_p90_us", &mut self.raw_p90_us),
+            ("raw_p99_us", &mut self.raw_p99_us),
+            ("raw_p999_us", &mut self.raw_p999_us),
+            ("raw_p9999_us", &mut self.raw_p9999_us),
+            ("raw_max_us", &mut self.raw_max_us),
+            ("raw_mean_us", &mut self.raw_mean_us),
+            ("server_cpu_user_us", &mut self.server_cpu_user_us),
+            ("server_cpu_sys_us", &mut self.server_cpu_sys_us),
+            ("server_vcs", &mut self.server_vcs),
+            ("server_ics", &mut self.server_ics),
+            ("client_cpu_user_us", &mut self.client_cpu_user_us),
+            ("client_cpu_sys_us", &mut self.client_cpu_sys_us),
+            ("client_vcs", &mut self.client_vcs),
+            ("client_ics", &mut self.client_ics),
+            ("ctxsw_same_cpu_ns", &mut self.ctxsw_same_cpu_ns),
+            ("ctxsw_cross_cpu_ns", &mut self.ctxsw_cross_cpu_ns),
+            ("switch_share_pct", &mut self.switch_share_pct),
+        ]
+    }
+}
+
 /// How requests are paced: the `mode` column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -324,7 +362,7 @@ pub(crate) mod tests {
     /// A row with a different value in every column, so a column read into
     /// the wrong field shows.
     pub(crate) fn sample(run: u32) -> Row {
-        Row {
+        let mut row = Row {
             schema: SCHEMA_VERSION,
             timestamp: "2025-01-31T09:15:02.123456Z".into(),
             run_id: format!("sweep-{run}"),
@@ -385,7 +423,13 @@ pub(crate) mod tests {
             ctxsw_cross_cpu_ns: 0.0,
             switch_share_pct: 0.0,
             hlog: "runs/sweep-1/thread-pool.hlog".into(),
+        };
+        for (i, (_, v)) in row.floats_mut().into_iter().enumerate() {
+            if *v == 0.0 {
+                *v = f64::from(run) * 1000.0 + i as f64 + 0.125;
+            }
         }
+        row
     }
 
     /// The fields of `Row` as its source declares them: (name, type, doc).
@@ -429,6 +473,15 @@ pub(crate) mod tests {
         for (name, _, doc) in declared_fields() {
             assert!(doc.len() > 20, "column `{name}` needs a doc comment saying what it holds and its unit");
         }
+    }
+
+    #[test]
+    fn floats_mut_lists_exactly_the_f64_columns() {
+        let declared: Vec<String> =
+            declared_fields().into_iter().filter(|(_, ty, _)| ty == "f64").map(|(name, _, _)| name).collect();
+        let mut row = sample(1);
+        let listed: Vec<&str> = row.floats_mut().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(listed, declared);
     }
 
     /// SCHEMA.md's table of columns, rendered from the doc comments. If the
