@@ -1,0 +1,23 @@
+//! results: the results CSV of ringside — one row per run, its schema, and
+//! appending and reading it safely.
+//!
+//! The load generator appends a [`Row`] per run with [`append`] (after
+//! [`check_writable`] before the run, so a run never fails after measuring);
+//! the tools that compare, gate, merge and report read rows back with
+//! [`read`] / [`read_all`]. This crate is the one definition of the columns:
+//! [`Row`]'s field docs document them, and `results/SCHEMA.md` renders those
+//! docs as a table.
+//!
+//! It must never overwrite or truncate a results file, never leave half a
+//! row in one, and never panic on what it reads: bad input is an [`Error`]
+//! naming the file, the line and the column.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod file;
+mod row;
+
+pub use error::Error;
+pub use file::{append, check_writable, read, read_all};
+pub use row::{Arrival, COLUMNS, Mode, Row, SCHEMA_VERSION, timestamp_utc};

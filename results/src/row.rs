@@ -1,0 +1,554 @@
+//! One row of the results CSV: what ran, where, and what was measured.
+//!
+//! The doc comment of each field of [`Row`] is that column's documentation;
+//! `results/SCHEMA.md` renders them as a table, and a test regenerates it
+//! and fails when it was out of date. Any change to the columns — added,
+//! removed, renamed, reordered, or meaning something else — raises
+//! [`SCHEMA_VERSION`], because [`append`](crate::append) refuses a file
+//! whose header differs and readers refuse other versions.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use protocol::Protocol;
+use serde::{Deserialize, Serialize};
+
+/// Version of the column layout. Raised by any change to [`Row`]'s columns.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The header line, one name per column, in the order [`Row`] declares its
+/// fields (a test checks they agree).
+pub const COLUMNS: [&str; 60] = [
+    "schema",
+    "timestamp",
+    "run_id",
+    "repetition",
+    "git_rev",
+    "host",
+    "kernel",
+    "cpu_model",
+    "backend",
+    "backend_options",
+    "protocol",
+    "server_cores",
+    "client_cores",
+    "client_threads",
+    "connections",
+    "pipeline",
+    "mode",
+    "arrival",
+    "target_rate",
+    "achieved_rate",
+    "rate_shortfall",
+    "request_bytes",
+    "response_bytes",
+    "work",
+    "warmup_s",
+    "duration_s",
+    "requests",
+    "errors_connect",
+    "errors_reset",
+    "errors_timeout",
+    "errors_bad_response",
+    "complete",
+    "note",
+    "lat_p50_us",
+    "lat_p90_us",
+    "lat_p99_us",
+    "lat_p999_us",
+    "lat_p9999_us",
+    "lat_max_us",
+    "lat_mean_us",
+    "raw_p50_us",
+    "raw_p90_us",
+    "raw_p99_us",
+    "raw_p999_us",
+    "raw_p9999_us",
+    "raw_max_us",
+    "raw_mean_us",
+    "server_cpu_user_us",
+    "server_cpu_sys_us",
+    "server_vcs",
+    "server_ics",
+    "server_requests",
+    "client_cpu_user_us",
+    "client_cpu_sys_us",
+    "client_vcs",
+    "client_ics",
+    "ctxsw_same_cpu_ns",
+    "ctxsw_cross_cpu_ns",
+    "switch_share_pct",
+    "hlog",
+];
+
+/// One run of the load generator against one server configuration.
+///
+/// There is deliberately no `Default`: whoever builds a row sets every
+/// column, so a column added here is a compile error at every writer rather
+/// than a silent zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Version of the column layout, always `SCHEMA_VERSION` (1); `append` writes it whatever the
+    /// row holds, and readers refuse any other version.
+    pub schema: u32,
+    /// Start of the measured window (after the warm-up), UTC, RFC 3339 with microseconds, e.g.
+    /// `2025-01-31T09:15:02.123456Z` (`timestamp_utc` formats it).
+    pub timestamp: String,
+    /// Groups the rows of one sweep or one invocation of the load generator: the same on all of its
+    /// rows, different from every other invocation's. Free text.
+    pub run_id: String,
+    /// Which repetition of this configuration within `run_id` the row is, counting from 1.
+    pub repetition: u32,
+    /// Git revision of ringside that ran (commit hash, `-dirty` appended if the tree had
+    /// uncommitted changes), or `unknown`.
+    pub git_rev: String,
+    /// Host name of the machine the load generator ran on.
+    pub host: String,
+    /// Kernel release of that machine, as `uname -r` prints it.
+    pub kernel: String,
+    /// CPU model of that machine (`model name` in `/proc/cpuinfo`); empty if unknown.
+    pub cpu_model: String,
+    /// Backend name as the server's counters report it (`backend`, e.g. `thread-pool`); empty if
+    /// the counters could not be read.
+    pub backend: String,
+    /// The backend's effective options as its counters report them (`options`: `key=value`
+    /// separated by spaces); empty if unknown.
+    pub backend_options: String,
+    /// Protocol the load generator spoke: `echo`, `rr` or `http`.
+    #[serde(with = "protocol_name")]
+    pub protocol: Protocol,
+    /// CPUs the server was pinned to, as a CPU list (`0`, `0-1`, `0,2`); empty if unknown.
+    pub server_cores: String,
+    /// CPUs the load generator's threads were pinned to, as a CPU list; empty if they were not
+    /// pinned.
+    pub client_cores: String,
+    /// Load generator threads sending requests.
+    pub client_threads: u32,
+    /// Connections open during the window, over all client threads.
+    pub connections: u32,
+    /// Requests outstanding per connection: each connection keeps this many sent and unanswered (1:
+    /// no pipelining).
+    pub pipeline: u32,
+    /// `closed` (a connection sends its next request when an answer arrives) or `open` (requests
+    /// leave on a schedule at `target_rate`, answered or not).
+    pub mode: Mode,
+    /// Open loop's schedule: `poisson` (exponentially distributed gaps) or `uniform` (equal gaps);
+    /// empty in closed loop.
+    pub arrival: Arrival,
+    /// Open loop: the scheduled rate over all connections, requests/s; 0 in closed loop.
+    pub target_rate: f64,
+    /// Requests completed in the window divided by `duration_s`, requests/s.
+    pub achieved_rate: f64,
+    /// `true` if an open-loop run achieved less than 95% of `target_rate` (its latencies then
+    /// describe an overloaded system); always `false` in closed loop.
+    pub rate_shortfall: bool,
+    /// Payload bytes of each request, framing excluded: echo, the bytes sent per request; rr, the
+    /// REQUEST payload; http, the request body (0 for GET).
+    pub request_bytes: u64,
+    /// Payload bytes of each answer, framing excluded: echo, as `request_bytes`; rr, the response
+    /// length asked for; http, the response body.
+    pub response_bytes: u64,
+    /// Server work each request asks for (rr only; `none` otherwise): `none`, `spin:<ns>ns`
+    /// (busy-loop that many nanoseconds) or `sleep:<us>us` (a blocking sleep of that many
+    /// microseconds).
+    pub work: String,
+    /// Warm-up run before the window, whose requests count nowhere, seconds.
+    pub warmup_s: f64,
+    /// Length of the measured window actually run, seconds (shorter than asked if the run was cut
+    /// short; see `complete`).
+    pub duration_s: f64,
+    /// Requests completed in the window: answer received in full and checked.
+    pub requests: u64,
+    /// Connection attempts that failed during the window.
+    pub errors_connect: u64,
+    /// Connections that failed during the window with requests outstanding: reset by the server, or
+    /// closed by it before answering.
+    pub errors_reset: u64,
+    /// Requests whose answer did not arrive within the load generator's timeout, during the window.
+    pub errors_timeout: u64,
+    /// Answers received during the window that were wrong: not the echo, a bad rr frame or id, an
+    /// http status other than 200.
+    pub errors_bad_response: u64,
+    /// `false` if the run was cut short (the server died, Ctrl-C): `duration_s` is then shorter
+    /// than asked and `note` says why.
+    pub complete: bool,
+    /// Why the run is incomplete, and any warnings (such as a column that could not be measured and
+    /// holds 0), separated by `; `; empty if none.
+    pub note: String,
+    /// Median latency from the intended send time, microseconds: from when the request was due to
+    /// leave (its place in the open-loop schedule, so time spent waiting to be sent counts) to when
+    /// its answer was complete. In closed loop nothing is scheduled and the intended time is the
+    /// actual one. 0 if no request completed.
+    pub lat_p50_us: f64,
+    /// 90th percentile latency from the intended send time, microseconds (as `lat_p50_us`).
+    pub lat_p90_us: f64,
+    /// 99th percentile latency from the intended send time, microseconds (as `lat_p50_us`).
+    pub lat_p99_us: f64,
+    /// 99.9th percentile latency from the intended send time, microseconds (as `lat_p50_us`).
+    pub lat_p999_us: f64,
+    /// 99.99th percentile latency from the intended send time, microseconds (as `lat_p50_us`).
+    pub lat_p9999_us: f64,
+    /// Largest latency from the intended send time, microseconds (as `lat_p50_us`).
+    pub lat_max_us: f64,
+    /// Mean latency from the intended send time, microseconds (as `lat_p50_us`).
+    pub lat_mean_us: f64,
+    /// Median latency from the actual send time, microseconds: from when the request's first byte
+    /// was handed to the socket to when its answer was complete. 0 if no request completed.
+    pub raw_p50_us: f64,
+    /// 90th percentile latency from the actual send time, microseconds (as `raw_p50_us`).
+    pub raw_p90_us: f64,
+    /// 99th percentile latency from the actual send time, microseconds (as `raw_p50_us`).
+    pub raw_p99_us: f64,
+    /// 99.9th percentile latency from the actual send time, microseconds (as `raw_p50_us`).
+    pub raw_p999_us: f64,
+    /// 99.99th percentile latency from the actual send time, microseconds (as `raw_p50_us`).
+    pub raw_p9999_us: f64,
+    /// Largest latency from the actual send time, microseconds (as `raw_p50_us`).
+    pub raw_max_us: f64,
+    /// Mean latency from the actual send time, microseconds (as `raw_p50_us`).
+    pub raw_mean_us: f64,
+    /// Server user CPU time per request, microseconds: the growth of its counters' `cpu_user_us`
+    /// over the window divided by `requests` (the whole process, all threads). 0, with a note, if
+    /// the counters could not be read or no request completed.
+    pub server_cpu_user_us: f64,
+    /// Server system CPU time per request, microseconds: Δ`cpu_sys_us` ÷ `requests`, as
+    /// `server_cpu_user_us`.
+    pub server_cpu_sys_us: f64,
+    /// Server voluntary context switches per request (a thread blocked or yielded):
+    /// Δ`ctx_voluntary` ÷ `requests`, as `server_cpu_user_us`.
+    pub server_vcs: f64,
+    /// Server involuntary context switches per request (a thread was preempted): Δ`ctx_involuntary`
+    /// ÷ `requests`, as `server_cpu_user_us`.
+    pub server_ics: f64,
+    /// Requests the server counted over the window: Δ`requests` of its counters, to compare with
+    /// `requests` (always 0 for echo, which has no request boundaries; 0 if the counters could not
+    /// be read).
+    pub server_requests: u64,
+    /// Load generator user CPU time per request, microseconds: the growth of `ru_utime` from
+    /// `getrusage(RUSAGE_SELF)` over the window divided by `requests`; 0 if no request completed.
+    pub client_cpu_user_us: f64,
+    /// Load generator system CPU time per request, microseconds: Δ`ru_stime` ÷ `requests`, as
+    /// `client_cpu_user_us`.
+    pub client_cpu_sys_us: f64,
+    /// Load generator voluntary context switches per request: Δ`ru_nvcsw` ÷ `requests`, as
+    /// `client_cpu_user_us`.
+    pub client_vcs: f64,
+    /// Load generator involuntary context switches per request: Δ`ru_nivcsw` ÷ `requests`, as
+    /// `client_cpu_user_us`.
+    pub client_ics: f64,
+    /// Cost of one context switch between two threads pinned to the same CPU, measured on the load
+    /// generator's machine, nanoseconds; 0 if not measured.
+    pub ctxsw_same_cpu_ns: f64,
+    /// Cost of one context switch between two threads on different CPUs (a wake-up across CPUs),
+    /// nanoseconds; 0 if not measured.
+    pub ctxsw_cross_cpu_ns: f64,
+    /// Estimated share of the server's CPU time per request spent switching contexts, percent:
+    /// (`server_vcs` + `server_ics`) × `ctxsw_same_cpu_ns` ÷ (1000 × (`server_cpu_user_us` +
+    /// `server_cpu_sys_us`)) × 100; 0 if any of those is 0.
+    pub switch_share_pct: f64,
+    /// Path of the HdrHistogram interval log written for this run, as the load generator was given
+    /// it (a relative path is relative to its working directory); empty if none.
+    pub hlog: String,
+}
+
+impl Row {
+    /// Every `f64` column by name, for rules that hold for all of them (a
+    /// test checks this lists exactly the `f64` fields).
+    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 29] {
+        [
+            ("target_rate", &mut self.target_rate),
+            ("achieved_rate", &mut self.achieved_rate),
+            ("warmup_s", &mut self.warmup_s),
+            ("duration_s", &mut self.duration_s),
+            ("lat_p50_us", &mut self.lat_p50_us),
+            ("lat_p90_us", &mut self.lat_p90_us),
+            ("lat_p99_us", &mut self.lat_p99_us),
+            ("lat_p999_us", &mut self.lat_p999_us),
+            ("lat_p9999_us", &mut self.lat_p9999_us),
+            ("lat_max_us", &mut self.lat_max_us),
+            ("lat_mean_us", &mut self.lat_mean_us),
+            ("raw_p50_us", &mut self.raw_p50_us),
+            ("raw_p90_us", &mut self.raw_p90_us),
+            ("raw_p99_us", &mut self.raw_p99_us),
+            ("raw_p999_us", &mut self.raw_p999_us),
+            ("raw_p9999_us", &mut self.raw_p9999_us),
+            ("raw_max_us", &mut self.raw_max_us),
+            ("raw_mean_us", &mut self.raw_mean_us),
+            ("server_cpu_user_us", &mut self.server_cpu_user_us),
+            ("server_cpu_sys_us", &mut self.server_cpu_sys_us),
+            ("server_vcs", &mut self.server_vcs),
+            ("server_ics", &mut self.server_ics),
+            ("client_cpu_user_us", &mut self.client_cpu_user_us),
+            ("client_cpu_sys_us", &mut self.client_cpu_sys_us),
+            ("client_vcs", &mut self.client_vcs),
+            ("client_ics", &mut self.client_ics),
+            ("ctxsw_same_cpu_ns", &mut self.ctxsw_same_cpu_ns),
+            ("ctxsw_cross_cpu_ns", &mut self.ctxsw_cross_cpu_ns),
+            ("switch_share_pct", &mut self.switch_share_pct),
+        ]
+    }
+}
+
+/// How requests are paced: the `mode` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Each connection sends its next request when an answer arrives.
+    Closed,
+    /// Requests leave on a schedule, answered or not.
+    Open,
+}
+
+/// The open-loop schedule: the `arrival` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Closed loop: no schedule (an empty cell).
+    #[serde(rename = "")]
+    None,
+    /// Exponentially distributed gaps between requests.
+    Poisson,
+    /// Equal gaps between requests.
+    Uniform,
+}
+
+/// `protocol::Protocol` as its name (`echo`, `rr`, `http`), the form the
+/// counters and command lines use.
+pub(crate) mod protocol_name {
+    use protocol::Protocol;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(crate) fn serialize<S: Serializer>(p: &Protocol, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.name())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Protocol, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(D::Error::custom)
+    }
+}
+
+/// `t` in the form of the `timestamp` column: UTC, RFC 3339, microseconds,
+/// e.g. `2025-01-31T09:15:02.123456Z`. A time before 1970 (a clock that was
+/// never set) is written as the epoch.
+pub fn timestamp_utc(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's
+    // `civil_from_days`, for non-negative days).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        since.subsec_micros()
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A row with a different value in every column, so a column read into
+    /// the wrong field shows.
+    pub(crate) fn sample(run: u32) -> Row {
+        let mut row = Row {
+            schema: SCHEMA_VERSION,
+            timestamp: "2025-01-31T09:15:02.123456Z".into(),
+            run_id: format!("sweep-{run}"),
+            repetition: run,
+            git_rev: "8fde1c8-dirty".into(),
+            host: "bench1".into(),
+            kernel: "6.18.0-1-amd64".into(),
+            cpu_model: "AMD EPYC 7B13, \"Milan\"".into(),
+            backend: "thread-pool".into(),
+            backend_options: "threads=64 queue=1024 stack=131072".into(),
+            protocol: Protocol::Rr,
+            server_cores: "0".into(),
+            client_cores: "1-3".into(),
+            client_threads: 3,
+            connections: 50,
+            pipeline: 4,
+            mode: Mode::Open,
+            arrival: Arrival::Poisson,
+            target_rate: 100_000.0,
+            achieved_rate: 94_999.5,
+            rate_shortfall: true,
+            request_bytes: 64,
+            response_bytes: 1024,
+            work: "spin:500ns".into(),
+            warmup_s: 1.0,
+            duration_s: 9.75,
+            requests: 926_245,
+            errors_connect: 1,
+            errors_reset: 2,
+            errors_timeout: 3,
+            errors_bad_response: 4,
+            complete: false,
+            note: "interrupted (Ctrl-C), after 9.75 s of 10\nsecond line; a \"quote\"".into(),
+            lat_p50_us: 0.0,
+            lat_p90_us: 0.0,
+            lat_p99_us: 0.0,
+            lat_p999_us: 0.0,
+            lat_p9999_us: 0.0,
+            lat_max_us: 0.0,
+            lat_mean_us: 0.0,
+            raw_p50_us: 0.0,
+            raw_p90_us: 0.0,
+            raw_p99_us: 0.0,
+            raw_p999_us: 0.0,
+            raw_p9999_us: 0.0,
+            raw_max_us: 0.0,
+            raw_mean_us: 0.0,
+            server_cpu_user_us: 0.0,
+            server_cpu_sys_us: 0.0,
+            server_vcs: 0.0,
+            server_ics: 0.0,
+            server_requests: 926_240,
+            client_cpu_user_us: 0.0,
+            client_cpu_sys_us: 0.0,
+            client_vcs: 0.0,
+            client_ics: 0.0,
+            ctxsw_same_cpu_ns: 0.0,
+            ctxsw_cross_cpu_ns: 0.0,
+            switch_share_pct: 0.0,
+            hlog: "runs/sweep-1/thread-pool.hlog".into(),
+        };
+        for (i, (_, v)) in row.floats_mut().into_iter().enumerate() {
+            if *v == 0.0 {
+                *v = f64::from(run) * 1000.0 + i as f64 + 0.125;
+            }
+        }
+        row
+    }
+
+    /// The fields of `Row` as its source declares them: (name, type, doc).
+    /// SCHEMA.md is rendered from this, so the doc comments stay the one
+    /// place a column is described.
+    pub(crate) fn declared_fields() -> Vec<(String, String, String)> {
+        let source = include_str!("row.rs");
+        let body = source
+            .split_once("pub struct Row {\n")
+            .and_then(|(_, rest)| rest.split_once("\n}\n"))
+            .expect("row.rs declares `pub struct Row { ... }`")
+            .0;
+        let mut fields = Vec::new();
+        let mut doc = Vec::new();
+        for line in body.lines().map(str::trim) {
+            if let Some(text) = line.strip_prefix("///") {
+                doc.push(text.trim().to_string());
+            } else if let Some(decl) = line.strip_prefix("pub ") {
+                let (name, ty) = decl.trim_end_matches(',').split_once(": ").expect("a `name: Type` field");
+                fields.push((name.to_string(), ty.to_string(), doc.join(" ")));
+                doc.clear();
+            }
+        }
+        fields
+    }
+
+    #[test]
+    fn columns_are_the_fields_in_order_and_serde_agrees() {
+        let declared: Vec<String> = declared_fields().into_iter().map(|(name, _, _)| name).collect();
+        assert_eq!(declared, COLUMNS);
+
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.serialize(sample(1)).unwrap();
+        let bytes = writer.into_inner().unwrap();
+        let header = String::from_utf8(bytes).unwrap().lines().next().unwrap().to_string();
+        assert_eq!(header, COLUMNS.join(","));
+    }
+
+    #[test]
+    fn every_column_is_documented() {
+        for (name, _, doc) in declared_fields() {
+            assert!(doc.len() > 20, "column `{name}` needs a doc comment saying what it holds and its unit");
+        }
+    }
+
+    #[test]
+    fn floats_mut_lists_exactly_the_f64_columns() {
+        let declared: Vec<String> =
+            declared_fields().into_iter().filter(|(_, ty, _)| ty == "f64").map(|(name, _, _)| name).collect();
+        let mut row = sample(1);
+        let listed: Vec<&str> = row.floats_mut().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(listed, declared);
+    }
+
+    /// SCHEMA.md's table of columns, rendered from the doc comments. If the
+    /// file is out of date, the test rewrites it and fails, so running the
+    /// tests again (and committing the file) fixes it.
+    #[test]
+    fn schema_md_is_up_to_date() {
+        const BEGIN: &str = "<!-- columns: generated from results/src/row.rs; do not edit by hand -->\n";
+        const END: &str = "<!-- end of columns -->\n";
+        // How each Rust type appears in a cell.
+        let cell_types: [(&str, &str); 8] = [
+            ("u32", "integer"),
+            ("u64", "integer"),
+            ("f64", "number"),
+            ("bool", "`true`, `false`"),
+            ("String", "text"),
+            ("Protocol", "`echo`, `rr`, `http`"),
+            ("Mode", "`closed`, `open`"),
+            ("Arrival", "`poisson`, `uniform`, empty"),
+        ];
+
+        let mut table = String::from("| # | Column | Cell | What it holds |\n|---:|---|---|---|\n");
+        for (i, (name, ty, doc)) in declared_fields().into_iter().enumerate() {
+            let cell = cell_types
+                .iter()
+                .find(|(rust, _)| *rust == ty)
+                .unwrap_or_else(|| {
+                    panic!("column `{name}`: say how a `{ty}` is written in SCHEMA.md's table")
+                })
+                .1;
+            table.push_str(&format!("| {} | `{name}` | {cell} | {} |\n", i + 1, doc.replace('|', "\\|")));
+        }
+
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("SCHEMA.md");
+        let current = std::fs::read_to_string(&path).unwrap();
+        let (before, rest) = current.split_once(BEGIN).expect("SCHEMA.md has the begin marker");
+        let (_, after) = rest.split_once(END).expect("SCHEMA.md has the end marker");
+        let wanted = format!("{before}{BEGIN}{table}{END}{after}");
+        if wanted != current {
+            std::fs::write(&path, &wanted).unwrap();
+            panic!("SCHEMA.md was out of date and has been regenerated: check it and commit it");
+        }
+    }
+
+    #[test]
+    fn every_column_appears_in_schema_md() {
+        let schema_md = include_str!("../SCHEMA.md");
+        for column in COLUMNS {
+            assert!(schema_md.contains(&format!("| `{column}` |")), "SCHEMA.md does not describe `{column}`");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        // (seconds since the epoch, microseconds, expected); the expected
+        // values are from `date -u -d @SECONDS`.
+        let table: [(u64, u32, &str); 5] = [
+            (0, 0, "1970-01-01T00:00:00.000000Z"),
+            (951_827_696, 789_012, "2000-02-29T12:34:56.789012Z"),
+            (1_738_314_902, 123_456, "2025-01-31T09:15:02.123456Z"),
+            (4_107_542_399, 999_999, "2100-02-28T23:59:59.999999Z"),
+            (4_107_542_400, 0, "2100-03-01T00:00:00.000000Z"),
+        ];
+        for (secs, micros, expected) in table {
+            let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros.into());
+            assert_eq!(timestamp_utc(t), expected, "{secs} s");
+        }
+        assert_eq!(timestamp_utc(UNIX_EPOCH - Duration::from_secs(1)), "1970-01-01T00:00:00.000000Z");
+    }
+}
