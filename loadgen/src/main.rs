@@ -41,10 +41,23 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
                 signal_hook::flag::register(signal, Arc::clone(&stop))?;
             }
+            // Refuse an unwritable destination before measuring, not after.
+            if let Some(path) = &args.csv {
+                results::check_writable(path)?;
+            }
             let r = run::run(&args, Arc::clone(&stop))?;
             print!("{}", report::summary(&r));
             if let Some(path) = &args.hgrm {
                 report::write_hgrm(path, &r.corrected)?;
+            }
+            if let Some(path) = &args.csv {
+                let context = loadgen::csv_row::Context {
+                    run_id: results::timestamp_utc(r.window_started),
+                    repetition: 1,
+                    ..Default::default()
+                };
+                results::append(path, &loadgen::csv_row::row(&r, &context))?;
+                eprintln!("ringside-loadgen: appended a row to {}", path.display());
             }
             let _ = stop.load(Ordering::Relaxed);
             Ok(if r.incomplete.is_some() { ExitCode::from(3) } else { ExitCode::SUCCESS })

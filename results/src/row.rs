@@ -207,17 +207,18 @@ pub struct Row {
     /// Mean latency from the actual send time, microseconds (as `raw_p50_us`).
     pub raw_mean_us: f64,
     /// Server user CPU time per request, microseconds: the growth of its counters' `cpu_user_us`
-    /// over the window divided by `requests` (the whole process, all threads). 0, with a note, if
-    /// the counters could not be read or no request completed.
+    /// from just before to just after the window, divided by the requests the server counted over
+    /// the same span (`server_requests`; for echo, which counts none, by `requests`). The whole
+    /// process, all threads. 0, with a note, if the counters could not be read.
     pub server_cpu_user_us: f64,
-    /// Server system CPU time per request, microseconds: Δ`cpu_sys_us` ÷ `requests`, as
+    /// Server system CPU time per request, microseconds: Δ`cpu_sys_us` per request, as
     /// `server_cpu_user_us`.
     pub server_cpu_sys_us: f64,
     /// Server voluntary context switches per request (a thread blocked or yielded):
-    /// Δ`ctx_voluntary` ÷ `requests`, as `server_cpu_user_us`.
+    /// Δ`ctx_voluntary` per request, as `server_cpu_user_us`.
     pub server_vcs: f64,
     /// Server involuntary context switches per request (a thread was preempted): Δ`ctx_involuntary`
-    /// ÷ `requests`, as `server_cpu_user_us`.
+    /// per request, as `server_cpu_user_us`.
     pub server_ics: f64,
     /// Requests the server counted over the window: Δ`requests` of its counters, to compare with
     /// `requests` (always 0 for echo, which has no request boundaries; 0 if the counters could not

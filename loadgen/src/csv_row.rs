@@ -1,0 +1,169 @@
+//! A run's report as one row of the results CSV (the `results` crate owns
+//! the schema).
+
+use crate::report::QUANTILES;
+use crate::run::{ArrivalArg, Report, describe_work};
+
+/// What a row needs beyond the report.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    pub run_id: String,
+    pub repetition: u32,
+    /// The server's CPUs, when the caller started the server.
+    pub server_cores: String,
+    pub ctxsw_same_cpu_ns: f64,
+    pub ctxsw_cross_cpu_ns: f64,
+}
+
+/// ringside's revision, as built.
+pub const GIT_REV: &str = env!("RINGSIDE_GIT_REV");
+
+pub fn host() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
+}
+
+pub fn kernel() -> String {
+    rustix::system::uname().release().to_string_lossy().into_owned()
+}
+
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// Estimated share of the server's CPU per request spent switching:
+/// voluntary and involuntary switches per request times the cost of one
+/// same-CPU switch, over the CPU per request.
+pub fn switch_share_pct(vcs: f64, ics: f64, cpu_us: f64, same_cpu_ns: f64) -> f64 {
+    if cpu_us <= 0.0 || same_cpu_ns <= 0.0 {
+        return 0.0;
+    }
+    100.0 * (vcs + ics) * same_cpu_ns / (cpu_us * 1000.0)
+}
+
+pub fn row(r: &Report, ctx: &Context) -> results::Row {
+    let a = &r.args;
+    let q = |h: &hdrhistogram::Histogram<u64>, i: usize| {
+        if h.is_empty() { 0.0 } else { h.value_at_quantile(QUANTILES[i].0) as f64 }
+    };
+    let stat = |f: fn(&hdrhistogram::Histogram<u64>) -> f64, h: &hdrhistogram::Histogram<u64>| {
+        if h.is_empty() { 0.0 } else { f(h) }
+    };
+    let server = r.server.unwrap_or_default();
+    let mut notes = r.notes.clone();
+    if let Some(why) = &r.incomplete {
+        notes.insert(0, format!("incomplete: {why}"));
+    }
+    if r.rate_shortfall() {
+        notes.push("achieved rate more than 5% below the target".into());
+    }
+    let (backend, backend_options) =
+        r.server_before.as_ref().map(|s| (s.backend.clone(), s.options.clone())).unwrap_or_default();
+    let server_requests = match (&r.server_before, &r.server_after) {
+        (Some(b), Some(a)) => a.requests.saturating_sub(b.requests),
+        _ => 0,
+    };
+    results::Row {
+        schema: results::SCHEMA_VERSION,
+        timestamp: results::timestamp_utc(r.window_started),
+        run_id: ctx.run_id.clone(),
+        repetition: ctx.repetition,
+        git_rev: GIT_REV.to_string(),
+        host: host(),
+        kernel: kernel(),
+        cpu_model: cpu_model(),
+        backend,
+        backend_options,
+        protocol: a.protocol,
+        server_cores: ctx.server_cores.clone(),
+        client_cores: a.cores.as_ref().map(|c| list(&c.0)).unwrap_or_default(),
+        client_threads: r.threads as u32,
+        connections: a.connections,
+        pipeline: a.pipeline,
+        mode: if a.rate.is_some() { results::Mode::Open } else { results::Mode::Closed },
+        arrival: match (a.rate, a.arrival) {
+            (None, _) => results::Arrival::None,
+            (Some(_), ArrivalArg::Poisson) => results::Arrival::Poisson,
+            (Some(_), ArrivalArg::Uniform) => results::Arrival::Uniform,
+        },
+        target_rate: a.rate.unwrap_or(0.0),
+        achieved_rate: r.achieved_rate(),
+        rate_shortfall: r.rate_shortfall(),
+        request_bytes: u64::from(a.request_bytes),
+        response_bytes: u64::from(a.response_bytes),
+        work: describe_work(a.work),
+        warmup_s: a.warmup.as_secs_f64(),
+        duration_s: r.window.as_secs_f64(),
+        requests: r.completed,
+        errors_connect: r.errors.connect,
+        errors_reset: r.errors.reset,
+        errors_timeout: r.errors.timeout,
+        errors_bad_response: r.errors.bad_response,
+        complete: r.incomplete.is_none(),
+        note: notes.join("; "),
+        lat_p50_us: q(&r.corrected, 0),
+        lat_p90_us: q(&r.corrected, 1),
+        lat_p99_us: q(&r.corrected, 2),
+        lat_p999_us: q(&r.corrected, 3),
+        lat_p9999_us: q(&r.corrected, 4),
+        lat_max_us: stat(|h| h.max() as f64, &r.corrected),
+        lat_mean_us: stat(|h| h.mean(), &r.corrected),
+        raw_p50_us: q(&r.raw, 0),
+        raw_p90_us: q(&r.raw, 1),
+        raw_p99_us: q(&r.raw, 2),
+        raw_p999_us: q(&r.raw, 3),
+        raw_p9999_us: q(&r.raw, 4),
+        raw_max_us: stat(|h| h.max() as f64, &r.raw),
+        raw_mean_us: stat(|h| h.mean(), &r.raw),
+        server_cpu_user_us: server.cpu_user_us,
+        server_cpu_sys_us: server.cpu_sys_us,
+        server_vcs: server.vcs,
+        server_ics: server.ics,
+        server_requests,
+        client_cpu_user_us: r.client.cpu_user_us,
+        client_cpu_sys_us: r.client.cpu_sys_us,
+        client_vcs: r.client.vcs,
+        client_ics: r.client.ics,
+        ctxsw_same_cpu_ns: ctx.ctxsw_same_cpu_ns,
+        ctxsw_cross_cpu_ns: ctx.ctxsw_cross_cpu_ns,
+        switch_share_pct: switch_share_pct(server.vcs, server.ics, server.cpu_us(), ctx.ctxsw_same_cpu_ns),
+        hlog: a.hlog.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    }
+}
+
+/// CPUs as `0,2-3`.
+fn list(cores: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cores.len() {
+        let mut j = i;
+        while j + 1 < cores.len() && cores[j + 1] == cores[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { cores[i].to_string() } else { format!("{}-{}", cores[i], cores[j]) });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_and_switch_share() {
+        assert_eq!(list(&[0]), "0");
+        assert_eq!(list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(switch_share_pct(1.0, 0.0, 8.0, 2000.0), 25.0);
+        assert_eq!(switch_share_pct(1.0, 0.0, 0.0, 2000.0), 0.0);
+        assert!(!GIT_REV.is_empty());
+    }
+}
