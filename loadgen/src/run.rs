@@ -254,7 +254,15 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         Some(s) => match s.read() {
             Ok(stats) => Some(stats),
             Err(e) if is_refused(&e) => {
-                return Err(e.context(format!("nothing listens on {addr}: start a server there first")));
+                let what = match s {
+                    Source::InBand { .. } => format!("nothing listens on {addr}: start a server there first"),
+                    Source::Side(side) => {
+                        format!(
+                            "nothing listens on the stats address {side}: check the server's --stats-listen"
+                        )
+                    }
+                };
+                return Err(e.context(what));
             }
             Err(e) => return Err(e),
         },

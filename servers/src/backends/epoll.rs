@@ -138,6 +138,8 @@ struct Conn {
     peer_closed: bool,
     /// Lingering, and its deadline is queued.
     linger_queued: bool,
+    /// Waiting in the "again" queue (once at most: every entry is a turn).
+    in_again: bool,
 }
 
 #[derive(Default)]
@@ -262,7 +264,10 @@ impl EventLoop {
             }
             for _ in 0..self.again.len() {
                 let Some(token) = self.again.pop_front() else { break };
-                self.serve(token, |l, c| l.read(c, false));
+                self.serve(token, |l, c| {
+                    c.in_again = false;
+                    l.read(c, false)
+                });
             }
             self.expire_lingering();
             if self.accept_paused_until.is_some_and(|t| t <= Instant::now()) {
@@ -316,6 +321,7 @@ impl EventLoop {
                 state: State::Open,
                 peer_closed: false,
                 linger_queued: false,
+                in_again: false,
             };
             let token = self.conns.insert(conn);
             let fd = self.conns.get(token).map(|c| c.fd.as_fd()).expect("just inserted");
@@ -376,8 +382,10 @@ impl EventLoop {
             conn.linger_queued = true;
             self.lingering.push_back((Instant::now() + LINGER, token));
         }
+        let again = matches!(outcome, Outcome::Again) && !conn.in_again;
+        conn.in_again |= again;
         self.conns.put_back(token, conn);
-        if let Outcome::Again = outcome {
+        if again {
             self.again.push_back(token);
         }
     }
@@ -458,15 +466,16 @@ impl EventLoop {
     /// with it and go back to reading.
     fn flush(&mut self, c: &mut Conn) -> Outcome {
         let stash = c.stash.as_mut().expect("flush without a stash");
-        while stash.sent < stash.output.len() {
-            match write_some(&c.fd, &stash.output[stash.sent..]) {
-                Ok(0) => return Outcome::Keep,
-                Ok(n) => {
-                    stash.sent += n;
-                    self.recorder.record(0, 0, n);
+        match write_some(&c.fd, &stash.output[stash.sent..]) {
+            Ok(n) => {
+                stash.sent += n;
+                self.recorder.record(0, 0, n);
+                if stash.sent < stash.output.len() {
+                    // Still full: the next EPOLLOUT edge brings it back.
+                    return Outcome::Keep;
                 }
-                Err(_) => return Outcome::Close(Closed::Reset),
             }
+            Err(_) => return Outcome::Close(Closed::Reset),
         }
         let stash = c.stash.take().expect("checked above");
         if let State::Closing(reason) = c.state {
@@ -553,16 +562,15 @@ fn close_reason(session: &Session) -> CloseReason {
     session.close_reason().unwrap_or(CloseReason::Requested)
 }
 
-/// Write as much of `buf` as the socket takes now (0 if it is full).
+/// Write as much of `buf` as the socket takes now (0 if it is full). A
+/// short write means the socket is full: no second write to hear EAGAIN.
 fn write_some(fd: &OwnedFd, buf: &[u8]) -> io::Result<usize> {
-    let mut sent = 0;
-    while sent < buf.len() {
-        match rustix::io::write(fd, &buf[sent..]) {
-            Ok(n) => sent += n,
-            Err(Errno::AGAIN) => break,
+    loop {
+        match rustix::io::write(fd, buf) {
+            Ok(n) => return Ok(n),
+            Err(Errno::AGAIN) => return Ok(0),
             Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(sent)
 }

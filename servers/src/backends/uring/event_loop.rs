@@ -106,15 +106,63 @@ enum Phase {
     Dead,
 }
 
-/// A send in flight and its buffer, which the kernel owns until
-/// `in_kernel` drops to zero.
+/// A send and its buffer, which the kernel owns while `pending` and while
+/// zero-copy notifications are due for it.
 struct SendOp {
     buf: Box<[u8]>,
     len: usize,
     sent: usize,
-    /// Completions still due for this buffer: the send's, and a zero-copy
-    /// send's notification.
-    in_kernel: u8,
+    /// The completion of the send in flight is due.
+    pending: bool,
+    /// Zero-copy notifications still due for this buffer (one per part of
+    /// it sent with SEND_ZC whose completion said one follows).
+    notifs_due: u8,
+}
+
+/// Input received but not yet given to the session: consumed from the
+/// front through an offset, compacted once half of it is consumed, so a
+/// long backlog is copied a bounded number of times, not once per send.
+#[derive(Default)]
+struct Held {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Held {
+    fn data(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() - self.start
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.start > 0 && self.start >= self.bytes.len() / 2 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.bytes.len() {
+            self.clear();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.start = 0;
+        self.bytes.clear();
+        if self.bytes.capacity() > 4 * STASH_LIMIT {
+            self.bytes = Vec::new();
+        }
+    }
 }
 
 struct Conn {
@@ -122,9 +170,12 @@ struct Conn {
     target: Target,
     session: Session,
     send: Option<SendOp>,
+    /// Buffers of zero-copy sends that completed but whose notifications are
+    /// still due, oldest first (the kernel notifies in order), with how many.
+    zc_waiting: VecDeque<(Box<[u8]>, u8)>,
     /// Input not yet given to the session (received while a send was in
     /// flight, or left over when the output filled up).
-    stash: Vec<u8>,
+    held: Held,
     /// The receive buffer with `--no-buf-ring`; the kernel owns it while a
     /// recv is armed.
     own_buf: Option<Box<[u8]>>,
@@ -148,8 +199,9 @@ enum Flow {
 }
 
 pub(crate) struct EventLoop<'a> {
-    // Declared first so the ring is dropped before anything its operations
-    // might still point to.
+    // Dropping a ring does not wait for its operations (teardown is
+    // asynchronous): a loop ends only when its process exits, and the buffer
+    // ring is never freed (see bufring.rs).
     ring: IoUring,
     bufs: Option<BufRing>,
     ctx: &'a Context,
@@ -166,6 +218,9 @@ pub(crate) struct EventLoop<'a> {
     /// this batch has recycled some.
     rearm: Vec<(u32, u32)>,
     accept: AcceptState,
+    /// Counts the accepts armed; in their user_data, so a completion of
+    /// an older accept is told from the current one's.
+    accept_generation: u32,
     accept_paused_until: Option<Instant>,
     /// With --fixed-files: slots in the direct-descriptor table, and how
     /// many hold a connection.
@@ -236,6 +291,7 @@ impl<'a> EventLoop<'a> {
             cqes: Vec::with_capacity(256),
             rearm: Vec::new(),
             accept: AcceptState::Idle,
+            accept_generation: 0,
             accept_paused_until: None,
             fixed_capacity,
             fixed_in_use: 0,
@@ -265,6 +321,7 @@ impl<'a> EventLoop<'a> {
             cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
             for &(user_data, result, flags) in &cqes {
                 if let Flow::Exit = self.complete(user_data, result, flags)? {
+                    self.release_listener();
                     return Ok(());
                 }
             }
@@ -358,7 +415,7 @@ impl<'a> EventLoop<'a> {
                 }
             }
             AcceptState::Multi if wanted != Some(AcceptState::Multi) => {
-                let entry = opcode::AsyncCancel::new(token(Op::Accept, 0, 0)).build();
+                let entry = opcode::AsyncCancel::new(token(Op::Accept, 0, self.accept_generation)).build();
                 // SAFETY: a cancel refers to no buffer.
                 unsafe { self.push(entry.user_data(token(Op::AcceptCancel, 0, 0))) };
                 self.accept = AcceptState::Cancelling;
@@ -382,9 +439,10 @@ impl<'a> EventLoop<'a> {
                 accept.build()
             }
         };
+        self.accept_generation = self.accept_generation.wrapping_add(1) & 0xFF_FFFF;
         // SAFETY: no address buffers are passed (null); the listener lives
         // as long as this loop.
-        unsafe { self.push(entry.user_data(token(Op::Accept, 0, 0))) };
+        unsafe { self.push(entry.user_data(token(Op::Accept, 0, self.accept_generation))) };
         self.accept = mode;
     }
 
@@ -394,7 +452,7 @@ impl<'a> EventLoop<'a> {
         let generation = (user_data >> 40) as u32;
         match op {
             Some(Op::Wake) => return Ok(Flow::Exit),
-            Some(Op::Accept) => self.on_accept(result, flags)?,
+            Some(Op::Accept) => self.on_accept(result, flags, generation)?,
             // The cancelled accept reports its own end.
             Some(Op::AcceptCancel) => {}
             Some(op) => {
@@ -430,10 +488,20 @@ impl<'a> EventLoop<'a> {
         Ok(Flow::Continue)
     }
 
-    fn on_accept(&mut self, result: i32, flags: u32) -> anyhow::Result<()> {
-        if self.accept != AcceptState::Multi || !cqueue::more(flags) {
-            // A one-shot accept, or the end of a multishot one.
-            self.accept = AcceptState::Idle;
+    fn on_accept(&mut self, result: i32, flags: u32, generation: u32) -> anyhow::Result<()> {
+        // Only the current accept's end changes the state: a one-shot's
+        // completion, or a multishot's (cancelled or not) without F_MORE.
+        // A completion with F_MORE is just a connection, even while the
+        // multishot is being cancelled.
+        if generation == self.accept_generation {
+            let ended = match self.accept {
+                AcceptState::Single => true,
+                AcceptState::Multi | AcceptState::Cancelling => !cqueue::more(flags),
+                AcceptState::Idle => false,
+            };
+            if ended {
+                self.accept = AcceptState::Idle;
+            }
         }
         if result < 0 {
             let errno = -result;
@@ -471,7 +539,8 @@ impl<'a> EventLoop<'a> {
             target,
             session: self.ctx.session(),
             send: None,
-            stash: Vec::new(),
+            zc_waiting: VecDeque::new(),
+            held: Held::default(),
             own_buf: None,
             recv: RecvState::Idle,
             phase: Phase::Open,
@@ -499,6 +568,9 @@ impl<'a> EventLoop<'a> {
     fn arm_recv(&mut self, slot: u32) {
         let options = self.options;
         let group = self.bufs.as_ref().map(BufRing::group);
+        // The ring is lent out only while a recv's data is being read, and
+        // nothing reached from there arms a recv.
+        assert!(group.is_some() || !options.buf_ring, "arm_recv while the buffer ring is lent out");
         let c = self.slots[slot as usize].as_mut().expect("a live connection");
         debug_assert!(c.recv == RecvState::Idle);
         let entry = match group {
@@ -574,6 +646,7 @@ impl<'a> EventLoop<'a> {
                 libc::ENOBUFS => {
                     let generation = self.conn(slot).generation;
                     self.rearm.push((slot, generation));
+                    self.maybe_release(slot);
                     return Ok(());
                 }
                 libc::ECANCELED => {}
@@ -592,26 +665,30 @@ impl<'a> EventLoop<'a> {
 
     /// Data arrived for `slot`.
     fn on_data(&mut self, slot: u32, data: &[u8]) {
-        let multishot = self.options.multishot_recv;
         let c = self.conn(slot);
         match c.phase {
             Phase::Open => {}
             // After a close was decided, input is only drained.
             Phase::Flushing(_) | Phase::Lingering | Phase::Dead => return,
         }
-        if c.send.is_some() || !c.stash.is_empty() {
-            c.stash.extend_from_slice(data);
-            if multishot && c.stash.len() > STASH_LIMIT {
+        if c.send.is_some() || !c.held.is_empty() {
+            c.held.push(data);
+            if c.held.len() > STASH_LIMIT {
                 self.cancel_recv(slot);
             }
             return;
         }
-        self.pump(slot, data);
+        let consumed = self.pump(slot, data);
+        let c = self.conn(slot);
+        if c.phase == Phase::Open && consumed < data.len() {
+            c.held.push(&data[consumed..]);
+        }
     }
 
     /// Feed `input` to the session and send what it produces (one send at a
-    /// time); keep what it does not consume.
-    fn pump(&mut self, slot: u32, input: &[u8]) {
+    /// time); return how much of `input` it consumed (the caller keeps the
+    /// rest).
+    fn pump(&mut self, slot: u32, input: &[u8]) -> usize {
         let mut buf = self.send_pool.pop().unwrap_or_else(|| vec![0; SEND_BUF].into());
         let Self { slots, host, recorder, .. } = self;
         let c = slots[slot as usize].as_mut().expect("a live connection");
@@ -619,20 +696,14 @@ impl<'a> EventLoop<'a> {
         // `Write` when the buffer is full or its answers must go out before
         // the next request's work, `Close` when done.
         let p = c.session.process(input, &mut buf, host);
-        let rest = &input[p.consumed..];
-        let written = p.written;
         recorder.record(p.requests, 0, 0);
-        let close =
-            (p.next == Next::Close).then(|| c.session.close_reason().unwrap_or(CloseReason::Requested));
-        if close.is_none() && !rest.is_empty() {
-            c.stash.extend_from_slice(rest);
-        }
-        if let Some(reason) = close {
+        if p.next == Next::Close {
+            let reason = c.session.close_reason().unwrap_or(CloseReason::Requested);
             c.phase = Phase::Flushing(reason);
-            c.stash.clear();
+            c.held.clear();
         }
-        if written > 0 {
-            self.send(slot, buf, written);
+        if p.written > 0 {
+            self.send(slot, buf, p.written);
         } else {
             self.send_pool.push(buf);
         }
@@ -641,11 +712,12 @@ impl<'a> EventLoop<'a> {
         {
             self.start_shutdown(slot, reason);
         }
+        p.consumed
     }
 
     fn send(&mut self, slot: u32, buf: Box<[u8]>, len: usize) {
         let c = self.conn(slot);
-        c.send = Some(SendOp { buf, len, sent: 0, in_kernel: 0 });
+        c.send = Some(SendOp { buf, len, sent: 0, pending: false, notifs_due: 0 });
         self.submit_send(slot);
     }
 
@@ -660,50 +732,65 @@ impl<'a> EventLoop<'a> {
         } else {
             on!(c.target, |fd| opcode::Send::new(fd, ptr, len).build())
         };
-        send.in_kernel += 1;
+        send.pending = true;
         c.in_flight += 1;
         let user_data = token(Op::Send, slot, c.generation);
-        // SAFETY: the buffer is in the connection's SendOp, which is kept
-        // (and its slot not freed) until every completion for it, including
-        // a zero-copy notification, has arrived (in_kernel, in_flight).
+        // SAFETY: the buffer is in the connection's SendOp (or, once sent,
+        // in zc_waiting until its notifications arrive), and the slot is
+        // freed only after every completion for it (in_flight).
         unsafe { self.push(entry.user_data(user_data)) };
     }
 
     fn on_send(&mut self, slot: u32, result: i32, flags: u32) {
-        let notification = cqueue::notif(flags);
         let c = self.conn(slot);
         c.in_flight -= 1;
-        let dead = c.phase == Phase::Dead;
-        let send = c.send.as_mut().expect("a send completion has its send");
-        send.in_kernel -= 1;
-        if !notification && cqueue::more(flags) {
-            // A zero-copy send: its notification (the buffer is free) follows.
-            send.in_kernel += 1;
-            c.in_flight += 1;
-        }
-        if !notification {
-            if result < 0 {
-                if !dead {
-                    self.finish(slot, Closed::Reset);
+        if cqueue::notif(flags) {
+            // A zero-copy notification: the oldest buffer still waiting for
+            // one (notifications come in order) is one step closer to free.
+            if let Some((_, due)) = c.zc_waiting.front_mut() {
+                *due -= 1;
+                if *due == 0 {
+                    let (buf, _) = c.zc_waiting.pop_front().expect("just seen");
+                    self.send_pool.push(buf);
                 }
-            } else {
-                send.sent += result as usize;
-                let short = send.sent < send.len;
-                self.recorder.record(0, 0, result as usize);
-                if short && !dead {
-                    // A short send: the rest goes next, in order.
-                    self.submit_send(slot);
-                    return;
-                }
+            } else if let Some(send) = c.send.as_mut() {
+                send.notifs_due -= 1;
             }
-        }
-        let c = self.conn(slot);
-        let send = c.send.as_ref().expect("still there");
-        if send.in_kernel > 0 {
+            self.maybe_release(slot);
             return;
         }
+        let dead = c.phase == Phase::Dead;
+        let send = c.send.as_mut().expect("a send completion has its send");
+        send.pending = false;
+        if cqueue::more(flags) {
+            // A zero-copy send: a notification will say when the buffer is
+            // free.
+            send.notifs_due += 1;
+            c.in_flight += 1;
+        }
+        if result < 0 {
+            if !dead {
+                self.finish(slot, Closed::Reset);
+            }
+        } else {
+            send.sent += result as usize;
+            let short = send.sent < send.len;
+            self.recorder.record(0, 0, result as usize);
+            if short && !dead {
+                // A short send: the rest goes next, in order.
+                self.submit_send(slot);
+                return;
+            }
+        }
+        // Done with this send. A buffer still awaiting notifications waits
+        // aside, so the next send need not wait for the peer's ACK.
+        let c = self.conn(slot);
         let done = c.send.take().expect("still there");
-        self.send_pool.push(done.buf);
+        if done.notifs_due > 0 {
+            c.zc_waiting.push_back((done.buf, done.notifs_due));
+        } else {
+            self.send_pool.push(done.buf);
+        }
         self.after_send(slot);
     }
 
@@ -714,18 +801,14 @@ impl<'a> EventLoop<'a> {
             Phase::Open => {
                 // The session may have more of a long answer, and input may
                 // have been kept meanwhile.
-                let stash = std::mem::take(&mut self.conn(slot).stash);
-                self.pump(slot, &stash);
+                let mut held = std::mem::take(&mut self.conn(slot).held);
+                let consumed = self.pump(slot, held.data());
                 let c = self.conn(slot);
-                if c.stash.is_empty() {
-                    // Keep the allocation for next time, emptied.
-                    let mut stash = stash;
-                    stash.clear();
-                    if stash.capacity() <= STASH_LIMIT * 4 {
-                        c.stash = stash;
-                    }
+                if c.phase == Phase::Open {
+                    held.consume(consumed);
+                    c.held = held;
                 }
-                if c.eof && c.send.is_none() && c.stash.is_empty() && c.phase == Phase::Open {
+                if c.eof && c.send.is_none() && c.held.is_empty() && c.phase == Phase::Open {
                     self.on_eof(slot);
                 }
                 self.maybe_recv(slot);
@@ -739,7 +822,7 @@ impl<'a> EventLoop<'a> {
         let c = self.conn(slot);
         match c.phase {
             Phase::Lingering => self.finish(slot, Closed::Clean),
-            Phase::Open if c.send.is_none() && c.stash.is_empty() => {
+            Phase::Open if c.send.is_none() && c.held.is_empty() => {
                 let how = if c.session.mid_request() { Closed::Error } else { Closed::Clean };
                 self.finish(slot, how);
             }
@@ -750,16 +833,15 @@ impl<'a> EventLoop<'a> {
 
     /// Re-arm the recv if the connection wants input and has none armed.
     fn maybe_recv(&mut self, slot: u32) {
-        let multishot = self.options.multishot_recv;
         let c = self.conn(slot);
         if c.recv != RecvState::Idle || c.eof {
             return;
         }
         let wants = match c.phase {
-            // One-shot recvs wait until everything received is answered;
-            // multishot ones until the kept input is small again.
-            Phase::Open if multishot => c.stash.len() <= STASH_LIMIT,
-            Phase::Open => c.send.is_none() && c.stash.is_empty(),
+            // Receive while the kept input is small, whether a send is in
+            // flight or not (one-shot and multishot alike, so the flag that
+            // switches them measures only that).
+            Phase::Open => c.held.len() <= STASH_LIMIT,
             Phase::Lingering => true,
             Phase::Flushing(_) | Phase::Dead => false,
         };
@@ -773,13 +855,35 @@ impl<'a> EventLoop<'a> {
         let c = self.conn(slot);
         c.ending.get_or_insert(if reason == CloseReason::Requested { Closed::Clean } else { Closed::Error });
         c.phase = Phase::Lingering;
-        c.in_flight += 1;
-        let entry = on!(c.target, |fd| opcode::Shutdown::new(fd, libc::SHUT_WR).build());
-        let user_data = token(Op::Shutdown, slot, c.generation);
-        let generation = c.generation;
-        // SAFETY: a shutdown refers to no buffer.
-        unsafe { self.push(entry.user_data(user_data)) };
+        let (generation, target) = (c.generation, c.target);
         self.lingering.push_back((Instant::now() + LINGER, slot, generation));
+        let c = self.conn(slot);
+        match target {
+            Target::Fd(fd) => {
+                // IORING_OP_SHUTDOWN always runs on an io-wq worker thread
+                // (a wake-up and two switches per close); shutdown(2) on a
+                // socket does not block, so call it directly.
+                // SAFETY: `fd` is this connection's socket, open until its
+                // close is submitted, which needs this phase to end first.
+                let result = unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+                let result = if result == 0 {
+                    0
+                } else {
+                    -std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                };
+                c.in_flight += 1;
+                self.on_shutdown(slot, result);
+            }
+            Target::Fixed(_) => {
+                // A direct descriptor has no fd: the io_uring op (and its
+                // worker thread) is the only way.
+                c.in_flight += 1;
+                let entry = on!(c.target, |fd| opcode::Shutdown::new(fd, libc::SHUT_WR).build());
+                let user_data = token(Op::Shutdown, slot, c.generation);
+                // SAFETY: a shutdown refers to no buffer.
+                unsafe { self.push(entry.user_data(user_data)) };
+            }
+        }
     }
 
     fn on_shutdown(&mut self, slot: u32, result: i32) {
@@ -801,7 +905,7 @@ impl<'a> EventLoop<'a> {
         let c = self.conn(slot);
         c.ending.get_or_insert(how);
         c.phase = Phase::Dead;
-        c.stash = Vec::new();
+        c.held.clear();
         self.cancel_recv(slot);
         self.maybe_release(slot);
     }
@@ -819,6 +923,36 @@ impl<'a> EventLoop<'a> {
         // SAFETY: a close refers to no buffer; nothing else uses the
         // descriptor any more (no operation in flight).
         unsafe { self.push(entry.user_data(user_data)) };
+    }
+
+    /// Before the loop ends: cancel the accept and wait (at most 200 ms)
+    /// for its last completion. A pending accept holds the listening socket,
+    /// and a ring's operations are cancelled only after the process exits,
+    /// so without this the port would stay bound for a moment after the
+    /// server is gone, and a server restarted on it would fail.
+    fn release_listener(&mut self) {
+        if matches!(self.accept, AcceptState::Multi | AcceptState::Single) {
+            let entry = opcode::AsyncCancel::new(token(Op::Accept, 0, self.accept_generation)).build();
+            // SAFETY: a cancel refers to no buffer.
+            unsafe { self.push(entry.user_data(token(Op::AcceptCancel, 0, 0))) };
+            self.accept = AcceptState::Cancelling;
+        }
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while self.accept != AcceptState::Idle && Instant::now() < deadline {
+            let ts = types::Timespec::new().nsec(10_000_000);
+            let _ = self.ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
+            let accept_ended: Vec<(u32, u32)> = self
+                .ring
+                .completion()
+                .filter(|c| c.user_data() as u8 == Op::Accept as u8)
+                .map(|c| ((c.user_data() >> 40) as u32, c.flags()))
+                .collect();
+            for (generation, flags) in accept_ended {
+                if generation == self.accept_generation && !cqueue::more(flags) {
+                    self.accept = AcceptState::Idle;
+                }
+            }
+        }
     }
 
     /// Work that waits for the end of a batch of completions.

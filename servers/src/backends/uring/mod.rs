@@ -175,12 +175,15 @@ fn build(matches: &clap::ArgMatches, config: &Config) -> anyhow::Result<Box<dyn 
         );
     }
     let buf_ring = !a.no_buf_ring;
+    // Report what the kernel will grant, not what was asked: every result
+    // row carries these options.
+    let defer_taskrun = !a.no_defer_taskrun && a.sqpoll.is_none() && defer_taskrun_available();
     Ok(Box::new(IoUringBackend(Options {
         threads,
         multishot_accept: !a.no_multishot_accept,
         multishot_recv: buf_ring && !a.no_multishot_recv,
         buf_ring,
-        defer_taskrun: !a.no_defer_taskrun && a.sqpoll.is_none(),
+        defer_taskrun,
         batching: !a.no_batching,
         sqpoll: a.sqpoll,
         fixed_files: a.fixed_files,
@@ -221,8 +224,9 @@ impl Backend for IoUringBackend {
         // Build every ring before announcing the server, so that a kernel
         // that cannot run this configuration fails the start, not a request.
         let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         for (index, listener) in listeners.into_iter().enumerate() {
-            let (ctx, options, tx) = (ctx.clone(), self.0.clone(), tx.clone());
+            let (ctx, options, tx, done) = (ctx.clone(), self.0.clone(), tx.clone(), done_tx.clone());
             thread::Builder::new()
                 .name(format!("io-uring-{index}"))
                 .spawn(move || {
@@ -237,6 +241,7 @@ impl Backend for IoUringBackend {
                             if let Err(e) = event_loop.run() {
                                 ctx.shutdown().fail(e.context(format!("io-uring loop {index}")));
                             }
+                            let _ = done.send(());
                         }
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -252,7 +257,34 @@ impl Backend for IoUringBackend {
             rx.recv().context("an io-uring loop ended during setup")??;
         }
         ctx.ready(addr);
-        ctx.shutdown().wait()
+        let result = ctx.shutdown().wait();
+        // Let the loops release their listeners (bounded: the process exits
+        // after this either way).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        for _ in 0..self.0.threads {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        result
+    }
+}
+
+/// Whether this kernel accepts `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1),
+/// tried on a tiny ring; says so once if not.
+fn defer_taskrun_available() -> bool {
+    let mut b = IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder();
+    b.setup_single_issuer().setup_defer_taskrun();
+    match b.build(2) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!(
+                "ringside-server: io-uring: the kernel refused SINGLE_ISSUER | DEFER_TASKRUN ({e}; needs Linux \
+                 6.1); using COOP_TASKRUN"
+            );
+            false
+        }
     }
 }
 
@@ -272,12 +304,6 @@ pub(crate) fn new_ring(options: &Options, cpu: Option<usize>) -> anyhow::Result<
         modern.setup_single_issuer().setup_defer_taskrun();
         match modern.build(options.ring_entries) {
             Ok(ring) => return Ok((ring, "defer_taskrun")),
-            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {
-                eprintln!(
-                    "ringside-server: io-uring: the kernel refused SINGLE_ISSUER | DEFER_TASKRUN (needs Linux \
-                     6.1); using COOP_TASKRUN"
-                );
-            }
             Err(e) => return Err(ring_error(e, options)),
         }
     }
@@ -328,13 +354,14 @@ fn ring_error(e: io::Error, options: &Options) -> anyhow::Error {
 /// data completion holds a buffer until the loop has read it) and a
 /// multishot accept by the listen backlog; one-shot operations (a send, a
 /// shutdown, a close per connection) by nothing but the connections busy at
-/// once, so twice the submission queue is left for them. More completions
+/// once, so twice the submission queue is left for them (the sum is
+/// rounded up to a power of two). More completions
 /// than that between two reaps overflow: the kernel keeps them
 /// (IORING_FEAT_NODROP), slower, and the loop reports it; raise
 /// `--ring-entries` then.
 fn cq_entries(options: &Options) -> u32 {
     let recvs = if options.buf_ring { u32::from(options.buf_ring_entries) } else { 0 };
-    let wanted = 2 * (options.ring_entries + recvs + crate::backend::BACKLOG as u32);
+    let wanted = recvs + crate::backend::BACKLOG as u32 + 2 * options.ring_entries;
     // IORING_MAX_CQ_ENTRIES
     wanted.next_power_of_two().min(65_536)
 }
