@@ -14,7 +14,7 @@
 //! samples are interleaved so that noise from other work on a shared machine
 //! spreads over all three instead of biasing one.
 //!
-//! 1. **The syscalls alone** ([`Calibration::syscall_ns`]): one thread pinned to
+//! 1. **The syscalls alone** ([`Calibration::syscall`]): one thread pinned to
 //!    the first CPU writes one byte into its own pipe and reads it back. These
 //!    are the two syscalls every hand-off below makes, but the read never
 //!    blocks: no wait queue, no wake-up, no switch.
@@ -22,41 +22,53 @@
 //!    CPU pass one byte back and forth over two pipes. The sender writes (which
 //!    wakes the receiver) and blocks reading the other pipe, so the CPU switches
 //!    directly from one thread to the other: one context switch per hand-off.
-//!    `same_cpu_switch_ns` is the median time per hand-off minus the median of
-//!    (1): going to sleep on the pipe's wait queue, the wake-up, `schedule()`
-//!    and the switch itself.
+//!    `same_cpu_switch_ns` is the median CPU time per hand-off minus the median
+//!    CPU time of (1): going to sleep on the pipe's wait queue, the wake-up,
+//!    `schedule()` and the switch itself.
 //! 3. **Cross CPU** ([`Calibration::cross_cpu`]): the same ping-pong with one
 //!    thread on each CPU. Now each hand-off wakes a thread sleeping on the
 //!    *other* CPU, usually idle; the time includes that CPU's wake-up latency
 //!    (an inter-processor interrupt and the exit from its idle state — on a
 //!    virtual machine, the hypervisor running a halted vCPU again), which is
-//!    why the developers' 2-CPU VM shows about 30 µs here against about 1 µs
-//!    on one CPU. `cross_cpu_wakeup_ns` is first of all latency: the time
-//!    from a `write` on one CPU to the sleeping reader returning on the
-//!    other. How much of it is CPU time depends on the machine, and
-//!    [`HandOffs::cpu_ns`] says: on bare metal most of the wait is the idle
-//!    CPU waking, but on the developers' VM (KVM guest, `haltpoll` idle that
-//!    halts at once) about two thirds of it was CPU time charged to the two
-//!    threads, which `perf record -e cpu-clock` places in the waking `write`
-//!    (interrupts off while it wakes the other vCPU) and in the woken
-//!    thread's return from `schedule()`. It also depends on what the other
-//!    CPU is doing (a busy CPU is not asleep, but the reader may wait for its
-//!    turn), so quote it as this machine's latency for handing work to a
-//!    thread asleep on another CPU, with its spread.
+//!    why the developers' 2-CPU VM shows about 30 µs here (more when other
+//!    work keeps it busy) against about 1 µs on one CPU.
+//!    `cross_cpu_wakeup_ns` is a latency: the median wall-clock time per
+//!    hand-off, from a `write` on one CPU to the sleeping reader returning on
+//!    the other, minus the median CPU time of (1). How much of it is CPU time
+//!    depends on the machine, and `cross_cpu.cpu_ns` says. On the developers'
+//!    VM (KVM guest, `haltpoll` idle that halts at once) half to two thirds
+//!    of it was CPU time charged to the two threads, which `perf record -e
+//!    cpu-clock` places in the waking `write` (interrupts off while it wakes
+//!    the other vCPU) and in the woken thread's return from `schedule()`;
+//!    where waking a CPU is cheap for the waker, more of it is idle time. It
+//!    also depends on what the other CPU is doing (a busy CPU is not asleep,
+//!    but the reader may wait for its turn), so quote it as this machine's
+//!    latency for handing work to a thread asleep on another CPU, with its
+//!    spread.
 //!
-//! A hand-off is half a round trip. Times are wall-clock ([`Instant`]) over
-//! the timed round trips of a sample, divided by the hand-offs. The "net"
-//! figures subtract the median of (1) from each sample of (2) and (3); under
-//! heavy noise a net figure can come out negative, and is reported as is.
+//! A hand-off is half a round trip. Each measurement is taken two ways, per
+//! hand-off (per write + read pair for (1)): wall clock ([`Instant`]) over
+//! the timed round trips of a sample, and the CPU time (user + system) the
+//! measuring threads used meanwhile, from `CLOCK_THREAD_CPUTIME_ID` (ns; not
+//! `getrusage`, whose figure for a thread that has not been switched out
+//! lags by up to a scheduler tick). When the two threads have their CPU to
+//! themselves the two agree for (1) and (2); on a shared machine other
+//! processes run on that CPU too, and wall clock counts their time while
+//! CPU time does not (apart from the switches to and from them). So the
+//! same-CPU switch and the syscall baseline are figured in CPU time, with
+//! wall clock beside them as the check, and only the cross-CPU wake-up, a
+//! latency, in wall clock. The net figures subtract the median of (1) from
+//! each sample of (2) and (3); under heavy noise a net figure can come out
+//! negative, and is reported as is.
 //!
 //! To show that what is timed is a switch and not mostly syscall overhead,
 //! each ping-pong also reads both threads' `getrusage(RUSAGE_THREAD)`:
-//! [`HandOffs::switches_per_hand_off`] (voluntary plus involuntary) should be
+//! [`Measured::switches`] (voluntary plus involuntary, per hand-off) should be
 //! about 1.0, as each hand-off hands the CPU from one thread to the other
 //! once. On one CPU part of them are involuntary: the woken reader may
 //! preempt the writer before it blocks (then the writer's next `read` finds
 //! its byte already there), still one switch per hand-off. Across CPUs
-//! `involuntary_per_hand_off` should be near 0; more means other work
+//! [`Measured::involuntary`] should be near 0; more means other work
 //! competed for the CPUs during the sample.
 //!
 //! # Why pipes
@@ -98,7 +110,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail, ensure};
 use nix::sys::resource::{UsageWho, getrusage};
-use nix::sys::time::TimeValLike;
+use rustix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
 
 /// Round trips per sample unless told otherwise. At about 30 µs per
@@ -175,49 +187,54 @@ impl Spread {
     }
 }
 
-/// One ping-pong configuration (same CPU or cross CPU), over all samples.
-/// Every figure is per hand-off (half a round trip).
+/// One measurement over all its samples. Figures are per hand-off (half a
+/// round trip), or for [`Calibration::syscall`] per write + read pair.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HandOffs {
-    /// Wall-clock ns per hand-off.
-    pub raw_ns: Spread,
-    /// `raw_ns` minus the median [`Calibration::syscall_ns`]: the switch or
-    /// wake-up without the write and read around it.
-    pub net_ns: Spread,
-    /// CPU time (user + system) both threads used per hand-off; below
-    /// `raw_ns` by the time the CPUs sat idle waiting.
+pub struct Measured {
+    /// Wall-clock ns.
+    pub wall_ns: Spread,
+    /// CPU time (user + system) of the measuring threads, in ns; below
+    /// `wall_ns` by the time they waited (for a wake-up, or for their turn
+    /// on a CPU others were using).
     pub cpu_ns: Spread,
-    /// Median context switches (voluntary + involuntary, both threads) per
-    /// hand-off; about 1.0 if each hand-off was one switch.
-    pub switches_per_hand_off: f64,
-    /// Median involuntary switches per hand-off: on one CPU, the woken thread
-    /// preempting the writer (up to about 0.5); across CPUs, well above 0
+    /// Median context switches (voluntary + involuntary) of the measuring
+    /// threads: about 1.0 per hand-off if each hand-off was one switch,
+    /// about 0 for the syscall baseline.
+    pub switches: f64,
+    /// Median involuntary switches: on one CPU, the woken thread preempting
+    /// the writer (up to about 0.5 per hand-off); otherwise, well above 0
     /// means other work competed for the CPUs.
-    pub involuntary_per_hand_off: f64,
-    /// Each sample's `raw_ns`, in the order measured.
-    pub raw_samples_ns: Vec<f64>,
+    pub involuntary: f64,
+    /// Each sample's wall-clock ns, in the order measured.
+    pub wall_samples_ns: Vec<f64>,
+    /// Each sample's CPU ns, in the order measured.
+    pub cpu_samples_ns: Vec<f64>,
 }
 
 /// What a context switch and a cross-CPU wake-up cost here. See the module
 /// doc for exactly what each figure covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
-    /// Net ns per direct switch between two threads of one process on one
-    /// CPU (median); multiply a server's voluntary switches by this.
+    /// CPU ns per direct switch between two threads of one process on one
+    /// CPU, net of the write and read around it (median); multiply a
+    /// server's voluntary switches by this.
     pub same_cpu_switch_ns: f64,
-    /// Net ns per wake-up of a thread sleeping on the other CPU (median);
-    /// latency, including that CPU's wake-up. `cross_cpu.cpu_ns` says how
-    /// much of a hand-off was CPU time.
+    /// Wall-clock ns per wake-up of a thread asleep on the other CPU, net of
+    /// the write and read around it (median): a latency, including that
+    /// CPU's wake-up. `cross_cpu.cpu_ns` says how much of it was CPU time.
     pub cross_cpu_wakeup_ns: f64,
-    /// ns per 1-byte pipe write plus 1-byte read that does not block, the
-    /// syscalls every hand-off makes; subtracted to get the net figures.
-    pub syscall_ns: Spread,
-    /// Each sample of `syscall_ns`, in the order measured.
-    pub syscall_samples_ns: Vec<f64>,
-    /// Both threads on `cpus[0]`.
-    pub same_cpu: HandOffs,
-    /// One thread on `cpus[0]`, the other on `cpus[1]`.
-    pub cross_cpu: HandOffs,
+    /// `same_cpu.cpu_ns` minus the median `syscall.cpu_ns`.
+    pub same_cpu_net_ns: Spread,
+    /// `cross_cpu.wall_ns` minus the median `syscall.cpu_ns`.
+    pub cross_cpu_net_ns: Spread,
+    /// A 1-byte pipe write plus a 1-byte read that does not block, on
+    /// `cpus[0]`: the syscalls every hand-off makes, subtracted from the
+    /// hand-offs to get the net figures.
+    pub syscall: Measured,
+    /// Ping-pong with both threads on `cpus[0]`.
+    pub same_cpu: Measured,
+    /// Ping-pong with one thread on `cpus[0]`, the other on `cpus[1]`.
+    pub cross_cpu: Measured,
     pub cpus: [usize; 2],
     pub round_trips: u32,
     pub samples: u32,
@@ -279,61 +296,70 @@ pub fn calibrate(opts: &Options) -> anyhow::Result<Calibration> {
         same.push(ping_pong(a, a, n).with_context(|| format!("ping-pong on CPU {a}"))?);
         cross.push(ping_pong(a, b, n).with_context(|| format!("ping-pong between CPUs {a} and {b}"))?);
     }
+    Ok(assemble(opts, &syscall, &same, &cross))
+}
 
-    let syscall_ns = Spread::of(&syscall);
-    let same_cpu = HandOffs::of(&same, syscall_ns.median);
-    let cross_cpu = HandOffs::of(&cross, syscall_ns.median);
-    Ok(Calibration {
-        same_cpu_switch_ns: same_cpu.net_ns.median,
-        cross_cpu_wakeup_ns: cross_cpu.net_ns.median,
-        syscall_ns,
-        syscall_samples_ns: syscall,
+/// The figures from the samples.
+fn assemble(opts: &Options, syscall: &[Sample], same: &[Sample], cross: &[Sample]) -> Calibration {
+    let syscall = Measured::of(syscall);
+    let same_cpu = Measured::of(same);
+    let cross_cpu = Measured::of(cross);
+    let baseline = syscall.cpu_ns.median;
+    let same_cpu_net_ns = same_cpu.cpu_ns.minus(baseline);
+    let cross_cpu_net_ns = cross_cpu.wall_ns.minus(baseline);
+    Calibration {
+        same_cpu_switch_ns: same_cpu_net_ns.median,
+        cross_cpu_wakeup_ns: cross_cpu_net_ns.median,
+        same_cpu_net_ns,
+        cross_cpu_net_ns,
+        syscall,
         same_cpu,
         cross_cpu,
         cpus: opts.cpus,
-        round_trips: n,
+        round_trips: opts.round_trips,
         samples: opts.samples,
         method: METHOD.to_owned(),
-    })
+    }
 }
 
 fn list(cpus: &[usize]) -> String {
     cpus.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// One ping-pong sample, per hand-off.
+/// One sample, per hand-off (or per write + read pair).
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct PairSample {
+struct Sample {
     wall_ns: f64,
     cpu_ns: f64,
     switches: f64,
     involuntary: f64,
 }
 
-impl PairSample {
-    fn new(round_trips: u32, wall_ns: f64, usage: ThreadUsage) -> PairSample {
-        let hand_offs = 2.0 * f64::from(round_trips);
-        PairSample {
-            wall_ns: wall_ns / hand_offs,
-            cpu_ns: usage.cpu_us as f64 * 1000.0 / hand_offs,
-            switches: (usage.voluntary + usage.involuntary) as f64 / hand_offs,
-            involuntary: usage.involuntary as f64 / hand_offs,
+impl Sample {
+    /// `units` hand-offs (or pairs) took `wall_ns` and `usage`.
+    fn new(units: u64, wall_ns: f64, usage: ThreadUsage) -> Sample {
+        let units = units as f64;
+        Sample {
+            wall_ns: wall_ns / units,
+            cpu_ns: usage.cpu_ns as f64 / units,
+            switches: (usage.voluntary + usage.involuntary) as f64 / units,
+            involuntary: usage.involuntary as f64 / units,
         }
     }
 }
 
-impl HandOffs {
-    fn of(samples: &[PairSample], syscall_ns: f64) -> HandOffs {
-        let field = |f: fn(&PairSample) -> f64| samples.iter().map(f).collect::<Vec<f64>>();
-        let raw = field(|s| s.wall_ns);
-        let raw_ns = Spread::of(&raw);
-        HandOffs {
-            raw_ns,
-            net_ns: raw_ns.minus(syscall_ns),
-            cpu_ns: Spread::of(&field(|s| s.cpu_ns)),
-            switches_per_hand_off: Spread::of(&field(|s| s.switches)).median,
-            involuntary_per_hand_off: Spread::of(&field(|s| s.involuntary)).median,
-            raw_samples_ns: raw,
+impl Measured {
+    fn of(samples: &[Sample]) -> Measured {
+        let field = |f: fn(&Sample) -> f64| samples.iter().map(f).collect::<Vec<f64>>();
+        let wall = field(|s| s.wall_ns);
+        let cpu = field(|s| s.cpu_ns);
+        Measured {
+            wall_ns: Spread::of(&wall),
+            cpu_ns: Spread::of(&cpu),
+            switches: Spread::of(&field(|s| s.switches)).median,
+            involuntary: Spread::of(&field(|s| s.involuntary)).median,
+            wall_samples_ns: wall,
+            cpu_samples_ns: cpu,
         }
     }
 }
@@ -341,16 +367,17 @@ impl HandOffs {
 /// CPU time and context switches of the calling thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct ThreadUsage {
-    cpu_us: i64,
+    cpu_ns: i64,
     voluntary: i64,
     involuntary: i64,
 }
 
 impl ThreadUsage {
     fn now() -> anyhow::Result<ThreadUsage> {
+        let cpu = clock_gettime(ClockId::ThreadCPUTime);
         let u = getrusage(UsageWho::RUSAGE_THREAD).context("getrusage(RUSAGE_THREAD)")?;
         Ok(ThreadUsage {
-            cpu_us: u.user_time().num_microseconds() + u.system_time().num_microseconds(),
+            cpu_ns: cpu.tv_sec * 1_000_000_000 + cpu.tv_nsec,
             voluntary: u.voluntary_context_switches() as i64,
             involuntary: u.involuntary_context_switches() as i64,
         })
@@ -358,7 +385,7 @@ impl ThreadUsage {
 
     fn since(self, earlier: ThreadUsage) -> ThreadUsage {
         ThreadUsage {
-            cpu_us: self.cpu_us - earlier.cpu_us,
+            cpu_ns: self.cpu_ns - earlier.cpu_ns,
             voluntary: self.voluntary - earlier.voluntary,
             involuntary: self.involuntary - earlier.involuntary,
         }
@@ -366,7 +393,7 @@ impl ThreadUsage {
 
     fn plus(self, other: ThreadUsage) -> ThreadUsage {
         ThreadUsage {
-            cpu_us: self.cpu_us + other.cpu_us,
+            cpu_ns: self.cpu_ns + other.cpu_ns,
             voluntary: self.voluntary + other.voluntary,
             involuntary: self.involuntary + other.involuntary,
         }
@@ -406,7 +433,7 @@ fn recv(rx: &mut PipeReader) -> io::Result<Option<u8>> {
 
 /// Time `round_trips` ping-pong round trips between a thread on `initiator`
 /// and one on `echoer`.
-fn ping_pong(initiator: usize, echoer: usize, round_trips: u32) -> anyhow::Result<PairSample> {
+fn ping_pong(initiator: usize, echoer: usize, round_trips: u32) -> anyhow::Result<Sample> {
     let (to_echo_rx, to_echo_tx) = io::pipe().context("pipe")?;
     let (back_rx, back_tx) = io::pipe().context("pipe")?;
     let warm_up = warm_up_round_trips(round_trips);
@@ -425,7 +452,7 @@ fn ping_pong(initiator: usize, echoer: usize, round_trips: u32) -> anyhow::Resul
         // error is the cause.
         let echo_usage = echo?;
         let (wall_ns, init_usage) = init?;
-        Ok(PairSample::new(round_trips, wall_ns, init_usage.plus(echo_usage)))
+        Ok(Sample::new(2 * u64::from(round_trips), wall_ns, init_usage.plus(echo_usage)))
     })
 }
 
@@ -475,15 +502,15 @@ fn echo(cpu: usize, mut rx: PipeReader, mut tx: PipeWriter) -> anyhow::Result<Th
     Ok(end.since(timed_from.unwrap_or(end)))
 }
 
-/// ns per 1-byte write plus 1-byte read of a thread's own pipe, on `cpu`, over
-/// as many pairs as a ping-pong sample has hand-offs.
-fn syscall_sample(cpu: usize, round_trips: u32) -> anyhow::Result<f64> {
+/// 1-byte writes and reads of a thread's own pipe, on `cpu`: as many pairs
+/// as a ping-pong sample has hand-offs.
+fn syscall_sample(cpu: usize, round_trips: u32) -> anyhow::Result<Sample> {
     let pairs = 2 * u64::from(round_trips);
     let warm_up = 2 * u64::from(warm_up_round_trips(round_trips));
     thread::scope(|s| {
         let t = thread::Builder::new()
             .name("ctxsw-syscall".into())
-            .spawn_scoped(s, move || -> anyhow::Result<f64> {
+            .spawn_scoped(s, move || -> anyhow::Result<Sample> {
                 pin(cpu)?;
                 let (mut rx, mut tx) = io::pipe().context("pipe")?;
                 let mut pair = || -> anyhow::Result<()> {
@@ -494,11 +521,13 @@ fn syscall_sample(cpu: usize, round_trips: u32) -> anyhow::Result<f64> {
                 for _ in 0..warm_up {
                     pair()?;
                 }
+                let before = ThreadUsage::now()?;
                 let start = Instant::now();
                 for _ in 0..pairs {
                     pair()?;
                 }
-                Ok(start.elapsed().as_nanos() as f64 / pairs as f64)
+                let wall_ns = start.elapsed().as_nanos() as f64;
+                Ok(Sample::new(pairs, wall_ns, ThreadUsage::now()?.since(before)))
             })
             .context("spawning a thread")?;
         t.join().map_err(|_| anyhow::anyhow!("the measuring thread panicked"))?
@@ -509,8 +538,8 @@ impl fmt::Display for Calibration {
     /// The human-readable report `ringside-loadgen ctxsw` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b] = self.cpus;
-        let row = |f: &mut fmt::Formatter<'_>, what: &str, s: Spread| {
-            writeln!(f, "  {what:<38} {:>9.0} {:>9.0} {:>9.0}", s.median, s.min, s.max)
+        let row = |f: &mut fmt::Formatter<'_>, group: &str, what: &str, s: Spread| {
+            writeln!(f, "  {group:<35} {what:<18} {:>8.0} {:>8.0} {:>8.0}", s.median, s.min, s.max)
         };
         writeln!(f, "context switches: {}", self.method)?;
         writeln!(
@@ -519,36 +548,39 @@ impl fmt::Display for Calibration {
             self.samples, self.round_trips
         )?;
         writeln!(f)?;
-        writeln!(f, "  {:<38} {:>9} {:>9} {:>9}", "ns per hand-off", "median", "min", "max")?;
-        row(f, "pipe write + read, no switch", self.syscall_ns)?;
-        writeln!(f, "  same CPU ({a}):")?;
-        row(f, "  hand-off", self.same_cpu.raw_ns)?;
-        row(f, "  net of write + read: a switch", self.same_cpu.net_ns)?;
-        row(f, "  CPU time used", self.same_cpu.cpu_ns)?;
-        writeln!(f, "  cross CPU ({a} and {b}):")?;
-        row(f, "  hand-off", self.cross_cpu.raw_ns)?;
-        row(f, "  net of write + read: a wake-up", self.cross_cpu.net_ns)?;
-        row(f, "  CPU time used", self.cross_cpu.cpu_ns)?;
+        writeln!(f, "  {:<35} {:<18} {:>8} {:>8} {:>8}", "ns", "", "median", "min", "max")?;
+        let group = format!("write + read, no switch (CPU {a})");
+        row(f, &group, "CPU time", self.syscall.cpu_ns)?;
+        row(f, "", "wall clock", self.syscall.wall_ns)?;
+        let group = format!("same CPU ({a}), per hand-off");
+        row(f, &group, "CPU time", self.same_cpu.cpu_ns)?;
+        row(f, "", "wall clock", self.same_cpu.wall_ns)?;
+        row(f, "  net: one switch", "CPU - write+read", self.same_cpu_net_ns)?;
+        let group = format!("cross CPU ({a} and {b}), per hand-off");
+        row(f, &group, "wall clock", self.cross_cpu.wall_ns)?;
+        row(f, "", "CPU time", self.cross_cpu.cpu_ns)?;
+        row(f, "  net: one wake-up", "wall - write+read", self.cross_cpu_net_ns)?;
         writeln!(f)?;
         writeln!(
             f,
-            "switches per hand-off (about 1 if each hand-off is one switch): \
-             same CPU {:.2} ({:.2} involuntary), cross CPU {:.2} ({:.2} involuntary)",
-            self.same_cpu.switches_per_hand_off,
-            self.same_cpu.involuntary_per_hand_off,
-            self.cross_cpu.switches_per_hand_off,
-            self.cross_cpu.involuntary_per_hand_off,
+            "switches per hand-off (about 1 if each hand-off is one switch): same CPU {:.2} \
+             ({:.2} involuntary), cross CPU {:.2} ({:.2} involuntary); per write + read: {:.2}",
+            self.same_cpu.switches,
+            self.same_cpu.involuntary,
+            self.cross_cpu.switches,
+            self.cross_cpu.involuntary,
+            self.syscall.switches,
         )?;
         writeln!(f)?;
         writeln!(
             f,
-            "same_cpu_switch_ns  = {:.0}  (CPU cost of one switch; multiply by a server's voluntary switches)",
+            "same_cpu_switch_ns  = {:.0}  (CPU time of a switch: multiply by a server's voluntary switches)",
             self.same_cpu_switch_ns
         )?;
         write!(
             f,
             "cross_cpu_wakeup_ns = {:.0}  (latency of waking a thread asleep on the other CPU; \
-             see CPU time used)",
+             see its CPU time above)",
             self.cross_cpu_wakeup_ns
         )
     }
@@ -558,27 +590,17 @@ impl fmt::Display for Calibration {
 mod tests {
     use super::*;
 
-    fn calibration(same_cpu_switch_ns: f64) -> Calibration {
-        let hand_offs = |ns: f64| HandOffs {
-            raw_ns: Spread { median: ns, min: ns, max: ns },
-            net_ns: Spread { median: ns, min: ns, max: ns },
-            cpu_ns: Spread { median: ns, min: ns, max: ns },
-            switches_per_hand_off: 1.0,
-            involuntary_per_hand_off: 0.0,
-            raw_samples_ns: vec![ns],
-        };
-        Calibration {
-            same_cpu_switch_ns,
-            cross_cpu_wakeup_ns: 30_000.0,
-            syscall_ns: Spread { median: 500.0, min: 500.0, max: 500.0 },
-            syscall_samples_ns: vec![500.0],
-            same_cpu: hand_offs(same_cpu_switch_ns),
-            cross_cpu: hand_offs(30_000.0),
-            cpus: [0, 1],
-            round_trips: 1,
-            samples: 1,
-            method: METHOD.to_owned(),
-        }
+    fn sample(wall_ns: f64, cpu_ns: f64) -> Sample {
+        Sample { wall_ns, cpu_ns, switches: 1.0, involuntary: 0.0 }
+    }
+
+    /// A calibration whose same-CPU switch is `switch_ns` of CPU time, with
+    /// a 500 ns write + read and a 30 µs cross-CPU wake-up.
+    fn calibration(switch_ns: f64) -> Calibration {
+        let syscall = [Sample { switches: 0.0, ..sample(500.0, 500.0) }];
+        let same = [sample(switch_ns + 600.0, switch_ns + 500.0)];
+        let cross = [sample(30_500.0, 20_000.0)];
+        assemble(&Options::default(), &syscall, &same, &cross)
     }
 
     #[test]
@@ -613,27 +635,47 @@ mod tests {
     fn per_hand_off_arithmetic() {
         // 100 round trips = 200 hand-offs in 0.4 ms, 300 µs of CPU, 200
         // voluntary and 10 involuntary switches between the two threads.
-        let usage = ThreadUsage { cpu_us: 300, voluntary: 200, involuntary: 10 };
-        let s = PairSample::new(100, 400_000.0, usage);
-        assert_eq!(s, PairSample { wall_ns: 2000.0, cpu_ns: 1500.0, switches: 1.05, involuntary: 0.05 });
+        let usage = ThreadUsage { cpu_ns: 300_000, voluntary: 200, involuntary: 10 };
+        let s = Sample::new(200, 400_000.0, usage);
+        assert_eq!(s, Sample { wall_ns: 2000.0, cpu_ns: 1500.0, switches: 1.05, involuntary: 0.05 });
 
-        let a = ThreadUsage { cpu_us: 10, voluntary: 5, involuntary: 1 };
-        let b = ThreadUsage { cpu_us: 25, voluntary: 9, involuntary: 1 };
-        assert_eq!(b.since(a), ThreadUsage { cpu_us: 15, voluntary: 4, involuntary: 0 });
-        assert_eq!(a.plus(b), ThreadUsage { cpu_us: 35, voluntary: 14, involuntary: 2 });
+        let a = ThreadUsage { cpu_ns: 10, voluntary: 5, involuntary: 1 };
+        let b = ThreadUsage { cpu_ns: 25, voluntary: 9, involuntary: 1 };
+        assert_eq!(b.since(a), ThreadUsage { cpu_ns: 15, voluntary: 4, involuntary: 0 });
+        assert_eq!(a.plus(b), ThreadUsage { cpu_ns: 35, voluntary: 14, involuntary: 2 });
 
         let samples = [
-            PairSample { wall_ns: 3000.0, cpu_ns: 2900.0, switches: 1.0, involuntary: 0.0 },
-            PairSample { wall_ns: 2000.0, cpu_ns: 2000.0, switches: 1.0, involuntary: 0.0 },
-            PairSample { wall_ns: 2500.0, cpu_ns: 2400.0, switches: 1.2, involuntary: 0.2 },
+            Sample { wall_ns: 3000.0, cpu_ns: 2900.0, switches: 1.0, involuntary: 0.0 },
+            Sample { wall_ns: 2000.0, cpu_ns: 2000.0, switches: 1.0, involuntary: 0.0 },
+            Sample { wall_ns: 2500.0, cpu_ns: 2400.0, switches: 1.2, involuntary: 0.2 },
         ];
-        let h = HandOffs::of(&samples, 500.0);
-        assert_eq!(h.raw_ns, Spread { median: 2500.0, min: 2000.0, max: 3000.0 });
-        assert_eq!(h.net_ns, Spread { median: 2000.0, min: 1500.0, max: 2500.0 });
-        assert_eq!(h.cpu_ns.median, 2400.0);
-        assert_eq!(h.switches_per_hand_off, 1.0);
-        assert_eq!(h.involuntary_per_hand_off, 0.0);
-        assert_eq!(h.raw_samples_ns, vec![3000.0, 2000.0, 2500.0]);
+        let m = Measured::of(&samples);
+        assert_eq!(m.wall_ns, Spread { median: 2500.0, min: 2000.0, max: 3000.0 });
+        assert_eq!(m.cpu_ns, Spread { median: 2400.0, min: 2000.0, max: 2900.0 });
+        assert_eq!(m.switches, 1.0);
+        assert_eq!(m.involuntary, 0.0);
+        assert_eq!(m.wall_samples_ns, vec![3000.0, 2000.0, 2500.0]);
+        assert_eq!(m.cpu_samples_ns, vec![2900.0, 2000.0, 2400.0]);
+    }
+
+    /// The same-CPU switch is CPU time net of the syscalls' CPU time; the
+    /// cross-CPU wake-up is wall clock net of the same.
+    #[test]
+    fn net_figures() {
+        let syscall = [sample(900.0, 400.0), sample(450.0, 420.0), sample(500.0, 380.0)];
+        let same = [sample(1500.0, 1100.0), sample(1200.0, 1150.0), sample(2000.0, 1000.0)];
+        let cross = [sample(30_000.0, 9000.0), sample(40_000.0, 9000.0), sample(35_000.0, 9000.0)];
+        let opts = Options { cpus: [1, 0], round_trips: 10, samples: 3 };
+        let cal = assemble(&opts, &syscall, &same, &cross);
+        assert_eq!(cal.same_cpu_net_ns, Spread { median: 700.0, min: 600.0, max: 750.0 });
+        assert_eq!(cal.same_cpu_switch_ns, 700.0);
+        assert_eq!(cal.cross_cpu_net_ns, Spread { median: 34_600.0, min: 29_600.0, max: 39_600.0 });
+        assert_eq!(cal.cross_cpu_wakeup_ns, 34_600.0);
+        assert_eq!(cal.syscall.wall_ns.median, 500.0);
+        assert_eq!((cal.cpus, cal.round_trips, cal.samples), ([1, 0], 10, 3));
+
+        let cal = calibration(1000.0);
+        assert_eq!((cal.same_cpu_switch_ns, cal.cross_cpu_wakeup_ns), (1000.0, 30_000.0));
     }
 
     #[test]
@@ -717,19 +759,22 @@ mod tests {
         let opts = Options { cpus: [cpus[0], cpus[1]], round_trips: 200, samples: 3 };
         let cal = calibrate(&opts).unwrap();
         for (what, v) in [
-            ("syscall", cal.syscall_ns.median),
-            ("same raw", cal.same_cpu.raw_ns.median),
-            ("cross raw", cal.cross_cpu.raw_ns.median),
-            ("same switches", cal.same_cpu.switches_per_hand_off),
-            ("cross switches", cal.cross_cpu.switches_per_hand_off),
+            ("syscall wall", cal.syscall.wall_ns.median),
+            ("syscall CPU", cal.syscall.cpu_ns.median),
+            ("same wall", cal.same_cpu.wall_ns.median),
+            ("same CPU", cal.same_cpu.cpu_ns.median),
+            ("cross wall", cal.cross_cpu.wall_ns.median),
+            ("same switches", cal.same_cpu.switches),
+            ("cross switches", cal.cross_cpu.switches),
         ] {
             assert!(v.is_finite() && v > 0.0, "{what}: {v}\n{cal:#?}");
         }
+        assert!(cal.cross_cpu.cpu_ns.median >= 0.0, "{cal:#?}");
         assert!(cal.same_cpu_switch_ns.is_finite(), "{cal:#?}");
         assert!(cal.cross_cpu_wakeup_ns.is_finite() && cal.cross_cpu_wakeup_ns >= 0.0, "{cal:#?}");
-        assert!(cal.same_cpu.cpu_ns.median >= 0.0 && cal.cross_cpu.cpu_ns.median >= 0.0, "{cal:#?}");
-        assert_eq!(cal.syscall_samples_ns.len(), 3);
-        assert_eq!(cal.same_cpu.raw_samples_ns.len(), 3);
+        assert_eq!(cal.syscall.wall_samples_ns.len(), 3);
+        assert_eq!(cal.same_cpu.cpu_samples_ns.len(), 3);
+        assert_eq!(cal.cross_cpu.wall_samples_ns.len(), 3);
         assert_eq!(cal.cpus, opts.cpus);
     }
 }

@@ -38,8 +38,7 @@ fn ctxsw_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
-    for key in ["same_cpu_switch_ns", "cross_cpu_wakeup_ns", "syscall_ns", "same_cpu", "cross_cpu", "method"]
-    {
+    for key in ["same_cpu_switch_ns", "cross_cpu_wakeup_ns", "syscall", "same_cpu", "cross_cpu", "method"] {
         assert!(v.get(key).is_some(), "{key} missing from {stdout}");
     }
     assert_eq!(v["cpus"], serde_json::json!([cpus[0], cpus[1]]));
