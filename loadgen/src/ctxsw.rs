@@ -36,7 +36,7 @@
 //!    hand-off, from a `write` on one CPU to the sleeping reader returning on
 //!    the other, minus the median CPU time of (1). How much of it is CPU time
 //!    depends on the machine, and `cross_cpu.cpu_ns` says. On the developers'
-//!    VM (KVM guest, `haltpoll` idle that halts at once) half to two thirds
+//!    VM (KVM guest, `haltpoll` idle that halts at once) half to three quarters
 //!    of it was CPU time charged to the two threads, which `perf record -e
 //!    cpu-clock` places in the waking `write` (interrupts off while it wakes
 //!    the other vCPU) and in the woken thread's return from `schedule()`;
