@@ -39,14 +39,12 @@ pub fn cpu_model() -> String {
         .unwrap_or_default()
 }
 
-/// Estimated share of the server's CPU per request spent switching:
-/// voluntary and involuntary switches per request times the cost of one
-/// same-CPU switch, over the CPU per request.
+/// Estimated share of the server's CPU per request spent switching (see
+/// [`crate::ctxsw::switch_share_pct`]); 0 when it cannot be estimated (no
+/// calibration, no CPU time), since the CSV holds no NaN.
 pub fn switch_share_pct(vcs: f64, ics: f64, cpu_us: f64, same_cpu_ns: f64) -> f64 {
-    if cpu_us <= 0.0 || same_cpu_ns <= 0.0 {
-        return 0.0;
-    }
-    100.0 * (vcs + ics) * same_cpu_ns / (cpu_us * 1000.0)
+    let share = crate::ctxsw::switch_share_pct(vcs + ics, cpu_us, same_cpu_ns);
+    if share.is_finite() { share } else { 0.0 }
 }
 
 pub fn row(r: &Report, ctx: &Context) -> results::Row {

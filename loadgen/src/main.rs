@@ -1,24 +1,42 @@
 //! ringside-loadgen: drive a ringside server and measure it.
+//!
+//! One subcommand per job. Adding one is a variant of [`Command`] (its flags
+//! as a clap `Args` struct) and an arm in [`dispatch`]; the work itself
+//! belongs in the library, so tests can reach it.
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use clap::{Parser, Subcommand};
-use loadgen::{report, run};
+use clap::{Args, Parser, Subcommand};
+use loadgen::{csv_row, ctxsw, report, run};
 
-#[derive(Parser)]
+#[derive(Debug, Parser)]
 #[command(name = "ringside-loadgen", version, about = "Drive a ringside server with load and measure it")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Drive one server: closed or open loop, pinned threads, HDR latency,
     /// the server's and our own CPU and context switches per request.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
+    /// Measure what a context switch (two threads on one CPU) and a cross-CPU
+    /// wake-up cost on this machine, with a pinned pipe ping-pong.
+    Ctxsw(CtxswArgs),
+}
+
+#[derive(Debug, Args)]
+struct CtxswArgs {
+    #[command(flatten)]
+    options: ctxsw::Options,
+
+    /// Print the whole calibration as one line of JSON instead of the report.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -34,33 +52,96 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run(args) => {
-            let stop = Arc::new(AtomicBool::new(false));
-            // Ctrl-C (or SIGTERM) ends the run early; its results are kept.
-            for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
-                signal_hook::flag::register(signal, Arc::clone(&stop))?;
-            }
-            // Refuse an unwritable destination before measuring, not after.
-            if let Some(path) = &args.csv {
-                results::check_writable(path)?;
-            }
-            let r = run::run(&args, Arc::clone(&stop))?;
-            print!("{}", report::summary(&r));
-            if let Some(path) = &args.hgrm {
-                report::write_hgrm(path, &r.corrected)?;
-            }
-            if let Some(path) = &args.csv {
-                let context = loadgen::csv_row::Context {
-                    run_id: results::timestamp_utc(r.window_started),
-                    repetition: 1,
-                    ..Default::default()
-                };
-                results::append(path, &loadgen::csv_row::row(&r, &context))?;
-                eprintln!("ringside-loadgen: appended a row to {}", path.display());
-            }
-            let _ = stop.load(Ordering::Relaxed);
-            Ok(if r.incomplete.is_some() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        Command::Run(args) => run_once(&args),
+        Command::Ctxsw(args) => {
+            let cal = ctxsw::calibrate(&args.options)?;
+            let text = if args.json { serde_json::to_string(&cal)? } else { cal.to_string() };
+            print(&text)?;
+            Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `run`: one measured run, its summary, and the files asked for. Exit 0,
+/// or 3 when the run was cut short (what was measured is still written).
+fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
+    // Refuse an unwritable destination before measuring, not after.
+    if let Some(path) = &args.csv {
+        results::check_writable(path)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    // The first Ctrl-C (or SIGTERM) ends the run early and keeps its
+    // results; a second one exits at once.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let r = run::run(args, Arc::clone(&stop))?;
+    print(report::summary(&r).trim_end())?;
+    if let Some(path) = &args.hgrm {
+        report::write_hgrm(path, &r.corrected)?;
+    }
+    if let Some(path) = &args.csv {
+        let context = csv_row::Context {
+            run_id: results::timestamp_utc(r.window_started),
+            repetition: 1,
+            ..Default::default()
+        };
+        results::append(path, &csv_row::row(&r, &context))?;
+        eprintln!("ringside-loadgen: appended a row to {}", path.display());
+    }
+    Ok(if r.incomplete.is_some() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// Print `text` and a newline to stdout; a closed stdout (`| head`) is not an
+/// error.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["ringside-loadgen"].iter().chain(args))
+    }
+
+    #[test]
+    fn ctxsw_flags() {
+        let Command::Ctxsw(a) = parse(&["ctxsw"]).unwrap().command else { panic!("not ctxsw") };
+        assert_eq!(a.options, ctxsw::Options::default());
+        assert!(!a.json);
+
+        let Command::Ctxsw(a) =
+            parse(&["ctxsw", "--cpus", "1,0", "--round-trips", "100", "--samples", "5", "--json"])
+                .unwrap()
+                .command
+        else {
+            panic!("not ctxsw")
+        };
+        assert_eq!(a.options, ctxsw::Options { cpus: [1, 0], round_trips: 100, samples: 5 });
+        assert!(a.json);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&[]).is_err(), "a subcommand is required");
+        assert!(parse(&["ctxsw", "--cpus", "0,0"]).is_err());
+        assert!(parse(&["ctxsw", "--cpus", "x"]).is_err());
+        assert!(parse(&["ctxsw", "--round-trips", "0"]).is_err());
+        assert!(parse(&["nonsense"]).is_err());
+        assert!(parse(&["run", "--rate", "x"]).is_err());
+        assert!(parse(&["run", "--duration", "1h"]).is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }
