@@ -147,6 +147,14 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// A quick calibration (about half a second) on `cpus`, for runs that
+    /// report the switching share before they load a server.
+    pub fn quick(cpus: [usize; 2]) -> Self {
+        Options { cpus, round_trips: 1000, samples: 5 }
+    }
+}
+
 /// Parse `A,B`: two different CPU numbers.
 pub fn parse_cpu_pair(s: &str) -> Result<[usize; 2], String> {
     let bad = || format!("bad CPU pair `{s}`: expected two different CPU numbers such as 0,1");

@@ -85,6 +85,8 @@ fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
         let context = csv_row::Context {
             run_id: results::timestamp_utc(r.window_started),
             repetition: 1,
+            ctxsw_same_cpu_ns: r.switch_cost.map_or(0.0, |c| c.same_cpu_ns),
+            ctxsw_cross_cpu_ns: r.switch_cost.map_or(0.0, |c| c.cross_cpu_ns),
             ..Default::default()
         };
         results::append(path, &csv_row::row(&r, &context))?;

@@ -124,6 +124,19 @@ pub fn summary(r: &Report) -> String {
         }
     }
     let _ = writeln!(s, "  Client     {}", per_request(&r.client));
+    if let (Some(p), Some(cost)) = (&r.server, r.switch_cost) {
+        let switches = p.vcs + p.ics;
+        let share = crate::csv_row::switch_share_pct(p.vcs, p.ics, p.cpu_us(), cost.same_cpu_ns);
+        let _ = writeln!(
+            s,
+            "  Switching  ~{:.2} us of the server's {:.2} us per request ({share:.1}%): {switches:.3} switches x \
+             {:.0} ns (a same-CPU switch here; a cross-CPU wake-up is {:.1} us)",
+            switches * cost.same_cpu_ns / 1000.0,
+            p.cpu_us(),
+            cost.same_cpu_ns,
+            cost.cross_cpu_ns / 1000.0
+        );
+    }
     if r.rate_shortfall() {
         let _ = writeln!(
             s,

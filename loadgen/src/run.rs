@@ -109,6 +109,21 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
 
+    /// CPUs of the quick context-switch calibration run before the load
+    /// (same-CPU switches on the first): use the server's CPU first.
+    #[arg(long, value_name = "A,B", default_value = "0,1", value_parser = crate::ctxsw::parse_cpu_pair)]
+    pub calibrate_cpus: [usize; 2],
+
+    /// Skip the calibration (the summary then cannot say how much of the
+    /// server's CPU went to switching).
+    #[arg(long)]
+    pub no_calibrate: bool,
+
+    /// Figures measured elsewhere (e.g. once per sweep): used instead of
+    /// calibrating.
+    #[arg(skip)]
+    pub known_calibration: Option<SwitchCost>,
+
     /// The load threads' event loop.
     #[arg(long, value_enum, default_value_t = Io::IoUring)]
     pub io: Io,
@@ -120,6 +135,13 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// What a context switch costs here, in ns (`ringside-loadgen ctxsw`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SwitchCost {
+    pub same_cpu_ns: f64,
+    pub cross_cpu_ns: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -201,6 +223,8 @@ pub struct Report {
     pub incomplete: Option<String>,
     pub notes: Vec<String>,
     pub shape: Shape,
+    /// The context-switch calibration, if measured or given.
+    pub switch_cost: Option<SwitchCost>,
 }
 
 impl Report {
@@ -281,6 +305,21 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             stats.protocol
         );
     }
+
+    // What a switch costs, before any load (it would disturb the figure).
+    let switch_cost = match (args.known_calibration, args.no_calibrate) {
+        (Some(known), _) => Some(known),
+        (None, true) => None,
+        (None, false) => match crate::ctxsw::calibrate(&crate::ctxsw::Options::quick(args.calibrate_cpus)) {
+            Ok(c) => {
+                Some(SwitchCost { same_cpu_ns: c.same_cpu_switch_ns, cross_cpu_ns: c.cross_cpu_wakeup_ns })
+            }
+            Err(e) => {
+                notes.push(format!("no context-switch calibration: {e:#}"));
+                None
+            }
+        },
+    };
 
     // Connect everything before any load.
     let mut streams = Vec::with_capacity(args.connections as usize);
@@ -464,6 +503,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         incomplete,
         notes,
         shape,
+        switch_cost,
     })
 }
 
