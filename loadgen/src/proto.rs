@@ -133,7 +133,23 @@ impl fmt::Display for BadResponse {
 pub struct Responses {
     shape: Shape,
     state: State,
+    /// http: the bytes of the first response that passed the full check,
+    /// while it is being captured, then for good. Later responses equal to
+    /// it byte for byte are accepted with one comparison; anything else goes
+    /// through the full check. Only small responses are kept.
+    known: Known,
 }
+
+#[derive(Debug)]
+enum Known {
+    Capturing(Vec<u8>),
+    Response(Box<[u8]>),
+    /// Too large to keep, or not http.
+    None,
+}
+
+/// Largest http response kept for the fast comparison.
+const KNOWN_MAX: usize = 4096;
 
 #[derive(Debug)]
 enum State {
@@ -185,9 +201,35 @@ pub enum Fed {
 
 impl Responses {
     pub fn new(shape: &Shape) -> Self {
-        let mut r = Responses { shape: shape.clone(), state: State::Echo { done: 0 } };
+        let known = if shape.protocol == Protocol::Http { Known::Capturing(Vec::new()) } else { Known::None };
+        let mut r = Responses { shape: shape.clone(), state: State::Echo { done: 0 }, known };
         r.reset();
         r
+    }
+
+    /// http: feed `input` to the full check, capturing the first response's
+    /// bytes; then take the fast path where it applies.
+    fn feed_http(&mut self, seq: u64, input: &[u8]) -> Result<Fed, BadResponse> {
+        if let (Known::Response(known), State::HttpHead(head)) = (&self.known, &self.state)
+            && head.head_bytes == 0
+            && input.starts_with(known)
+        {
+            return Ok(Fed::Done { consumed: known.len() });
+        }
+        let fed = self.feed_slow(seq, input)?;
+        if let Known::Capturing(bytes) = &mut self.known {
+            let n = match fed {
+                Fed::More => input.len(),
+                Fed::Done { consumed } => consumed,
+            };
+            bytes.extend_from_slice(&input[..n]);
+            if bytes.len() > KNOWN_MAX {
+                self.known = Known::None;
+            } else if let Fed::Done { .. } = fed {
+                self.known = Known::Response(std::mem::take(bytes).into_boxed_slice());
+            }
+        }
+        Ok(fed)
     }
 
     fn reset(&mut self) {
@@ -212,6 +254,14 @@ impl Responses {
     /// at the end of that response. Call again with the rest (and the next
     /// outstanding `seq`) after `Done`.
     pub fn feed(&mut self, seq: u64, input: &[u8]) -> Result<Fed, BadResponse> {
+        if self.shape.protocol == Protocol::Http {
+            return self.feed_http(seq, input);
+        }
+        self.feed_slow(seq, input)
+    }
+
+    /// The full, streaming check.
+    fn feed_slow(&mut self, seq: u64, input: &[u8]) -> Result<Fed, BadResponse> {
         let shape_response = self.shape.response_bytes;
         let request_bytes = self.shape.request_bytes as usize;
         match &mut self.state {
@@ -260,7 +310,7 @@ impl Responses {
                     return Ok(Fed::Done { consumed: n });
                 }
                 self.state = State::RrPayload { left: h.payload_len, offset: 0 };
-                match self.feed(seq, &input[n..])? {
+                match self.feed_slow(seq, &input[n..])? {
                     Fed::More => Ok(Fed::More),
                     Fed::Done { consumed } => Ok(Fed::Done { consumed: n + consumed }),
                 }
@@ -318,7 +368,7 @@ impl Responses {
                             return Ok(Fed::Done { consumed: i + 1 });
                         }
                         self.state = State::HttpBody { left: length };
-                        return match self.feed(seq, &input[i + 1..])? {
+                        return match self.feed_slow(seq, &input[i + 1..])? {
                             Fed::More => Ok(Fed::More),
                             Fed::Done { consumed } => Ok(Fed::Done { consumed: i + 1 + consumed }),
                         };
@@ -465,6 +515,26 @@ mod tests {
                 Err(BadResponse::Http(why)) => assert!(why.contains(want), "{why:?} lacks {want:?}"),
                 other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
             }
+        }
+    }
+
+    #[test]
+    fn http_fast_path_accepts_only_exact_repeats() {
+        let http = shape(Protocol::Http, 0, 0);
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+        let other = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX: y\r\n\r\nhey";
+        let mut input = Vec::new();
+        for _ in 0..3 {
+            input.extend_from_slice(ok);
+        }
+        input.extend_from_slice(other);
+        input.extend_from_slice(ok);
+        assert_eq!(run(&http, &input, 1 << 20), Ok(5), "repeats, then a different valid answer");
+        let mut bad = ok.repeat(2);
+        bad.extend_from_slice(b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\nhi");
+        match run(&http, &bad, 1 << 20) {
+            Err(BadResponse::Http(why)) => assert!(why.contains("500"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 

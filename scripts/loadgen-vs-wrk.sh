@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Client CPU per request: ringside-loadgen (io_uring and epoll drivers) against
+# Debian's wrk, all driving the same http server, closed loop, one thread
+# pinned to the client CPU, the server pinned to the server CPU. Clients are
+# interleaved within each repetition; each client's whole-process CPU time
+# (user + system, getrusage of the child) is divided by the requests it
+# completed. Prints every run, then the median ratios.
+#
+# Usage: scripts/loadgen-vs-wrk.sh [-r REPS] [-d SECS] [-b BACKEND] [-c "50 500"] [-s CPU] [-w CPU]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+reps=5 secs=5 backend=epoll conns_list="50 500" server_cpu=0 client_cpu=1
+while getopts "r:d:b:c:s:w:" opt; do
+    case $opt in
+        r) reps=$OPTARG ;; d) secs=$OPTARG ;; b) backend=$OPTARG ;; c) conns_list=$OPTARG ;;
+        s) server_cpu=$OPTARG ;; w) client_cpu=$OPTARG ;;
+        *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    esac
+done
+for tool in wrk python3 taskset; do
+    command -v $tool >/dev/null || { echo "loadgen-vs-wrk: $tool is needed" >&2; exit 2; }
+done
+cargo build --release --quiet --bin ringside-server --bin ringside-loadgen
+server=target/release/ringside-server loadgen=target/release/ringside-loadgen
+tmp=$(mktemp -d); pid=
+cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# Run a command; print "<cpu seconds> <its stdout on one line>".
+measure() {
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+if p.returncode not in (0,):
+    sys.stderr.write(p.stderr)
+print(u.ru_utime + u.ru_stime, " ".join(p.stdout.split()))
+PY
+}
+
+taskset -c "$server_cpu" $server --backend "$backend" --protocol http --listen 127.0.0.1:0 --cores "$server_cpu" \
+    >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$tmp/out" && break; sleep 0.05; done
+addr=$(sed -n 's/^listening on //p' "$tmp/out")
+[[ -n $addr ]] || { echo "loadgen-vs-wrk: the server did not start" >&2; cat "$tmp/err" >&2; exit 1; }
+
+printf '%-4s %-6s %-18s %12s %12s %12s\n' rep conns client requests req/s cpu_us/req
+: >"$tmp/rows"
+for rep in $(seq "$reps"); do
+    for c in $conns_list; do
+        for client in wrk loadgen-io-uring loadgen-epoll; do
+            case $client in
+                wrk)
+                    line=$(measure taskset -c "$client_cpu" wrk -t1 -c"$c" -d"${secs}s" --timeout 10s "http://$addr/")
+                    reqs=$(sed -n 's/.* \([0-9]*\) requests in .*/\1/p' <<<"$line") ;;
+                loadgen-*)
+                    io=${client#loadgen-}
+                    line=$(measure $loadgen run -a "$addr" -c "$c" -t 1 --cores "$client_cpu" -d "${secs}s" \
+                        --warmup 0s --timeout 10s --no-calibrate --io "$io" -q)
+                    reqs=$(sed -n 's/.*Requests \([0-9,]*\) in.*/\1/p' <<<"$line" | tr -d ,) ;;
+            esac
+            cpu=${line%% *}
+            awk -v rep="$rep" -v c="$c" -v cl="$client" -v r="$reqs" -v cpu="$cpu" -v s="$secs" \
+                'BEGIN { printf "%-4s %-6s %-18s %12d %12.0f %12.3f\n", rep, c, cl, r, r / s, cpu * 1e6 / r }' \
+                | tee -a "$tmp/rows"
+        done
+    done
+done
+echo
+echo "median client CPU us/request, and the ratio to wrk (lower is better):"
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+for c in $conns_list; do
+    base=$(awk -v c="$c" '$2 == c && $3 == "wrk" { print $6 }' "$tmp/rows" | median)
+    for client in wrk loadgen-io-uring loadgen-epoll; do
+        m=$(awk -v c="$c" -v k="$client" '$2 == c && $3 == k { print $6 }' "$tmp/rows" | median)
+        awk -v c="$c" -v k="$client" -v m="$m" -v b="$base" 'BEGIN { printf "  c=%-4s %-18s %8.3f us  %.2fx wrk\n", c, k, m, m / b }'
+    done
+done
