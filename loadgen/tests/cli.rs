@@ -43,3 +43,101 @@ fn ctxsw_json() {
     }
     assert_eq!(v["cpus"], serde_json::json!([cpus[0], cpus[1]]));
 }
+
+/// A port nothing listens on (it was free a moment ago).
+fn closed_port() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string()
+}
+
+#[test]
+fn a_csv_in_a_missing_directory_fails_before_the_run() {
+    // The target is closed too: the CSV must be what is reported, since it
+    // is checked first.
+    let out = loadgen(&["run", "--target", &closed_port(), "--csv", "/nonexistent/ringside/x.csv"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/nonexistent/ringside") && stderr.contains("does not exist"), "{stderr}");
+    assert!(!stderr.contains("nothing listens"), "the run started before the CSV was checked: {stderr}");
+}
+
+#[test]
+fn nothing_listening_exits_1_with_a_clear_message() {
+    let target = closed_port();
+    let out = loadgen(&["run", "--target", &target, "--no-calibrate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("nothing listens on {target}")), "{stderr}");
+}
+
+/// A server that echoes 64-byte messages until told to die, then resets its
+/// connections and stops listening.
+fn dying_echo_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let dead = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = std::sync::Arc::clone(&dead);
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            if d.load(Ordering::Relaxed) {
+                return;
+            }
+            let (Ok(mut s), d) = (s, std::sync::Arc::clone(&d)) else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while !d.load(Ordering::Relaxed) && s.read_exact(&mut buf).is_ok() {
+                    if s.write_all(&buf).is_err() {
+                        return;
+                    }
+                }
+                let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+            });
+        }
+    });
+    (addr, dead)
+}
+
+#[test]
+fn a_server_killed_mid_run_ends_it_with_an_error_and_keeps_what_was_measured() {
+    use std::sync::atomic::Ordering;
+    let (addr, dead) = dying_echo_server();
+    let csv = std::env::temp_dir().join(format!("ringside-dying-{}.csv", std::process::id()));
+    let _ = std::fs::remove_file(&csv);
+    let killer = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            dead.store(true, Ordering::Relaxed);
+            let _ = std::net::TcpStream::connect(addr);
+        })
+    };
+    let out = loadgen(&[
+        "run",
+        "--target",
+        &addr,
+        "--protocol",
+        "echo",
+        "--request-bytes",
+        "64",
+        "-c",
+        "4",
+        "--warmup",
+        "200ms",
+        "-d",
+        "20s",
+        "--no-calibrate",
+        "--quiet",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    killer.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "exit code for a run cut short\n{stdout}");
+    assert!(stdout.contains("INCOMPLETE: every connection"), "{stdout}");
+    let rows = results::read(&csv).expect("the row was written");
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].complete && rows[0].requests > 0, "{:?}", rows[0]);
+    assert!(rows[0].note.contains("incomplete"), "{}", rows[0].note);
+    let _ = std::fs::remove_file(&csv);
+}
