@@ -321,20 +321,38 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         },
     };
 
-    // Connect everything before any load.
+    // Connect everything before any load. Connections that fail to connect
+    // are counted (and the run goes on with the rest); none at all is an
+    // error.
     let mut streams = Vec::with_capacity(args.connections as usize);
-    for i in 0..args.connections {
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                format!("nothing listens on {addr}: start a server there first")
-            } else {
-                format!("connection {} of {} to {addr} failed", i + 1, args.connections)
-            };
-            anyhow::Error::new(e).context(hint)
-        })?;
-        s.set_nodelay(true)?;
-        streams.push(s);
+    let mut connect_failures: Vec<std::io::Error> = Vec::new();
+    for _ in 0..args.connections {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                streams.push(s);
+            }
+            Err(e) => connect_failures.push(e),
+        }
     }
+    if streams.is_empty() {
+        let e = connect_failures.pop().expect("at least one connection was asked for");
+        let hint = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            format!("nothing listens on {addr}: start a server there first")
+        } else {
+            format!("no connection to {addr} could be made")
+        };
+        return Err(anyhow::Error::new(e).context(hint));
+    }
+    if let Some(e) = connect_failures.first() {
+        notes.push(format!(
+            "{} of {} connections could not connect ({e}); the run used {}",
+            connect_failures.len(),
+            args.connections,
+            streams.len()
+        ));
+    }
+    let threads = threads.min(streams.len());
 
     let clock = quanta::Clock::new();
     let second = engine::ticks_per_second(&clock) as u64;
@@ -446,7 +464,8 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
 
     let mut corrected = engine::new_histogram();
     let mut raw = engine::new_histogram();
-    let (mut completed, mut scheduled, mut errors, mut alive) = (0, 0, Errors::default(), 0);
+    let (mut completed, mut scheduled, mut alive) = (0, 0, 0);
+    let mut errors = Errors { connect: connect_failures.len() as u64, ..Errors::default() };
     let mut first_bad = None;
     for o in &outcomes {
         corrected.add(&o.corrected).expect("same bounds");
