@@ -104,7 +104,17 @@ fn args(server: &TestServer, extra: &[&str]) -> RunArgs {
     }
     let addr = server.addr.to_string();
     let size = MESSAGE.to_string();
-    let mut argv = vec!["x", "--target", &addr, "--protocol", "echo", "--request-bytes", &size, "--quiet"];
+    let mut argv = vec![
+        "x",
+        "--target",
+        &addr,
+        "--protocol",
+        "echo",
+        "--request-bytes",
+        &size,
+        "--quiet",
+        "--no-calibrate",
+    ];
     argv.extend(extra);
     Cli::parse_from(argv).run
 }
