@@ -58,8 +58,10 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// What a run costs beyond its warm-up and window, for the estimate:
 /// starting and stopping the server, connecting, the threads' start, the
-/// drain after the window. Measured on the developers' 2-CPU VM.
-pub const RUN_OVERHEAD: Duration = Duration::from_millis(250);
+/// drain after the window. About 50 ms on the developers' 2-CPU VM (the
+/// default sweep: 92.5 s for 36 runs of 2.5 s and a 0.9 s calibration);
+/// rounded up for 500 connections on a busier machine.
+pub const RUN_OVERHEAD: Duration = Duration::from_millis(100);
 /// The context-switch calibration the sweep runs once: quick (about 0.9 s
 /// on the developers' VM, where a cross-CPU hand-off takes about 50 µs),
 /// against the 11 × 5000 round trips of `ringside-loadgen ctxsw`.
