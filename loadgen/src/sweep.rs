@@ -879,13 +879,15 @@ pub fn summarize(
             .collect();
         let best = lines
             .iter()
-            .filter_map(|l| l.figures.as_ref().ok())
-            .map(|m| m.req_s)
-            .max_by(|a, b| a.median.total_cmp(&b.median));
-        if let Some(best) = best {
-            for m in lines.iter_mut().filter_map(|l| l.figures.as_mut().ok()) {
-                m.ratio = if best.median > 0.0 { m.req_s.median / best.median } else { f64::NAN };
-                m.within_noise = m.req_s != best && m.req_s.max >= best.min;
+            .enumerate()
+            .filter_map(|(i, l)| l.figures.as_ref().ok().map(|m| (i, m.req_s)))
+            .max_by(|a, b| a.1.median.total_cmp(&b.1.median));
+        if let Some((best_line, best)) = best {
+            for (i, line) in lines.iter_mut().enumerate() {
+                if let Ok(m) = &mut line.figures {
+                    m.ratio = if best.median > 0.0 { m.req_s.median / best.median } else { f64::NAN };
+                    m.within_noise = i != best_line && m.req_s.max >= best.min;
+                }
             }
         }
         tables.push(CellTable { cell, lines });
