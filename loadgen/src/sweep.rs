@@ -774,6 +774,8 @@ pub struct Measurement {
     pub server_cpu_us: Option<f64>,
     pub server_vcs: Option<f64>,
     pub client_cpu_us: f64,
+    /// Connections that broke during the window, by cause.
+    pub errors: engine::Errors,
     /// The row's `note`: why it is incomplete, warnings.
     pub note: String,
 }
@@ -792,6 +794,7 @@ impl Measurement {
             server_cpu_us: r.server.map(|p| p.cpu_us()),
             server_vcs: r.server.map(|p| p.vcs),
             client_cpu_us: r.client.cpu_us(),
+            errors: r.errors,
             note: note.to_string(),
         }
     }
@@ -809,6 +812,8 @@ pub struct Medians {
     pub server_cpu_us: Option<f64>,
     pub server_vcs: Option<f64>,
     pub client_cpu_us: f64,
+    /// Errors (broken connections) over all its complete runs.
+    pub errors: u64,
     /// Median req/s over the cell's best median req/s.
     pub ratio: f64,
     /// Its req/s range overlaps the best backend's: the difference is
@@ -870,6 +875,7 @@ pub fn summarize(
                         server_vcs: median_of(ok.iter().filter_map(|m| m.server_vcs)),
                         client_cpu_us: Spread::of(&ok.iter().map(|m| m.client_cpu_us).collect::<Vec<_>>())
                             .median,
+                        errors: ok.iter().map(|m| m.errors.total()).sum(),
                         ratio: f64::NAN,
                         within_noise: false,
                     })
@@ -905,7 +911,9 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
         "Medians over {reps}, complete runs only. p50, p99: latency from the intended send time. Per \
          request: server us, the server's CPU time (us); server vcs, its voluntary context switches; \
          client us, the load generator's CPU time. vs best: req/s over the cell's best median; \
-         \"~\" where its req/s range overlaps the best one's (a difference within the run-to-run spread)."
+         \"~\" where its req/s range overlaps the best one's (a difference within the run-to-run spread). \
+         errors: connections broken during the windows (a timeout breaks its connection), all runs \
+         together; see below."
     );
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "n/a".to_string(), f);
     for t in tables {
@@ -913,7 +921,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
         let _ = writeln!(s, "{}", t.cell);
         let _ = writeln!(
             s,
-            "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>11} {:>8}",
+            "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>11} {:>8} {:>7}",
             "backend",
             "req/s",
             "req/s min-max",
@@ -922,7 +930,8 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
             "server us",
             "server vcs",
             "client us",
-            "vs best"
+            "vs best",
+            "errors"
         );
         for line in &t.lines {
             match &line.figures {
@@ -942,7 +951,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
                     };
                     let _ = write!(
                         s,
-                        "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>11.2} {:>8}",
+                        "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>11.2} {:>8} {:>7}",
                         line.backend,
                         thousands(m.req_s.median.round() as u64),
                         range,
@@ -951,7 +960,8 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
                         opt(m.server_cpu_us, &|v| format!("{v:.2}")),
                         opt(m.server_vcs, &|v| format!("{v:.3}")),
                         m.client_cpu_us,
-                        ratio
+                        ratio,
+                        m.errors
                     );
                     if m.complete < m.runs {
                         let _ = write!(s, "  ({} of {} runs complete)", m.complete, m.runs);
@@ -974,9 +984,39 @@ fn tail_first_line(s: &str, max: usize) -> String {
     format!("{cut}...")
 }
 
-/// The incomplete and failed runs, with their notes; empty if none.
+/// Errors by kind, e.g. `149 timed out, 2 reset or closed`.
+pub fn describe_errors(e: &engine::Errors) -> String {
+    let kinds = [
+        (e.connect, "failed to connect"),
+        (e.reset, "reset or closed"),
+        (e.timeout, "timed out"),
+        (e.bad_response, "bad answer"),
+    ];
+    let parts: Vec<String> =
+        kinds.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    parts.join(", ")
+}
+
+/// The complete runs that had errors, the incomplete and failed runs with
+/// their notes, and the skipped backends; empty if none.
 pub fn render_failures(measurements: &[Measurement], skipped: &[(String, String)]) -> String {
     let mut s = String::new();
+    let with_errors: Vec<&Measurement> =
+        measurements.iter().filter(|m| m.complete && m.errors.total() > 0).collect();
+    if !with_errors.is_empty() {
+        let _ =
+            writeln!(s, "Runs with broken connections (complete, but with fewer connections by the end):");
+        for m in with_errors {
+            let _ = writeln!(
+                s,
+                "  rep {}, {}, {}: {}",
+                m.repetition,
+                m.cell.short(),
+                m.backend,
+                describe_errors(&m.errors)
+            );
+        }
+    }
     let failed: Vec<&Measurement> = measurements.iter().filter(|m| !m.complete).collect();
     if !failed.is_empty() {
         let _ = writeln!(s, "Incomplete or failed runs:");
@@ -1220,10 +1260,15 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         }
         if !start_failed {
             eprintln!(
-                "{tag} {:>9} req/s  p99 {:>8}  server {} us/req{}",
+                "{tag} {:>9} req/s  p99 {:>8}  server {} us/req{}{}",
                 thousands(m.req_s.round() as u64),
                 m.p99_us.map_or_else(|| "-".into(), fmt_us),
                 m.server_cpu_us.map_or_else(|| "n/a".into(), |v| format!("{v:.2}")),
+                if m.errors.total() > 0 {
+                    format!("  errors: {}", describe_errors(&m.errors))
+                } else {
+                    String::new()
+                },
                 report.incomplete.as_ref().map(|w| format!("  INCOMPLETE: {w}")).unwrap_or_default()
             );
         }
@@ -1537,6 +1582,7 @@ Options:
             server_cpu_us: Some(1e6 / req_s),
             server_vcs: Some(0.5),
             client_cpu_us: 3.0,
+            errors: engine::Errors::default(),
             note: if complete { String::new() } else { "incomplete: every connection failed".into() },
         }
     }
@@ -1562,6 +1608,9 @@ Options:
             m("epoll", 500, 1, 150_000.0, true),
             m("thread-pool", 500, 1, 0.0, false),
         ];
+        let mut data = data;
+        data[1].errors.timeout = 149;
+        data[2].errors.reset = 2;
         let skipped: HashMap<String, String> = [("tokio".to_string(), "exit status 3".to_string())].into();
         let t = summarize(&cells, &backends, &data, &skipped);
         assert_eq!(t.len(), 2);
@@ -1570,6 +1619,7 @@ Options:
         let epoll = fig(0, 0).unwrap();
         assert_eq!(epoll.req_s, Spread { median: 200_000.0, min: 180_000.0, max: 210_000.0 });
         assert_eq!((epoll.runs, epoll.complete, epoll.ratio, epoll.within_noise), (3, 3, 1.0, false));
+        assert_eq!(epoll.errors, 151);
         assert_eq!(epoll.p50_us, Some(200.0));
         assert_eq!(epoll.server_cpu_us, Some(5.0));
 
@@ -1592,17 +1642,23 @@ Options:
         assert!(text.contains("http, 50 connections\n"), "{text}");
         let line = |b: &str| text.lines().find(|l| l.trim_start().starts_with(b)).unwrap().to_string();
         let e = line("epoll");
-        assert!(e.contains("200,000") && e.contains("180,000-210,000") && e.ends_with(" 1.00"), "{e}");
+        assert!(
+            e.contains("200,000") && e.contains("180,000-210,000") && e.ends_with(" 1.00     151"),
+            "{e}"
+        );
         let p = line("thread-pool");
         assert!(p.contains("110,000") && p.contains("0.55") && p.contains("(2 of 3 runs complete)"), "{p}");
-        assert!(line("io-uring").ends_with("~0.97") || line("io-uring").ends_with("~0.98"), "{text}");
+        assert!(line("io-uring").contains(" ~0.97 ") || line("io-uring").contains(" ~0.98 "), "{text}");
+        assert!(line("io-uring").ends_with(" 0"), "{text}");
         assert!(line("tokio").contains("n/a (skipped: exit status 3)"), "{text}");
 
         let failures = render_failures(&data, &[("tokio".into(), "exit status 3".into())]);
         assert!(failures.contains("rep 3, http c=50, thread-pool: incomplete: every connection failed"));
         assert!(failures.contains("rep 1, http c=500, thread-pool"));
         assert!(failures.contains("Skipped backends:\n  tokio: exit status 3"));
-        assert!(render_failures(&data[..3], &[]).is_empty());
+        assert!(failures.contains("rep 2, http c=50, epoll: 149 timed out\n"), "{failures}");
+        assert!(failures.contains("rep 3, http c=50, epoll: 2 reset or closed\n"), "{failures}");
+        assert!(render_failures(&data[6..9], &[]).is_empty());
     }
 
     #[test]
