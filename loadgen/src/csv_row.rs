@@ -69,6 +69,7 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         (Some(b), Some(a)) => a.requests.saturating_sub(b.requests),
         _ => 0,
     };
+    let (request_bytes, response_bytes) = payload_bytes(a.protocol, a.request_bytes, a.response_bytes);
     results::Row {
         schema: results::SCHEMA_VERSION,
         timestamp: results::timestamp_utc(r.window_started),
@@ -82,7 +83,7 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         backend_options,
         protocol: a.protocol,
         server_cores: ctx.server_cores.clone(),
-        client_cores: a.cores.as_ref().map(|c| list(&c.0)).unwrap_or_default(),
+        client_cores: a.cores.as_ref().map(|c| cpu_list(&c.0)).unwrap_or_default(),
         client_threads: r.threads as u32,
         connections: a.connections,
         pipeline: a.pipeline,
@@ -95,8 +96,8 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         target_rate: a.rate.unwrap_or(0.0),
         achieved_rate: r.achieved_rate(),
         rate_shortfall: r.rate_shortfall(),
-        request_bytes: u64::from(a.request_bytes),
-        response_bytes: u64::from(a.response_bytes),
+        request_bytes,
+        response_bytes,
         work: describe_work(a.work),
         warmup_s: a.warmup.as_secs_f64(),
         duration_s: r.window.as_secs_f64(),
@@ -137,8 +138,19 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
     }
 }
 
+/// The `request_bytes` and `response_bytes` columns as the schema defines
+/// them: echo answers what it got; an http GET has no body and its answer's
+/// body is `Hello, World!`; rr sends and asks for what the run says.
+fn payload_bytes(protocol: protocol::Protocol, request: u32, response: u32) -> (u64, u64) {
+    match protocol {
+        protocol::Protocol::Echo => (u64::from(request), u64::from(request)),
+        protocol::Protocol::Rr => (u64::from(request), u64::from(response)),
+        protocol::Protocol::Http => (0, protocol::http::HELLO.len() as u64),
+    }
+}
+
 /// CPUs as `0,2-3`.
-fn list(cores: &[usize]) -> String {
+pub fn cpu_list(cores: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < cores.len() {
@@ -158,8 +170,12 @@ mod tests {
 
     #[test]
     fn cpu_lists_and_switch_share() {
-        assert_eq!(list(&[0]), "0");
-        assert_eq!(list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(cpu_list(&[0]), "0");
+        assert_eq!(cpu_list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        use protocol::Protocol::{Echo, Http, Rr};
+        assert_eq!(payload_bytes(Echo, 64, 128), (64, 64));
+        assert_eq!(payload_bytes(Rr, 64, 128), (64, 128));
+        assert_eq!(payload_bytes(Http, 64, 128), (0, 13));
         assert_eq!(switch_share_pct(1.0, 0.0, 8.0, 2000.0), 25.0);
         assert_eq!(switch_share_pct(1.0, 0.0, 0.0, 2000.0), 0.0);
         assert!(!GIT_REV.is_empty());

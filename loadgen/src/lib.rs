@@ -12,3 +12,4 @@ pub mod proto;
 pub mod report;
 pub mod run;
 pub mod server_stats;
+pub mod sweep;

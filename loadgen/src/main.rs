@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Parser, Subcommand};
-use loadgen::{csv_row, ctxsw, report, run};
+use loadgen::{csv_row, ctxsw, report, run, sweep};
 
 #[derive(Debug, Parser)]
 #[command(name = "ringside-loadgen", version, about = "Drive a ringside server with load and measure it")]
@@ -27,6 +27,13 @@ enum Command {
     /// Measure what a context switch (two threads on one CPU) and a cross-CPU
     /// wake-up cost on this machine, with a pinned pipe ping-pong.
     Ctxsw(CtxswArgs),
+    /// The main job: start every backend itself, pinned, over a grid of
+    /// protocols, connection counts, sizes and repetitions (backends
+    /// interleaved within each repetition, a fresh server per run); print a
+    /// comparison table and append one CSV row per run. Exit 0 if every
+    /// run completed, 3 if any failed or a backend was skipped (the results
+    /// are still written).
+    Sweep(Box<sweep::SweepArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +60,10 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run(args) => run_once(&args),
+        Command::Sweep(args) => {
+            let outcome = sweep::sweep(&args, stop_on_signal()?)?;
+            Ok(if outcome.all_complete() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }
         Command::Ctxsw(args) => {
             let cal = ctxsw::calibrate(&args.options)?;
             let text = if args.json { serde_json::to_string(&cal)? } else { cal.to_string() };
@@ -69,14 +80,7 @@ fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.csv {
         results::check_writable(path)?;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    // The first Ctrl-C (or SIGTERM) ends the run early and keeps its
-    // results; a second one exits at once.
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
-    let r = run::run(args, Arc::clone(&stop))?;
+    let r = run::run(args, stop_on_signal()?)?;
     print(report::summary(&r).trim_end())?;
     if let Some(path) = &args.hgrm {
         report::write_hgrm(path, &r.corrected)?;
@@ -93,6 +97,17 @@ fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("ringside-loadgen: appended a row to {}", path.display());
     }
     Ok(if r.incomplete.is_some() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// The first Ctrl-C (or SIGTERM) sets the flag returned: the run or sweep
+/// ends early and keeps its results. A second one exits at once.
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
 }
 
 /// Print `text` and a newline to stdout; a closed stdout (`| head`) is not an
@@ -139,6 +154,20 @@ mod tests {
         assert!(parse(&["nonsense"]).is_err());
         assert!(parse(&["run", "--rate", "x"]).is_err());
         assert!(parse(&["run", "--duration", "1h"]).is_err());
+        assert!(parse(&["sweep", "--connections", "0"]).is_err());
+        assert!(parse(&["sweep", "--server-arg", "thread-pool"]).is_err());
+        assert!(parse(&["sweep", "--protocols", "http,ftp"]).is_err());
+    }
+
+    #[test]
+    fn sweep_flags() {
+        let Command::Sweep(a) =
+            parse(&["sweep", "--dry-run", "--server-arg", "thread-pool=--threads=512"]).unwrap().command
+        else {
+            panic!("not sweep")
+        };
+        assert!(a.dry_run);
+        assert_eq!(a.server_args[0].arg, "--threads=512");
     }
 
     #[test]

@@ -1,0 +1,223 @@
+//! `ringside-loadgen sweep` for real: a tiny sweep against the real server,
+//! and a sweep whose server cannot start.
+//!
+//! The server binary is `ringside-server` next to the load generator in
+//! `target/<profile>/`. `cargo test --workspace` builds it (the servers
+//! package's own tests need it); `cargo test -p loadgen` alone does not, and
+//! cannot build it from inside a test (cargo holds the build directory's
+//! lock while tests run), so these tests then skip, saying so:
+//! `cargo build -p servers --bin ringside-server` first.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// One test at a time: they share two CPUs, and a script written while
+/// another thread forks could not be executed (ETXTBSY).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn server() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_BIN_EXE_ringside-loadgen")).parent()?.to_path_buf();
+    let server = dir.join("ringside-server");
+    server.is_file().then_some(server)
+}
+
+/// The server and two CPUs (server, load), or why the test cannot run.
+fn setup(test: &str) -> Option<(PathBuf, [usize; 2])> {
+    let skip = |why: String| {
+        // libtest captures eprintln!, not a write to the stderr handle.
+        let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+    };
+    let Some(server) = server() else {
+        skip(format!(
+            "no ringside-server next to {}; build it with `cargo build -p servers --bin ringside-server` \
+             (cargo test --workspace does)",
+            env!("CARGO_BIN_EXE_ringside-loadgen")
+        ));
+        return None;
+    };
+    let cpus: Vec<usize> =
+        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    if cpus.len() < 2 {
+        skip(format!("needs 2 CPUs, this process may use {cpus:?}"));
+        return None;
+    }
+    Some((server, [cpus[0], cpus[1]]))
+}
+
+fn loadgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringside-loadgen")).args(args).output().expect("run ringside-loadgen")
+}
+
+fn temp_csv(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("ringside-sweep-{name}-{}.csv", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn tiny_sweep() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, [server_cpu, client_cpu])) = setup("tiny_sweep") else { return };
+    let csv = temp_csv("tiny");
+    let (s, c) = (server_cpu.to_string(), client_cpu.to_string());
+    let out = loadgen(&[
+        "sweep",
+        "--server",
+        server.to_str().unwrap(),
+        "--backends",
+        "epoll,thread-pool",
+        "--protocols",
+        "http",
+        "--connections",
+        "4",
+        "--repetitions",
+        "1",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--server-cores",
+        &s,
+        "--client-cores",
+        &c,
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+
+    let rows = results::read(&csv).expect("the sweep's CSV");
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let backends: Vec<&str> = rows.iter().map(|r| r.backend.as_str()).collect();
+    assert_eq!(backends, ["epoll", "thread-pool"]);
+    for r in &rows {
+        assert!(r.complete, "{r:#?}");
+        assert!(r.requests > 0 && r.server_requests > 0, "{r:#?}");
+        assert_eq!((r.repetition, r.connections, r.server_cores.as_str()), (1, 4, s.as_str()));
+        assert_eq!(r.run_id, rows[0].run_id);
+    }
+    assert!(rows[1].backend_options.contains("threads=64"), "{}", rows[1].backend_options);
+
+    // The table: a line per backend, with figures.
+    let table =
+        stdout.split_once("http, 4 connections\n").map(|(_, t)| t).unwrap_or_else(|| panic!("{stdout}"));
+    for backend in ["epoll", "thread-pool"] {
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with(backend))
+            .unwrap_or_else(|| panic!("no {backend} line in:\n{stdout}"));
+        assert!(!line.contains("n/a"), "{line}");
+    }
+    // One progress line per run.
+    assert_eq!(stderr.lines().filter(|l| l.contains(" req/s ")).count(), 2, "{stderr}");
+    let _ = std::fs::remove_file(&csv);
+}
+
+/// A server that exits 3 (this kernel cannot run it) is skipped for the
+/// rest of the sweep, with its reason; the others still run; exit 3.
+#[test]
+fn unsupported_backend_is_skipped_with_its_reason() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, [server_cpu, client_cpu])) = setup("unsupported_backend_is_skipped_with_its_reason")
+    else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ringside-sweep-fake-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("server");
+    // Lists a backend `nokernel` that always exits 3; the rest is the real
+    // server.
+    let script = format!(
+        "#!/bin/sh\n\
+         if [ \"$1\" = --help ]; then\n\
+           printf 'Options:\\n  -b, --backend <BACKEND>\\n          Possible values:\\n          - nokernel: x\\n          - epoll: y\\n\\n  -p, --protocol <P>\\n'\n\
+           exit 0\n\
+         fi\n\
+         if [ \"$2\" = nokernel ]; then echo 'io_uring is disabled here; use --backend epoll' >&2; exit 3; fi\n\
+         exec '{}' \"$@\"\n",
+        server.display()
+    );
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let csv = temp_csv("unsupported");
+    let (s, c) = (server_cpu.to_string(), client_cpu.to_string());
+    let out = loadgen(&[
+        "sweep",
+        "--server",
+        fake.to_str().unwrap(),
+        "--connections",
+        "2",
+        "--repetitions",
+        "2",
+        "--duration",
+        "100ms",
+        "--warmup",
+        "50ms",
+        "--server-cores",
+        &s,
+        "--client-cores",
+        &c,
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("skipping nokernel for the rest of the sweep"), "{stderr}");
+    assert!(
+        stdout.contains("nokernel         n/a (skipped: this kernel cannot run it (exit status 3)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Skipped backends:\n  nokernel: this kernel cannot run it"), "{stdout}");
+    assert!(stdout.contains("io_uring is disabled here"), "{stdout}");
+    // One failed row for nokernel, then only epoll: rep 1 and rep 2.
+    let rows = results::read(&csv).expect("the sweep's CSV");
+    let seen: Vec<(&str, bool)> = rows.iter().map(|r| (r.backend.as_str(), r.complete)).collect();
+    assert_eq!(seen, [("nokernel", false), ("epoll", true), ("epoll", true)]);
+    assert!(rows[0].note.contains("the server did not start"), "{}", rows[0].note);
+    let _ = std::fs::remove_file(&csv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_runs_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, _)) = setup("dry_run_prints_the_plan_and_runs_nothing") else { return };
+    let csv = temp_csv("dry");
+    let out = loadgen(&[
+        "sweep",
+        "--dry-run",
+        "--server",
+        server.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.starts_with("sweep: ") && stdout.contains(" backends x 2 cells x 3 repetitions = "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("; estimated time "), "{stdout}");
+    assert!(stdout.contains("--backend thread-pool --protocol http"), "{stdout}");
+    assert!(stdout.contains("--threads 500"), "{stdout}");
+    assert!(!csv.exists(), "a dry run writes nothing");
+}
+
+#[test]
+fn missing_server_says_how_to_build_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let out = loadgen(&["sweep", "--dry-run", "--server", "/nonexistent/ringside-server"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no server binary at /nonexistent/ringside-server: build it with `cargo build --release`"
+        ),
+        "{stderr}"
+    );
+}
