@@ -554,6 +554,7 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
         window_started: SystemTime::now(),
         incomplete: Some(why),
         notes: Vec::new(),
+        switch_cost: None,
         shape: Shape {
             protocol: args.protocol,
             request_bytes: args.request_bytes,
@@ -1170,7 +1171,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     let plan = Plan::new(args, &known)?;
     check_cores("--server-cores", &args.server_cores)?;
     check_cores("--client-cores", &args.client_cores)?;
-    let base = base_run_args(args);
+    let mut base = base_run_args(args);
     let mut plan_text = render_plan(&plan, args, &server, &base, args.dry_run);
     if let Some(e) = unwritable {
         let _ = writeln!(plan_text, "  WARNING: {e}");
@@ -1193,6 +1194,12 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     let started = Instant::now();
     let run_id = results::timestamp_utc(SystemTime::now());
     let (same_cpu_ns, cross_cpu_ns) = calibrate(args);
+    // Measured once here; no run measures it again.
+    if same_cpu_ns > 0.0 {
+        base.known_calibration = Some(run::SwitchCost { same_cpu_ns, cross_cpu_ns });
+    } else {
+        base.no_calibrate = true;
+    }
     let server_cores = csv_row::cpu_list(&args.server_cores.0);
 
     let mut measurements = Vec::new();
