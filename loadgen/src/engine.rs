@@ -195,6 +195,10 @@ struct Conn {
     /// Bytes for the driver to send.
     output: Vec<u8>,
     alive: bool,
+    /// Answers received during the window.
+    answers: u64,
+    /// Whether it had a request outstanding at some point of the window.
+    waited: bool,
 }
 
 /// The whole run of one thread, once it is over.
@@ -209,6 +213,11 @@ pub struct Outcome {
     pub first_bad: Option<String>,
     /// Connections still alive at the end.
     pub alive: usize,
+    /// Per connection that had a request outstanding during the window:
+    /// the answers it received during the window (0: it was never
+    /// answered, such as a connection queued behind a thread pool's busy
+    /// workers).
+    pub answers_per_conn: Vec<u64>,
 }
 
 pub struct Engine {
@@ -246,6 +255,8 @@ impl Engine {
                 queued: VecDeque::new(),
                 output: Vec::with_capacity(plan.shape.request_len() * plan.pipeline as usize),
                 alive: true,
+                answers: 0,
+                waited: false,
             })
             .collect();
         let rng = plan.seed | 1;
@@ -328,6 +339,9 @@ impl Engine {
                 Ok(Fed::Done { consumed }) => {
                     data = &data[consumed..];
                     conn.in_flight.pop_front();
+                    if (self.plan.window_start..self.plan.window_end).contains(&now) {
+                        conn.answers += 1;
+                    }
                     self.answered(front, now);
                     self.fill(i, now);
                 }
@@ -365,6 +379,9 @@ impl Engine {
         }
         conn.alive = false;
         conn.output.clear();
+        if !conn.in_flight.is_empty() && self.clock.raw() >= self.plan.window_start {
+            conn.waited = true;
+        }
         // Requests that will never be answered still count against the run:
         // as the error that broke their connection (at least one).
         let window = self.plan.window_start..self.plan.window_end;
@@ -429,6 +446,9 @@ impl Engine {
             conn.requests.write(seq, &mut conn.output);
             let sent = self.clock.raw();
             conn.in_flight.push_back(Sent { seq, intended, sent });
+            if (self.plan.window_start..self.plan.window_end).contains(&sent) {
+                conn.waited = true;
+            }
         }
         if was_empty && !self.conns[i].output.is_empty() {
             self.dirty.push(i);
@@ -547,7 +567,10 @@ impl Engine {
     /// check or second boundary.
     pub fn deadline(&self) -> u64 {
         let mut d = self.next_timeout_check;
-        d = d.min(self.plan.window_start + (self.second + 1) * self.plan.second);
+        // The window's last second is reported by `finish`, not at a boundary.
+        if self.plan.window_start + self.second * self.plan.second < self.plan.window_end {
+            d = d.min(self.plan.window_start + (self.second + 1) * self.plan.second);
+        }
         if let Mode::Open { .. } = self.plan.mode
             && !self.stopping
             && self.next_arrival < self.plan.window_end
@@ -558,7 +581,9 @@ impl Engine {
     }
 
     /// Nothing more to do: past the window (or stopped) and every request of
-    /// the window answered or failed; or no live connection is left.
+    /// the window answered or failed; or no live connection is left. A
+    /// request sent during the warm-up and still unanswered is not waited
+    /// for: it counts nowhere, and its connection counts as never answered.
     pub fn finished(&self) -> bool {
         let now = self.clock.raw();
         let no_live = self.conns.iter().all(|c| !c.alive);
@@ -566,7 +591,11 @@ impl Engine {
             return true;
         }
         let past = self.stopping || now >= self.plan.window_end || self.over_budget();
-        past && self.conns.iter().all(|c| c.in_flight.is_empty() && c.queued.is_empty())
+        let start = self.plan.window_start;
+        past && self
+            .conns
+            .iter()
+            .all(|c| c.in_flight.iter().all(|s| s.intended < start) && c.queued.is_empty())
     }
 
     /// Whether every connection has failed.
@@ -579,7 +608,15 @@ impl Engine {
             self.flush_interval();
         }
         let (corrected, raw) = self.latencies.finish();
+        let answers_per_conn = self
+            .conns
+            .iter()
+            // Still waiting at the end: outstanding since before it.
+            .filter(|c| c.waited || c.answers > 0 || (c.alive && !c.in_flight.is_empty()))
+            .map(|c| c.answers)
+            .collect();
         Outcome {
+            answers_per_conn,
             alive: self.conns.iter().filter(|c| c.alive).count(),
             corrected,
             raw,

@@ -115,12 +115,16 @@ pub fn summary(r: &Report) -> String {
         "  Errors     connect {}, reset {}, timeout {}, bad response {}",
         e.connect, e.reset, e.timeout, e.bad_response
     );
+    if let Some(line) = conns_line(r) {
+        let _ = writeln!(s, "  Conns      {line}");
+    }
     match &r.server {
         Some(p) => {
             let _ = writeln!(s, "  Server     {}", per_request(p));
         }
         None => {
-            let _ = writeln!(s, "  Server     counters unavailable");
+            let why = if r.notes.is_empty() { "" } else { " (see the notes below)" };
+            let _ = writeln!(s, "  Server     not measured{why}");
         }
     }
     let _ = writeln!(s, "  Client     {}", per_request(&r.client));
@@ -154,6 +158,27 @@ pub fn summary(r: &Report) -> String {
         let _ = writeln!(s, "  INCOMPLETE: {why}");
     }
     s
+}
+
+/// How evenly the answers spread over the connections, and how many got
+/// none: a connection the server never served is invisible in req/s and
+/// latency (it sends nothing more), so it is counted here.
+fn conns_line(r: &Report) -> Option<String> {
+    let n = &r.answers_per_conn;
+    let (&min, &max) = (n.first()?, n.last()?);
+    let median = n[n.len() / 2];
+    let unanswered = r.conns_unanswered();
+    let mut line = format!(
+        "{} with requests in the window; answers each: min {}, median {}, max {}",
+        thousands(n.len() as u64),
+        thousands(min),
+        thousands(median),
+        thousands(max)
+    );
+    if unanswered > 0 {
+        let _ = write!(line, "; {} NEVER ANSWERED in the window", thousands(unanswered as u64));
+    }
+    Some(line)
 }
 
 fn shape_words(r: &Report) -> String {

@@ -217,6 +217,9 @@ pub struct Report {
     pub completed: u64,
     pub scheduled: u64,
     pub errors: Errors,
+    /// Answers received during the window by each connection that had a
+    /// request outstanding in it, ascending.
+    pub answers_per_conn: Vec<u64>,
     pub window: Duration,
     pub window_started: std::time::SystemTime,
     /// Why the run is incomplete, if it is.
@@ -227,7 +230,22 @@ pub struct Report {
     pub switch_cost: Option<SwitchCost>,
 }
 
+/// Whether reading the server's counters before and after the window was
+/// quick enough for their difference to describe the window: each read
+/// lands somewhere between its request and its answer, so together they may
+/// shift the window by up to their sum. Allowed: 2% of the window, and at
+/// least 20 ms (a connection and two syscalls on a loaded machine).
+pub fn stats_reads_fit(before: Duration, after: Duration, window: Duration) -> bool {
+    before + after <= (window / 50).max(Duration::from_millis(20))
+}
+
 impl Report {
+    /// Connections that had a request outstanding during the window and
+    /// received no answer in it.
+    pub fn conns_unanswered(&self) -> usize {
+        self.answers_per_conn.iter().take_while(|&&n| n == 0).count()
+    }
+
     pub fn achieved_rate(&self) -> f64 {
         self.completed as f64 / self.window.as_secs_f64().max(1e-9)
     }
@@ -420,6 +438,8 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     }
     let window_started = std::time::SystemTime::now();
     let window_started_at = Instant::now();
+    let client_before = server_stats::own_usage();
+    let read_started = Instant::now();
     let server_before = match &source {
         Some(s) => match s.read() {
             Ok(stats) => Some(stats),
@@ -430,7 +450,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         },
         None => None,
     };
-    let client_before = server_stats::own_usage();
+    let read_before = read_started.elapsed();
 
     // Progress, one line a second, merged over threads.
     let mut progress = Progress::new(threads, args.hlog.as_deref(), window_started, args.quiet)?;
@@ -451,6 +471,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         }
     }
     let client_after = server_stats::own_usage();
+    let read_started = Instant::now();
     let server_after = match (&source, &server_before) {
         (Some(s), Some(_)) => match s.read() {
             Ok(stats) => Some(stats),
@@ -461,10 +482,12 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         },
         _ => None,
     };
+    let read_after = read_started.elapsed();
 
     let mut corrected = engine::new_histogram();
     let mut raw = engine::new_histogram();
     let (mut completed, mut scheduled, mut alive) = (0, 0, 0);
+    let mut answers_per_conn = Vec::new();
     let mut errors = Errors { connect: connect_failures.len() as u64, ..Errors::default() };
     let mut first_bad = None;
     for o in &outcomes {
@@ -474,6 +497,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         scheduled += o.scheduled;
         errors.add(&o.errors);
         alive += o.alive;
+        answers_per_conn.extend_from_slice(&o.answers_per_conn);
         if first_bad.is_none() {
             first_bad.clone_from(&o.first_bad);
         }
@@ -494,7 +518,21 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     if let Some(bad) = first_bad {
         notes.push(format!("first bad answer: {bad}"));
     }
+    answers_per_conn.sort_unstable();
     let server = match (&server_before, &server_after) {
+        (Some(b), Some(a)) if !stats_reads_fit(read_before, read_after, window) => {
+            let (at, took) =
+                if read_before >= read_after { ("start", read_before) } else { ("end", read_after) };
+            notes.push(format!(
+                "server CPU and switches per request not reported: the server took {} to answer the counters \
+                 request at the {at} of the {} window, so they would not describe the window. A server whose \
+                 threads are all busy makes a new connection wait (a thread pool queues it: conns_waiting); read \
+                 its counters through its --stats-listen port with --stats",
+                crate::report::fmt_us(took.as_secs_f64() * 1e6),
+                crate::report::fmt_us(window.as_secs_f64() * 1e6),
+            ));
+            None
+        }
         (Some(b), Some(a)) => {
             let counted = a.requests.saturating_sub(b.requests);
             // Echo servers count no requests: use ours.
@@ -517,6 +555,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         completed,
         scheduled,
         errors,
+        answers_per_conn,
         window,
         window_started,
         incomplete,
@@ -612,6 +651,23 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_read_slowly_do_not_describe_the_window() {
+        let ms = Duration::from_millis;
+        // (before, after, window, fits)
+        let table = [
+            (ms(1), ms(1), ms(3000), true),
+            (ms(30), ms(30), ms(3000), true),
+            (ms(40), ms(30), ms(3000), false),
+            (ms(10), ms(10), ms(100), true),
+            (ms(15), ms(10), ms(100), false),
+            (ms(3000), ms(1), ms(3000), false),
+        ];
+        for (before, after, window, fits) in table {
+            assert_eq!(stats_reads_fit(before, after, window), fits, "{before:?} {after:?} {window:?}");
+        }
+    }
 
     #[test]
     fn durations_and_work() {

@@ -550,6 +550,7 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
         completed: 0,
         scheduled: 0,
         errors: engine::Errors::default(),
+        answers_per_conn: Vec::new(),
         window: Duration::ZERO,
         window_started: SystemTime::now(),
         incomplete: Some(why),
@@ -777,6 +778,9 @@ pub struct Measurement {
     pub client_cpu_us: f64,
     /// Connections that broke during the window, by cause.
     pub errors: engine::Errors,
+    /// Connections with a request outstanding in the window and no answer
+    /// in it (the server never served them).
+    pub unanswered: usize,
     /// The row's `note`: why it is incomplete, warnings.
     pub note: String,
 }
@@ -796,6 +800,7 @@ impl Measurement {
             server_vcs: r.server.map(|p| p.vcs),
             client_cpu_us: r.client.cpu_us(),
             errors: r.errors,
+            unanswered: r.conns_unanswered(),
             note: note.to_string(),
         }
     }
@@ -1015,6 +1020,22 @@ pub fn render_failures(measurements: &[Measurement], skipped: &[(String, String)
                 m.cell.short(),
                 m.backend,
                 describe_errors(&m.errors)
+            );
+        }
+    }
+    let starved: Vec<&Measurement> = measurements.iter().filter(|m| m.complete && m.unanswered > 0).collect();
+    if !starved.is_empty() {
+        let _ =
+            writeln!(s, "Runs with connections never answered in the window (the server left them waiting):");
+        for m in starved {
+            let _ = writeln!(
+                s,
+                "  rep {}, {}, {}: {} of {} connections",
+                m.repetition,
+                m.cell.short(),
+                m.backend,
+                m.unanswered,
+                m.cell.connections
             );
         }
     }
@@ -1590,6 +1611,7 @@ Options:
             server_vcs: Some(0.5),
             client_cpu_us: 3.0,
             errors: engine::Errors::default(),
+            unanswered: 0,
             note: if complete { String::new() } else { "incomplete: every connection failed".into() },
         }
     }
@@ -1618,6 +1640,7 @@ Options:
         let mut data = data;
         data[1].errors.timeout = 149;
         data[2].errors.reset = 2;
+        data[3].unanswered = 14;
         let skipped: HashMap<String, String> = [("tokio".to_string(), "exit status 3".to_string())].into();
         let t = summarize(&cells, &backends, &data, &skipped);
         assert_eq!(t.len(), 2);
@@ -1665,6 +1688,13 @@ Options:
         assert!(failures.contains("Skipped backends:\n  tokio: exit status 3"));
         assert!(failures.contains("rep 2, http c=50, epoll: 149 timed out\n"), "{failures}");
         assert!(failures.contains("rep 3, http c=50, epoll: 2 reset or closed\n"), "{failures}");
+        assert!(
+            failures.contains(
+                "Runs with connections never answered in the window (the server left them waiting):\n  \
+                 rep 1, http c=50, thread-pool: 14 of 50 connections\n"
+            ),
+            "{failures}"
+        );
         assert!(render_failures(&data[6..9], &[]).is_empty());
     }
 

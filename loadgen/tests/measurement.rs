@@ -31,6 +31,9 @@ enum Policy {
     /// Hold every answer due in the first `stall` of each second until the
     /// stall ends.
     StallEverySecond(Duration),
+    /// Answer only the first N connections; accept the others and never
+    /// read them (a thread pool with N workers, its queue never served).
+    ServeFirst(usize),
 }
 
 struct TestServer {
@@ -49,11 +52,18 @@ impl TestServer {
         let epoch = Instant::now();
         let (m, d) = (Arc::clone(&measured), Arc::clone(&dead));
         thread::spawn(move || {
-            for stream in listener.incoming() {
+            let mut unserved = Vec::new();
+            for (n, stream) in listener.incoming().enumerate() {
                 if d.load(Ordering::Relaxed) {
                     return;
                 }
                 let Ok(mut s) = stream else { continue };
+                if let Policy::ServeFirst(served) = policy
+                    && n >= served
+                {
+                    unserved.push(s);
+                    continue;
+                }
                 let (m, d) = (Arc::clone(&m), Arc::clone(&d));
                 thread::spawn(move || {
                     let _ = s.set_nodelay(true);
@@ -61,7 +71,7 @@ impl TestServer {
                     while !d.load(Ordering::Relaxed) && s.read_exact(&mut buf).is_ok() {
                         let got = Instant::now();
                         match policy {
-                            Policy::Immediate => {}
+                            Policy::Immediate | Policy::ServeFirst(_) => {}
                             Policy::Delay(d) => {
                                 while got.elapsed() < d {
                                     std::hint::spin_loop();
@@ -233,5 +243,30 @@ fn a_server_dying_mid_run_ends_the_run_with_what_was_measured() {
     assert!(why.contains("every connection"), "incomplete: {why:?}");
     assert!(r.completed > 0, "what was measured before the server died is kept");
     let _ = &server;
+    server.kill();
+}
+
+#[test]
+fn connections_never_answered_are_counted_and_not_waited_for() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let server = TestServer::start(Policy::ServeFirst(2));
+    // A timeout longer than the run: nothing breaks, the two connections
+    // queued forever only wait.
+    let a = args(&server, &["-c", "4", "--warmup", "200ms", "-d", "1s", "--timeout", "30s"]);
+    let started = Instant::now();
+    let r = run(&a);
+    assert!(started.elapsed() < Duration::from_secs(15), "the run waited for answers sent in the warm-up");
+    assert!(r.incomplete.is_none(), "{:?}", r.incomplete);
+    assert_eq!(r.errors.timeout, 0);
+    assert_eq!(r.conns_unanswered(), 2, "answers per connection: {:?}", r.answers_per_conn);
+    assert_eq!(r.answers_per_conn.len(), 4);
+    assert_eq!(
+        r.answers_per_conn[2..].iter().sum::<u64>(),
+        r.completed,
+        "the served two answered everything"
+    );
+    let row = loadgen::csv_row::row(&r, &Default::default());
+    assert_eq!((row.conns_unanswered, row.conn_answers_min), (2, 0));
+    assert_eq!(row.conn_answers_max, r.answers_per_conn[3]);
     server.kill();
 }

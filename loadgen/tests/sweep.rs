@@ -1,5 +1,6 @@
-//! `ringside-loadgen sweep` for real: a tiny sweep against the real server,
-//! and a sweep whose server cannot start.
+//! The load generator against the real server: a tiny sweep, a sweep whose
+//! server cannot start, and `run` against a thread pool too small for its
+//! connections.
 //!
 //! The server binary is `ringside-server` next to the load generator in
 //! `target/<profile>/`. `cargo test --workspace` builds it (the servers
@@ -220,4 +221,65 @@ fn missing_server_says_how_to_build_it() {
         ),
         "{stderr}"
     );
+}
+
+/// The study notes' lesson, measured: a thread pool of 2 workers and 4
+/// keep-alive connections serves 2 and leaves 2 queued for the whole run.
+/// `run` counts them, and it will not report the server's per-request
+/// figures from an in-band counters read that waited in the same queue.
+#[test]
+fn a_thread_pool_smaller_than_the_connections_leaves_some_unanswered() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, [server_cpu, client_cpu])) =
+        setup("a_thread_pool_smaller_than_the_connections_leaves_some_unanswered")
+    else {
+        return;
+    };
+    let (s, c) = (server_cpu.to_string(), client_cpu.to_string());
+    let mut child = Command::new(&server)
+        .args(["--backend", "thread-pool", "--threads", "2", "--listen", "127.0.0.1:0", "--cores", &s])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ringside-server");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let addr = loop {
+        let line = lines.next().expect("the server's `listening on` line").unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    let csv = temp_csv("starved");
+    let out = loadgen(&[
+        "run",
+        "-a",
+        &addr,
+        "-c",
+        "4",
+        "--cores",
+        &c,
+        "--warmup",
+        "200ms",
+        "-d",
+        "1s",
+        "--timeout",
+        "30s",
+        "--no-calibrate",
+        "--quiet",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    assert!(stdout.contains("; 2 NEVER ANSWERED in the window"), "{stdout}");
+    assert!(stdout.contains("server CPU and switches per request not reported"), "{stdout}");
+    let rows = results::read(&csv).expect("the run's CSV");
+    let r = &rows[0];
+    assert_eq!((r.conns_unanswered, r.conn_answers_min, r.errors_timeout), (2, 0, 0), "{r:#?}");
+    assert!(r.conn_answers_max > 0 && r.requests > 0, "{r:#?}");
+    assert_eq!(r.server_cpu_user_us + r.server_cpu_sys_us, 0.0, "{r:#?}");
+    assert!(r.note.contains("not reported"), "{}", r.note);
+    let _ = std::fs::remove_file(&csv);
 }

@@ -513,13 +513,13 @@ mod tests {
             (
                 "name,value\nx,1\n",
                 Some((1, "schema")),
-                "missing `schema`, `timestamp`, `run_id`, `repetition` and 56 more; unknown `name`, `value`",
+                "missing `schema`, `timestamp`, `run_id`, `repetition` and 59 more; unknown `name`, `value`",
             ),
             (&format!("{renamed}\n"), Some((1, "hlog")), "missing `hlog`; unknown `hdr_log`"),
             (
                 &format!("{swapped}\n"),
                 Some((1, "lat_p50_us")),
-                "another order: column 34 is `lat_p90_us`, expected `lat_p50_us`",
+                "another order: column 37 is `lat_p90_us`, expected `lat_p50_us`",
             ),
             (&format!("{extra}\n"), Some((1, "server_rss_kib")), "unknown `server_rss_kib`"),
             (&format!("{twice}\n"), Some((1, "warmup_s")), "missing `hlog`; repeated `work`"),
@@ -630,16 +630,16 @@ mod tests {
             ("a foreign header", b"name,value\nx,1\n".to_vec(), Some((1, "schema")), "missing `schema`"),
             (
                 "cells missing",
-                bad(|c| c.truncate(58)),
+                bad(|c| c.truncate(61)),
                 Some((2, "switch_share_pct")),
-                "the row has 58 cells, the header 60",
+                "the row has 61 cells, the header 63",
             ),
-            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 61")), "the row has 61 cells"),
+            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 64")), "the row has 64 cells"),
             (
-                "schema 2",
-                bad(set("schema", "2")),
+                "schema 1",
+                bad(set("schema", "1")),
                 Some((2, "schema")),
-                "version 2, but this ringside reads only version 1",
+                "version 1, but this ringside reads only version 2",
             ),
             (
                 "schema not a number",
@@ -647,7 +647,7 @@ mod tests {
                 Some((2, "schema")),
                 "`one` is not a schema version",
             ),
-            ("a schema 2 file", b"schema,size\n2,7\n".to_vec(), Some((2, "schema")), "version 2"),
+            ("a schema 3 file", b"schema,size\n3,7\n".to_vec(), Some((2, "schema")), "version 3"),
             (
                 "letters in an integer",
                 bad(set("requests", "12a")),
@@ -695,7 +695,7 @@ mod tests {
             ),
             (
                 "bytes that are not UTF-8",
-                bad(|c| c[32] = b"\xff\xfe".to_vec()),
+                bad(|c| c[35] = b"\xff\xfe".to_vec()),
                 Some((2, "note")),
                 "not UTF-8 text",
             ),

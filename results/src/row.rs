@@ -13,11 +13,11 @@ use protocol::Protocol;
 use serde::{Deserialize, Serialize};
 
 /// Version of the column layout. Raised by any change to [`Row`]'s columns.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The header line, one name per column, in the order [`Row`] declares its
 /// fields (a test checks they agree).
-pub const COLUMNS: [&str; 60] = [
+pub const COLUMNS: [&str; 63] = [
     "schema",
     "timestamp",
     "run_id",
@@ -49,6 +49,9 @@ pub const COLUMNS: [&str; 60] = [
     "errors_reset",
     "errors_timeout",
     "errors_bad_response",
+    "conns_unanswered",
+    "conn_answers_min",
+    "conn_answers_max",
     "complete",
     "note",
     "lat_p50_us",
@@ -168,6 +171,17 @@ pub struct Row {
     /// Answers received during the window that were wrong: not the echo, a bad rr frame or id, an
     /// http status other than 200.
     pub errors_bad_response: u64,
+    /// Connections that had a request outstanding during the window and received no answer in
+    /// it: served by no one (a thread pool's connections queued behind busy workers), yet
+    /// invisible in `requests` and the latencies, since a connection waiting for an answer sends
+    /// nothing more.
+    pub conns_unanswered: u64,
+    /// Fewest answers one connection received during the window, among those with a request
+    /// outstanding in it (0 if any is in `conns_unanswered`; 0 if none had one).
+    pub conn_answers_min: u64,
+    /// Most answers one connection received during the window; with `conn_answers_min`, how
+    /// evenly the server served its connections.
+    pub conn_answers_max: u64,
     /// `false` if the run was cut short (the server died, Ctrl-C): `duration_s` is then shorter
     /// than asked and `note` says why.
     pub complete: bool,
@@ -395,6 +409,9 @@ pub(crate) mod tests {
             errors_reset: 2,
             errors_timeout: 3,
             errors_bad_response: 4,
+            conns_unanswered: 5,
+            conn_answers_min: 0,
+            conn_answers_max: 12_345,
             complete: false,
             note: "interrupted (Ctrl-C), after 9.75 s of 10\nsecond line; a \"quote\"".into(),
             lat_p50_us: 0.0,
