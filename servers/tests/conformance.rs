@@ -924,13 +924,20 @@ mod suite {
             r.get_ref().write_all(b"GET /stats HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
             Stats::from_json(&http_read(r, false).body).unwrap()
         };
-        // Wait until the server has answered every connection it accepted.
+        // Wait until the server has answered every connection it accepted
+        // and accepts no more (out of descriptors, or all accepted): the
+        // same count for 200 ms. A slow acceptor on a busy machine may
+        // still be accepting just after the first answer.
+        let mut last = (u64::MAX, Instant::now());
         let accepted = loop {
             let s = stats_in_band(&mut first);
-            if s.requests == s.conns_accepted {
+            if s.conns_accepted != last.0 {
+                last = (s.conns_accepted, Instant::now());
+            } else if s.requests == s.conns_accepted && last.1.elapsed() >= Duration::from_millis(200) {
                 break s.conns_accepted as usize;
             }
             assert!(Instant::now() < deadline, "accepted connections not all answered: {s:?}");
+            thread::sleep(Duration::from_millis(10));
         };
         assert!(accepted >= 2, "only {accepted} connections accepted under the limit");
         // Sort the connections: answered (accepted) or still waiting. A
