@@ -65,8 +65,8 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
     }
     let (backend, backend_options) =
         r.server_before.as_ref().map(|s| (s.backend.clone(), s.options.clone())).unwrap_or_default();
-    let server_requests = match (&r.server_before, &r.server_after) {
-        (Some(b), Some(a)) => a.requests.saturating_sub(b.requests),
+    let server_requests = match (&r.server, &r.server_before, &r.server_after) {
+        (Some(_), Some(b), Some(a)) => a.requests.saturating_sub(b.requests),
         _ => 0,
     };
     let (request_bytes, response_bytes) = payload_bytes(a.protocol, a.request_bytes, a.response_bytes);
@@ -106,7 +106,7 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         errors_reset: r.errors.reset,
         errors_timeout: r.errors.timeout,
         errors_bad_response: r.errors.bad_response,
-        conns_unanswered: r.conns_unanswered() as u64,
+        conns_unanswered: r.conns_unanswered as u64,
         conn_answers_min: r.answers_per_conn.first().copied().unwrap_or(0),
         conn_answers_max: r.answers_per_conn.last().copied().unwrap_or(0),
         complete: r.incomplete.is_none(),

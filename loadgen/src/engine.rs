@@ -26,7 +26,11 @@
 //! **The window.** A request belongs to the measured window if its intended
 //! time is in it. After the window the engine schedules nothing new and
 //! drains: it waits for the window's requests to be answered (or to time
-//! out), so the last stalls of a run are measured, not dropped.
+//! out), so the last stalls of a run are measured, not dropped. A request
+//! of the warm-up still unanswered is waited for only a grace as long as
+//! the window (see [`Engine::finished`]); its connection then counts as
+//! never answered ([`Outcome::unanswered`]), the way a connection queued
+//! behind a thread pool's busy workers shows.
 
 use std::collections::VecDeque;
 
@@ -197,6 +201,9 @@ struct Conn {
     alive: bool,
     /// Answers received during the window.
     answers: u64,
+    /// Whether any answer arrived from the window's start on, the drain
+    /// after it included.
+    served: bool,
     /// Whether it had a request outstanding at some point of the window.
     waited: bool,
 }
@@ -213,11 +220,13 @@ pub struct Outcome {
     pub first_bad: Option<String>,
     /// Connections still alive at the end.
     pub alive: usize,
-    /// Per connection that had a request outstanding during the window:
-    /// the answers it received during the window (0: it was never
-    /// answered, such as a connection queued behind a thread pool's busy
-    /// workers).
+    /// Per connection that had a request outstanding during the window or
+    /// was answered in it: the answers it received during the window.
     pub answers_per_conn: Vec<u64>,
+    /// Connections that had a request outstanding during the window and
+    /// received no answer from its start to the end of the run (such as a
+    /// connection queued behind a thread pool's busy workers).
+    pub unanswered: usize,
 }
 
 pub struct Engine {
@@ -241,6 +250,11 @@ pub struct Engine {
     /// Connections with new output since the driver last asked.
     dirty: Vec<usize>,
     stopping: bool,
+    /// How long past the window a request sent in the warm-up is still
+    /// waited for, ticks.
+    stale_grace: u64,
+    /// When the window ended (or the budget ran out), once seen.
+    past_since: Option<u64>,
 }
 
 impl Engine {
@@ -256,11 +270,18 @@ impl Engine {
                 output: Vec::with_capacity(plan.shape.request_len() * plan.pipeline as usize),
                 alive: true,
                 answers: 0,
+                served: false,
                 waited: false,
             })
             .collect();
         let rng = plan.seed | 1;
+        // As long as the window, at least 100 ms, at most the timeout: a
+        // connection given up on then has waited all that with no answer.
+        let stale_grace =
+            (plan.window_end.saturating_sub(plan.window_start)).max(plan.second / 10).min(plan.timeout);
         Engine {
+            stale_grace,
+            past_since: None,
             next_arrival: plan.window_start.min(clock.raw()),
             plan,
             clock,
@@ -339,8 +360,11 @@ impl Engine {
                 Ok(Fed::Done { consumed }) => {
                     data = &data[consumed..];
                     conn.in_flight.pop_front();
-                    if (self.plan.window_start..self.plan.window_end).contains(&now) {
-                        conn.answers += 1;
+                    if now >= self.plan.window_start {
+                        conn.served = true;
+                        if now < self.plan.window_end {
+                            conn.answers += 1;
+                        }
                     }
                     self.answered(front, now);
                     self.fill(i, now);
@@ -573,6 +597,7 @@ impl Engine {
         }
         if let Mode::Open { .. } = self.plan.mode
             && !self.stopping
+            && !self.over_budget()
             && self.next_arrival < self.plan.window_end
         {
             d = d.min(self.next_arrival);
@@ -581,21 +606,35 @@ impl Engine {
     }
 
     /// Nothing more to do: past the window (or stopped) and every request of
-    /// the window answered or failed; or no live connection is left. A
-    /// request sent during the warm-up and still unanswered is not waited
-    /// for: it counts nowhere, and its connection counts as never answered.
-    pub fn finished(&self) -> bool {
+    /// the window answered or failed; or no live connection is left.
+    ///
+    /// A request sent during the warm-up counts nowhere, so it is waited
+    /// for only a grace period past the window (as long as the window, at
+    /// least 100 ms, at most `--timeout`; not at all after a stop): a
+    /// connection still waiting for it then counts as never answered. In
+    /// open loop, requests of the window queued behind it are still waited
+    /// for, until they are answered or time out.
+    pub fn finished(&mut self) -> bool {
         let now = self.clock.raw();
         let no_live = self.conns.iter().all(|c| !c.alive);
         if no_live {
             return true;
         }
         let past = self.stopping || now >= self.plan.window_end || self.over_budget();
+        if !past {
+            return false;
+        }
+        let past_since = *self.past_since.get_or_insert(now);
         let start = self.plan.window_start;
-        past && self
+        let window_pending = self
             .conns
             .iter()
-            .all(|c| c.in_flight.iter().all(|s| s.intended < start) && c.queued.is_empty())
+            .any(|c| !c.queued.is_empty() || c.in_flight.iter().any(|s| s.intended >= start));
+        if window_pending {
+            return false;
+        }
+        let stale_pending = self.conns.iter().any(|c| c.alive && !c.in_flight.is_empty());
+        !stale_pending || self.stopping || now >= past_since + self.stale_grace
     }
 
     /// Whether every connection has failed.
@@ -608,15 +647,20 @@ impl Engine {
             self.flush_interval();
         }
         let (corrected, raw) = self.latencies.finish();
-        let answers_per_conn = self
-            .conns
-            .iter()
-            // Still waiting at the end: outstanding since before it.
-            .filter(|c| c.waited || c.answers > 0 || (c.alive && !c.in_flight.is_empty()))
-            .map(|c| c.answers)
-            .collect();
+        // Still waiting at the end for a warm-up request: waited through the
+        // window and the grace after it (not after a stop: no grace then).
+        let window_ran = self.plan.window_end > self.plan.window_start;
+        for c in &mut self.conns {
+            if window_ran && !self.stopping && c.alive && !c.in_flight.is_empty() {
+                c.waited = true;
+            }
+        }
+        let took_part = |c: &&Conn| window_ran && (c.waited || c.served);
+        let answers_per_conn = self.conns.iter().filter(took_part).map(|c| c.answers).collect();
+        let unanswered = self.conns.iter().filter(took_part).filter(|c| !c.served).count();
         Outcome {
             answers_per_conn,
+            unanswered,
             alive: self.conns.iter().filter(|c| c.alive).count(),
             corrected,
             raw,
@@ -632,4 +676,148 @@ impl Engine {
 pub fn ticks_per_second(clock: &quanta::Clock) -> f64 {
     const PROBE: u64 = 1 << 40;
     PROBE as f64 / (clock.delta_as_nanos(0, PROBE) as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine on a mock clock (one tick is one nanosecond), echo, with
+    //! the test playing the server: it takes what a connection would send
+    //! and feeds it back when it chooses.
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use protocol::Protocol;
+
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn engine(
+        mode: Mode,
+        conns: usize,
+        warmup_ms: u64,
+        window_ms: u64,
+        budget: Option<u64>,
+    ) -> (Engine, Arc<quanta::Mock>) {
+        let (clock, mock) = quanta::Clock::mock();
+        let shape = Shape {
+            protocol: Protocol::Echo,
+            request_bytes: 4,
+            response_bytes: 0,
+            work: None,
+            host: String::new(),
+        };
+        let plan = Plan {
+            shape,
+            pipeline: 1,
+            mode,
+            window_start: warmup_ms * MS,
+            window_end: (warmup_ms + window_ms) * MS,
+            budget,
+            timeout: 60_000 * MS,
+            second: 1_000 * MS,
+            seed: 7,
+        };
+        (Engine::new(plan, clock, conns), mock)
+    }
+
+    /// Take what connection `i` has to send, as the server will echo it.
+    fn take(e: &mut Engine, i: usize) -> Vec<u8> {
+        let bytes = e.output(i).to_vec();
+        e.sent(i, bytes.len());
+        bytes
+    }
+
+    fn advance(e: &mut Engine, mock: &quanta::Mock, ms: u64) {
+        mock.increment(Duration::from_millis(ms));
+        e.tick();
+    }
+
+    #[test]
+    fn a_connection_never_served_is_counted_and_given_up_on_after_a_grace() {
+        // Warm-up 100 ms, window 200 ms: connection 1's first request is
+        // never answered; connection 0 is answered every 10 ms.
+        let (mut e, mock) = engine(Mode::Closed, 2, 100, 200, None);
+        e.start();
+        let _never = take(&mut e, 1);
+        for _ in 0..30 {
+            let echo = take(&mut e, 0);
+            advance(&mut e, &mock, 10);
+            e.on_data(0, &echo, e.clock().raw()).unwrap();
+            assert!(!e.finished());
+        }
+        // Past the window: the warm-up request is waited for a grace as
+        // long as the window (200 ms), then given up on.
+        advance(&mut e, &mock, 150);
+        assert!(!e.finished());
+        advance(&mut e, &mock, 100);
+        assert!(e.finished());
+        let o = e.finish();
+        assert_eq!(o.unanswered, 1);
+        assert_eq!(o.answers_per_conn, [20, 0], "an answer every 10 ms of the 200 ms window");
+        assert_eq!(o.errors.total(), 0);
+    }
+
+    #[test]
+    fn open_loop_answers_after_the_window_serve_their_connection() {
+        // Window 100-300 ms; arrivals every 145 ms (0, 145, 290), round
+        // robin. Answers come 20 ms after a request, except the one sent at
+        // 290 ms: answered only after the window, in the drain.
+        let (mut e, mock) =
+            engine(Mode::Open { rate: 1000.0 / 145.0, arrival: Arrival::Uniform }, 2, 100, 200, None);
+        e.start();
+        let mut pending: Vec<(u64, usize, Vec<u8>)> = Vec::new();
+        // To 320 ms.
+        for _ in 0..64 {
+            advance(&mut e, &mock, 5);
+            let now = e.clock().raw();
+            for i in 0..2 {
+                if !e.output(i).is_empty() {
+                    let echo = take(&mut e, i);
+                    pending.push((now, i, echo));
+                }
+            }
+            let (due, rest): (Vec<_>, Vec<_>) =
+                pending.drain(..).partition(|(sent, _, _)| *sent < 250 * MS && now >= sent + 20 * MS);
+            pending = rest;
+            for (_, i, echo) in due {
+                e.on_data(i, &echo, now).unwrap();
+            }
+        }
+        assert_eq!(pending.len(), 1, "the request of 290 ms waits");
+        assert!(!e.finished(), "a request of the window is waited for");
+        for (_, i, echo) in pending.drain(..) {
+            e.on_data(i, &echo, e.clock().raw()).unwrap();
+        }
+        assert!(e.finished());
+        let o = e.finish();
+        assert_eq!(o.unanswered, 0, "answered in the drain: served");
+        assert_eq!(o.completed, 2, "the requests of 145 and 290 ms are the window's");
+        assert_eq!(o.answers_per_conn, [0, 1], "connection 0's answer came after the window");
+    }
+
+    #[test]
+    fn a_stop_in_the_warm_up_reports_no_connections() {
+        let (mut e, mock) = engine(Mode::Closed, 3, 1_000, 1_000, None);
+        e.start();
+        advance(&mut e, &mock, 300);
+        e.stop(e.clock().raw());
+        assert!(e.finished(), "a stop does not wait for warm-up requests");
+        let o = e.finish();
+        assert_eq!((o.unanswered, o.answers_per_conn.len()), (0, 0));
+    }
+
+    #[test]
+    fn open_loop_over_budget_sleeps_until_a_real_deadline() {
+        let (mut e, mock) =
+            engine(Mode::Open { rate: 1_000.0, arrival: Arrival::Uniform }, 1, 0, 10_000, Some(5));
+        e.start();
+        advance(&mut e, &mock, 50);
+        let now = e.clock().raw();
+        assert!(
+            e.deadline() > now,
+            "deadline {} is not after now {now}: the driver would spin",
+            e.deadline()
+        );
+    }
 }

@@ -167,7 +167,7 @@ fn conns_line(r: &Report) -> Option<String> {
     let n = &r.answers_per_conn;
     let (&min, &max) = (n.first()?, n.last()?);
     let median = n[n.len() / 2];
-    let unanswered = r.conns_unanswered();
+    let unanswered = r.conns_unanswered;
     let mut line = format!(
         "{} with requests in the window; answers each: min {}, median {}, max {}",
         thousands(n.len() as u64),
@@ -176,7 +176,7 @@ fn conns_line(r: &Report) -> Option<String> {
         thousands(max)
     );
     if unanswered > 0 {
-        let _ = write!(line, "; {} NEVER ANSWERED in the window", thousands(unanswered as u64));
+        let _ = write!(line, "; {} NEVER ANSWERED", thousands(unanswered as u64));
     }
     Some(line)
 }

@@ -218,8 +218,11 @@ pub struct Report {
     pub scheduled: u64,
     pub errors: Errors,
     /// Answers received during the window by each connection that had a
-    /// request outstanding in it, ascending.
+    /// request outstanding in it or was answered in it, ascending.
     pub answers_per_conn: Vec<u64>,
+    /// Connections that had a request outstanding during the window and no
+    /// answer from its start to the end of the run.
+    pub conns_unanswered: usize,
     pub window: Duration,
     pub window_started: std::time::SystemTime,
     /// Why the run is incomplete, if it is.
@@ -240,12 +243,6 @@ pub fn stats_reads_fit(before: Duration, after: Duration, window: Duration) -> b
 }
 
 impl Report {
-    /// Connections that had a request outstanding during the window and
-    /// received no answer in it.
-    pub fn conns_unanswered(&self) -> usize {
-        self.answers_per_conn.iter().take_while(|&&n| n == 0).count()
-    }
-
     pub fn achieved_rate(&self) -> f64 {
         self.completed as f64 / self.window.as_secs_f64().max(1e-9)
     }
@@ -488,6 +485,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     let mut raw = engine::new_histogram();
     let (mut completed, mut scheduled, mut alive) = (0, 0, 0);
     let mut answers_per_conn = Vec::new();
+    let mut conns_unanswered = 0;
     let mut errors = Errors { connect: connect_failures.len() as u64, ..Errors::default() };
     let mut first_bad = None;
     for o in &outcomes {
@@ -498,6 +496,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         errors.add(&o.errors);
         alive += o.alive;
         answers_per_conn.extend_from_slice(&o.answers_per_conn);
+        conns_unanswered += o.unanswered;
         if first_bad.is_none() {
             first_bad.clone_from(&o.first_bad);
         }
@@ -523,11 +522,16 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         (Some(b), Some(a)) if !stats_reads_fit(read_before, read_after, window) => {
             let (at, took) =
                 if read_before >= read_after { ("start", read_before) } else { ("end", read_after) };
+            let advice = match source {
+                Some(Source::InBand { .. }) => {
+                    "A server whose threads are all busy makes a new connection wait (a thread pool queues it: \
+                     conns_waiting); read its counters through its --stats-listen port with --stats"
+                }
+                _ => "The stats port answered slowly: is the server's machine overloaded?",
+            };
             notes.push(format!(
                 "server CPU and switches per request not reported: the server took {} to answer the counters \
-                 request at the {at} of the {} window, so they would not describe the window. A server whose \
-                 threads are all busy makes a new connection wait (a thread pool queues it: conns_waiting); read \
-                 its counters through its --stats-listen port with --stats",
+                 request at the {at} of the {} window, so they would not describe the window. {advice}",
                 crate::report::fmt_us(took.as_secs_f64() * 1e6),
                 crate::report::fmt_us(window.as_secs_f64() * 1e6),
             ));
@@ -556,6 +560,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         scheduled,
         errors,
         answers_per_conn,
+        conns_unanswered,
         window,
         window_started,
         incomplete,

@@ -551,6 +551,7 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
         scheduled: 0,
         errors: engine::Errors::default(),
         answers_per_conn: Vec::new(),
+        conns_unanswered: 0,
         window: Duration::ZERO,
         window_started: SystemTime::now(),
         incomplete: Some(why),
@@ -800,7 +801,7 @@ impl Measurement {
             server_vcs: r.server.map(|p| p.vcs),
             client_cpu_us: r.client.cpu_us(),
             errors: r.errors,
-            unanswered: r.conns_unanswered(),
+            unanswered: r.conns_unanswered,
             note: note.to_string(),
         }
     }

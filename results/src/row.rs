@@ -90,7 +90,7 @@ pub const COLUMNS: [&str; 63] = [
 /// than a silent zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// Version of the column layout, always `SCHEMA_VERSION` (1); `append` writes it whatever the
+    /// Version of the column layout, always `SCHEMA_VERSION` (2); `append` writes it whatever the
     /// row holds, and readers refuse any other version.
     pub schema: u32,
     /// Start of the measured window (after the warm-up), UTC, RFC 3339 with microseconds, e.g.
@@ -171,8 +171,10 @@ pub struct Row {
     /// Answers received during the window that were wrong: not the echo, a bad rr frame or id, an
     /// http status other than 200.
     pub errors_bad_response: u64,
-    /// Connections that had a request outstanding during the window and received no answer in
-    /// it: served by no one (a thread pool's connections queued behind busy workers), yet
+    /// Connections that had a request outstanding during the window and received no answer from
+    /// its start to the end of the run (the drain after the window included; a request sent in
+    /// the warm-up is waited for as long again as the window, at least 100 ms, at most the
+    /// timeout): served by no one (a thread pool's connections queued behind busy workers), yet
     /// invisible in `requests` and the latencies, since a connection waiting for an answer sends
     /// nothing more.
     pub conns_unanswered: u64,
@@ -223,7 +225,9 @@ pub struct Row {
     /// Server user CPU time per request, microseconds: the growth of its counters' `cpu_user_us`
     /// from just before to just after the window, divided by the requests the server counted over
     /// the same span (`server_requests`; for echo, which counts none, by `requests`). The whole
-    /// process, all threads. 0, with a note, if the counters could not be read.
+    /// process, all threads. 0, with a note, if the counters could not be read, or took so long
+    /// to read (over 2% of the window, and over 20 ms, for the two reads together) that their
+    /// difference would not describe the window.
     pub server_cpu_user_us: f64,
     /// Server system CPU time per request, microseconds: Δ`cpu_sys_us` per request, as
     /// `server_cpu_user_us`.
@@ -235,8 +239,8 @@ pub struct Row {
     /// per request, as `server_cpu_user_us`.
     pub server_ics: f64,
     /// Requests the server counted over the window: Δ`requests` of its counters, to compare with
-    /// `requests` (always 0 for echo, which has no request boundaries; 0 if the counters could not
-    /// be read).
+    /// `requests` (always 0 for echo, which has no request boundaries; 0 when the server's
+    /// per-request columns are, see `server_cpu_user_us`).
     pub server_requests: u64,
     /// Load generator user CPU time per request, microseconds: the growth of `ru_utime` from
     /// `getrusage(RUSAGE_SELF)` over the window divided by `requests`; 0 if no request completed.
