@@ -233,13 +233,42 @@ pub struct Report {
     pub switch_cost: Option<SwitchCost>,
 }
 
-/// Whether reading the server's counters before and after the window was
-/// quick enough for their difference to describe the window: each read
-/// lands somewhere between its request and its answer, so together they may
-/// shift the window by up to their sum. Allowed: 2% of the window, and at
-/// least 20 ms (a connection and two syscalls on a loaded machine).
-pub fn stats_reads_fit(before: Duration, after: Duration, window: Duration) -> bool {
-    before + after <= (window / 50).max(Duration::from_millis(20))
+/// When the server's two counter snapshots were taken, as far as the load
+/// generator can tell. A snapshot is taken somewhere between a read's
+/// request and its answer; a server whose threads are all busy may take
+/// long to answer (a thread pool queues the connection; under 500 runnable
+/// threads the stats thread waits its turn), so the snapshots may cover
+/// less of the window than the reads suggest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Snapshots {
+    /// At most this long after the window started, the first snapshot.
+    pub first_late: Duration,
+    /// At most this long after the load ended, the second.
+    pub second_late: Duration,
+}
+
+impl Snapshots {
+    /// `before`: the first read took this long, sent as the window started;
+    /// `after_sent`: the second read was sent this long after the window
+    /// started (after the load ended) and took `after`; `interval`: the
+    /// server's own clock between the snapshots (Δ`uptime_us`). The first
+    /// snapshot is no later than its answer, nor than the second snapshot
+    /// minus `interval`.
+    pub fn new(before: Duration, after_sent: Duration, after: Duration, interval: Duration) -> Snapshots {
+        let first_late = before.min((after_sent + after).saturating_sub(interval));
+        Snapshots { first_late, second_late: after }
+    }
+
+    /// Whether the figures between the snapshots describe `window`: the
+    /// first snapshot at most a quarter of the window late (the figures
+    /// then cover at least its last three quarters, at a steady load the
+    /// same per request), the second at most a quarter of it after the
+    /// load (time in which the server served nothing). At least 20 ms
+    /// either way: a connection and two syscalls on a loaded machine.
+    pub fn describe(&self, window: Duration) -> bool {
+        let allowed = (window / 4).max(Duration::from_millis(20));
+        self.first_late <= allowed && self.second_late <= allowed
+    }
 }
 
 impl Report {
@@ -469,6 +498,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     }
     let client_after = server_stats::own_usage();
     let read_started = Instant::now();
+    let after_sent = window_started_at.elapsed();
     let server_after = match (&source, &server_before) {
         (Some(s), Some(_)) => match s.read() {
             Ok(stats) => Some(stats),
@@ -518,10 +548,20 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         notes.push(format!("first bad answer: {bad}"));
     }
     answers_per_conn.sort_unstable();
-    let server = match (&server_before, &server_after) {
-        (Some(b), Some(a)) if !stats_reads_fit(read_before, read_after, window) => {
-            let (at, took) =
-                if read_before >= read_after { ("start", read_before) } else { ("end", read_after) };
+    let snapshots = match (&server_before, &server_after) {
+        (Some(b), Some(a)) => {
+            let interval = Duration::from_micros(a.uptime_us.saturating_sub(b.uptime_us));
+            Some(Snapshots::new(read_before, after_sent, read_after, interval))
+        }
+        _ => None,
+    };
+    let server = match (&server_before, &server_after, snapshots) {
+        (Some(_), Some(_), Some(snap)) if !snap.describe(window) => {
+            let (at, took) = if snap.first_late >= snap.second_late {
+                ("after the start", snap.first_late)
+            } else {
+                ("after the end", snap.second_late)
+            };
             let advice = match source {
                 Some(Source::InBand { .. }) => {
                     "A server whose threads are all busy makes a new connection wait (a thread pool queues it: \
@@ -530,14 +570,24 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
                 _ => "The stats port answered slowly: is the server's machine overloaded?",
             };
             notes.push(format!(
-                "server CPU and switches per request not reported: the server took {} to answer the counters \
-                 request at the {at} of the {} window, so they would not describe the window. {advice}",
+                "server CPU and switches per request not reported: the server's counters were read up to {} \
+                 {at} of the {} window, so they would not describe it. {advice}",
                 crate::report::fmt_us(took.as_secs_f64() * 1e6),
                 crate::report::fmt_us(window.as_secs_f64() * 1e6),
             ));
             None
         }
-        (Some(b), Some(a)) => {
+        (Some(b), Some(a), snap) => {
+            if let Some(snap) = snap
+                && snap.first_late > window / 20
+            {
+                notes.push(format!(
+                    "the server's figures cover at least the last {:.0}% of the window: its counters were read \
+                     up to {} after it started",
+                    100.0 * (1.0 - snap.first_late.as_secs_f64() / window.as_secs_f64().max(1e-9)),
+                    crate::report::fmt_us(snap.first_late.as_secs_f64() * 1e6)
+                ));
+            }
             let counted = a.requests.saturating_sub(b.requests);
             // Echo servers count no requests: use ours.
             let n = if args.protocol == Protocol::Echo { completed } else { counted };
@@ -658,19 +708,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_read_slowly_do_not_describe_the_window() {
+    fn counters_read_late_do_not_describe_the_window() {
         let ms = Duration::from_millis;
-        // (before, after, window, fits)
+        // (first read took, second read sent at, second read took, server's
+        // interval, window) -> (first snapshot late at most, describes)
         let table = [
-            (ms(1), ms(1), ms(3000), true),
-            (ms(30), ms(30), ms(3000), true),
-            (ms(40), ms(30), ms(3000), false),
-            (ms(10), ms(10), ms(100), true),
-            (ms(15), ms(10), ms(100), false),
-            (ms(3000), ms(1), ms(3000), false),
+            // Quick reads.
+            ((ms(1), ms(3010), ms(1), ms(3009), ms(3000)), (ms(1), true)),
+            // A slow first answer, but the server's clock shows its snapshot
+            // was early (an answer written late).
+            ((ms(900), ms(3010), ms(1), ms(3000), ms(3000)), (ms(11), true)),
+            // A thread pool: the first read waited in the queue until the
+            // load ended; the server's interval is tiny.
+            ((ms(3000), ms(3010), ms(1), ms(5), ms(3000)), (ms(3000), false)),
+            // Late by a quarter of the window: still described; more: not.
+            ((ms(750), ms(3010), ms(1), ms(2261), ms(3000)), (ms(750), true)),
+            ((ms(760), ms(3010), ms(1), ms(2251), ms(3000)), (ms(760), false)),
+            // A slow second read: the server was busy after the load.
+            ((ms(1), ms(3010), ms(800), ms(3800), ms(3000)), (ms(1), false)),
+            // Short windows allow 20 ms.
+            ((ms(15), ms(110), ms(15), ms(100), ms(50)), (ms(15), true)),
         ];
-        for (before, after, window, fits) in table {
-            assert_eq!(stats_reads_fit(before, after, window), fits, "{before:?} {after:?} {window:?}");
+        for ((before, after_sent, after, interval, window), (late, describes)) in table {
+            let s = Snapshots::new(before, after_sent, after, interval);
+            assert_eq!((s.first_late, s.describe(window)), (late, describes), "{s:?} {window:?}");
         }
     }
 

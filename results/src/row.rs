@@ -225,9 +225,12 @@ pub struct Row {
     /// Server user CPU time per request, microseconds: the growth of its counters' `cpu_user_us`
     /// from just before to just after the window, divided by the requests the server counted over
     /// the same span (`server_requests`; for echo, which counts none, by `requests`). The whole
-    /// process, all threads. 0, with a note, if the counters could not be read, or took so long
-    /// to read (over 2% of the window, and over 20 ms, for the two reads together) that their
-    /// difference would not describe the window.
+    /// process, all threads. 0, with a note, if the counters could not be read, or if the first
+    /// snapshot may have been taken more than a quarter of the window after it started (or the
+    /// second more than that after the load ended), as the reads' timing and the server's
+    /// `uptime_us` tell: a server whose threads are all busy answers late, and a thread pool
+    /// queues the reading connection behind the load's. `note` says when the figures may cover
+    /// less than 95% of the window.
     pub server_cpu_user_us: f64,
     /// Server system CPU time per request, microseconds: Δ`cpu_sys_us` per request, as
     /// `server_cpu_user_us`.
