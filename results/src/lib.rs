@@ -14,9 +14,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod compare;
 mod error;
 mod file;
+pub mod gate;
+pub mod merge;
+pub mod report;
 mod row;
+pub mod stats;
+pub mod workload;
 
 pub use error::Error;
 pub use file::{append, check_writable, read, read_all};

@@ -1,0 +1,50 @@
+//! ringside-results: what to do with the load generator's CSV files —
+//! compare runs with statistics, gate CI on regressions, merge the results
+//! of several load generators exactly, and draw a report.
+//!
+//! One subcommand per job: a variant of [`Command`] whose flags are the
+//! module's `Args`, and the module's `run`; the work lives in the library so
+//! tests reach it. Exit status: 0 done (for `gate`, every rule passed), 1 a
+//! failure (for `gate`, a regression), 2 bad input or usage.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use results::{compare, gate, merge, report};
+
+#[derive(Debug, Parser)]
+#[command(name = "ringside-results", version, about = "Compare, gate, merge and plot ringside results CSVs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Compare(compare::Args),
+    Gate(gate::Args),
+    Merge(merge::Args),
+    Report(report::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Compare(a) => compare::run(a),
+        Command::Gate(a) => gate::run(a),
+        Command::Merge(a) => merge::run(a),
+        Command::Report(a) => report::run(a),
+    };
+    match outcome {
+        Ok(code) => code,
+        // A closed stdout (`| head`) is not an error.
+        Err(e) if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "ringside-results: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
