@@ -1,11 +1,758 @@
-//! `ringside-results compare`: not written yet (issue 5).
+//! `ringside-results compare`: results files side by side with statistics,
+//! as Go's benchstat does it.
+//!
+//! Rows are grouped into comparisons: by default each file is a side and
+//! the rows of one [`Workload`] are compared across files; with
+//! `--across backend` each file is compared within itself, each backend a
+//! side, over the workloads [`Workload::without_backend`] makes comparable.
+//! Either way the first side is the baseline, and for every metric a table
+//! gives each side's median with its 95% confidence interval and, for the
+//! later sides, the change against the baseline and the Mann–Whitney p-value
+//! ([`crate::stats`]).
+//!
+//! This module groups and computes; `render` only lays the figures out. It
+//! reads whole files before printing anything, so bad input is an error and
+//! never half a report, and it never writes to a file.
 
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::Row;
+use crate::stats::{self, Summary};
+use crate::workload::{Metric, Workload};
 
 /// The flags of `ringside-results compare`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    about = "Compare results files with statistics (medians, 95% intervals, Mann-Whitney p), as benchstat does",
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP
+)]
+pub struct Args {
+    /// Results files. Each is one side, labelled by its file name; the first is the baseline the
+    /// others are compared against. With --across, each file is compared within itself.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 
-pub fn run(_args: &Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`compare` is not written yet")
+    /// Compare within each file instead of across files: every backend (a backend run with
+    /// several option sets counts once per set, labelled `backend (options)`) against the
+    /// --baseline backend, over workloads that are the same but for the backend.
+    #[arg(long, value_enum, value_name = "WHAT", requires = "baseline")]
+    pub across: Option<Across>,
+
+    /// With --across backend: the backend the others are compared against, e.g. `epoll` (or a
+    /// label such as `epoll (threads=1)` when it ran with several option sets).
+    #[arg(long, value_name = "BACKEND", requires = "across")]
+    pub baseline: Option<String>,
+
+    /// Only this metric (repeat for more): throughput, p50, p99, p99.9, server_cpu,
+    /// server_switches. Default: all of them.
+    #[arg(long = "metric", value_name = "NAME", value_parser = parse_metric)]
+    pub metrics: Vec<Metric>,
+
+    /// Output: aligned text tables, markdown pipe tables, or long-format CSV (columns below).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// What `--across` compares within a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Across {
+    /// Backends (and their option sets) against the --baseline backend.
+    Backend,
+}
+
+/// The form of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns, one table per metric, notes under each table.
+    Text,
+    /// Pipe tables under `###` headings, notes as lists.
+    Markdown,
+    /// One row per (metric, workload, side); see below.
+    Csv,
+}
+
+const LONG_ABOUT: &str = "\
+Compare results files with statistics, as Go's benchstat does: for each metric a table with a row \
+per workload (complete runs only, grouped by everything that defines what was measured) and a column \
+group per file, the first file being the baseline.
+
+Each cell is the median of the runs, ± the half-width of its 95% confidence interval as a share of \
+the median (±∞ when there are fewer than 6 runs, too few for a 95% interval), and n, the number of \
+runs. Medians rather than means, because benchmark runs are skewed: one run slowed by a neighbour \
+moves a mean, not a median. For each later file, delta is the change of the median against the \
+baseline and p the two-sided Mann-Whitney U p-value: how likely a difference at least this large \
+would be if both sides' runs came from one distribution. Delta reads `~` when p >= 0.05, a \
+difference within the noise. With 3 runs against 3 the smallest p possible is 0.1, so a difference \
+can be significant only with at least 4 runs on each side (¹ marks a side with fewer). The geomean \
+line compares the geometric means of the medians over the workloads every side has.";
+
+const AFTER_LONG_HELP: &str = "\
+--format csv columns, one row per (metric, workload, side), plus a `geomean` workload per side:
+  metric       throughput, p50, p99, p99.9, server_cpu or server_switches
+  within       with --across: the file compared within; empty otherwise
+  workload     the workload (without the backend with --across), or `geomean`
+  side         the file's label, or with --across the backend's
+  median       median of the runs; empty if the side has none with this figure
+  ci_low       low end of the median's 95% confidence interval; empty if too few runs
+  ci_high      high end of that interval
+  n            runs with this figure (empty on geomean rows)
+  delta_pct    median against the baseline's, percent; empty on the baseline side
+  p_value      Mann-Whitney U two-sided p-value against the baseline; empty if not computable
+  significant  true if p_value < 0.05; empty on the baseline side
+
+Examples:
+  ringside-results compare before.csv after.csv
+  ringside-results compare --metric throughput --metric p99 before.csv after.csv
+  ringside-results compare --across backend --baseline epoll sweep.csv
+  ringside-results compare --format csv before.csv after.csv > delta.csv";
+
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    Metric::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Metric::ALL.iter().map(|m| m.name()).collect();
+        format!("no metric `{s}`: use one of {}", names.join(", "))
+    })
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let inputs = load(&args.files)?;
+    let metrics = if args.metrics.is_empty() { Metric::ALL.to_vec() } else { args.metrics.clone() };
+    let report = match (args.across, &args.baseline) {
+        (Some(Across::Backend), Some(baseline)) => across_backend(&inputs, baseline)?,
+        // clap makes --across and --baseline require each other.
+        (None, _) | (_, None) => by_file(&inputs),
+    };
+    let out = match args.format {
+        Format::Text => render::text(&report, &metrics),
+        Format::Markdown => render::markdown(&report, &metrics),
+        Format::Csv => {
+            // CSV has no room for notes, and they matter (runs left out, a
+            // missing baseline): they go to stderr.
+            let mut stderr = io::stderr().lock();
+            for note in render::notes(&report) {
+                let _ = writeln!(stderr, "note: {note}");
+            }
+            render::csv(&report, &metrics)
+        }
+    };
+    // The whole output at once, after every file was read: an error never
+    // leaves half a report. A BrokenPipe goes up as an io::Error, which
+    // main treats as success.
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One results file as read: its label, its complete rows and how many
+/// incomplete ones were left out.
+#[derive(Debug)]
+struct Input {
+    label: String,
+    rows: Vec<Row>,
+    incomplete: usize,
+}
+
+/// Every file, read whole and checked (an error names the file, line and
+/// column), labelled by its file name, or by its path as given where two
+/// files share a name.
+fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into()))
+        .collect();
+    let mut inputs = Vec::new();
+    for (path, name) in paths.iter().zip(&names) {
+        let rows = crate::read(path)?;
+        let label = if names.iter().filter(|n| *n == name).count() > 1 {
+            path.display().to_string()
+        } else {
+            name.clone()
+        };
+        inputs.push(Input::new(label, rows));
+    }
+    Ok(inputs)
+}
+
+impl Input {
+    fn new(label: String, rows: Vec<Row>) -> Input {
+        let all = rows.len();
+        let rows: Vec<Row> = rows.into_iter().filter(|r| r.complete).collect();
+        Input { label, incomplete: all - rows.len(), rows }
+    }
+}
+
+/// What `compare` prints: notes about the input as a whole, then one or
+/// more comparisons (one per file with `--across`).
+#[derive(Debug)]
+struct Report {
+    notes: Vec<String>,
+    sections: Vec<Section>,
+}
+
+/// One comparison: sides (columns; the first is the baseline) over
+/// workloads (rows).
+#[derive(Debug)]
+struct Section {
+    /// With `--across`: the file compared within.
+    within: Option<String>,
+    /// What the section compares, in a line.
+    heading: String,
+    notes: Vec<String>,
+    sides: Vec<String>,
+    lines: Vec<Line>,
+}
+
+/// A workload and its complete runs on each side (empty where the side has
+/// none).
+#[derive(Debug)]
+struct Line {
+    label: String,
+    runs: Vec<Vec<Row>>,
+}
+
+/// The default comparison: each file a side, rows grouped by [`Workload`].
+fn by_file(inputs: &[Input]) -> Report {
+    let mut groups: BTreeMap<Workload, Vec<Vec<Row>>> = BTreeMap::new();
+    for (side, input) in inputs.iter().enumerate() {
+        for row in &input.rows {
+            groups.entry(Workload::of(row)).or_insert_with(|| vec![Vec::new(); inputs.len()])[side]
+                .push(row.clone());
+        }
+    }
+    let labels = labels(groups.keys());
+    let sides: Vec<String> = inputs.iter().map(|i| i.label.clone()).collect();
+
+    let mut notes = incomplete_note(inputs);
+    for (label, runs) in labels.iter().zip(groups.values()) {
+        let missing: Vec<&str> =
+            runs.iter().zip(&sides).filter(|(r, _)| r.is_empty()).map(|(_, s)| s.as_str()).collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let present: Vec<&str> =
+            runs.iter().zip(&sides).filter(|(r, _)| !r.is_empty()).map(|(_, s)| s.as_str()).collect();
+        notes.push(if present.len() == 1 {
+            format!("`{label}` is only in {}", present[0])
+        } else {
+            format!("`{label}` is not in {}", missing.join(", "))
+        });
+    }
+
+    let heading = match sides.split_first() {
+        Some((base, [])) => format!("{base}, alone"),
+        Some((base, rest)) => format!("{} against {base}", rest.join(", ")),
+        None => String::new(),
+    };
+    let lines =
+        labels.into_iter().zip(groups.into_values()).map(|(label, runs)| Line { label, runs }).collect();
+    Report { notes, sections: vec![Section { within: None, heading, notes: Vec::new(), sides, lines }] }
+}
+
+/// `--across backend --baseline B`: within each file, every backend (each
+/// option set of it apart) against B, over the workloads that differ only
+/// in the backend.
+fn across_backend(inputs: &[Input], baseline: &str) -> anyhow::Result<Report> {
+    let mut found = BTreeSet::new();
+    let mut in_any = false;
+    for input in inputs {
+        for row in &input.rows {
+            found.insert(row.backend.as_str());
+            in_any |= row.backend == baseline;
+        }
+        in_any |= backend_sides(&input.rows).iter().any(|s| s.label == baseline);
+    }
+    if !in_any {
+        let files: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
+        let found: Vec<&str> =
+            found.into_iter().map(|b| if b.is_empty() { UNKNOWN_BACKEND } else { b }).collect();
+        anyhow::bail!(
+            "--baseline {baseline}: no complete run of that backend in {}; backends found: {}",
+            files.join(", "),
+            if found.is_empty() { "none".to_string() } else { found.join(", ") }
+        );
+    }
+
+    let mut sections = Vec::new();
+    for input in inputs {
+        sections.push(within_file(input, baseline)?);
+    }
+    Ok(Report { notes: incomplete_note(inputs), sections })
+}
+
+/// What a backend with unknown name (counters not read) is called.
+const UNKNOWN_BACKEND: &str = "(unknown backend)";
+
+/// A backend and one of its option sets, as a side of `--across backend`.
+#[derive(Debug, PartialEq, Eq)]
+struct BackendSide {
+    backend: String,
+    options: String,
+    label: String,
+}
+
+/// The distinct (backend, options) pairs of `rows` in order of first
+/// appearance (a sweep's backend order), labelled by the backend's name, or
+/// `backend (options)` where one backend ran with several option sets.
+fn backend_sides(rows: &[Row]) -> Vec<BackendSide> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for row in rows {
+        let pair = (row.backend.as_str(), row.backend_options.as_str());
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    pairs
+        .iter()
+        .map(|&(backend, options)| {
+            let name = if backend.is_empty() { UNKNOWN_BACKEND } else { backend };
+            let several = pairs.iter().filter(|(b, _)| *b == backend).count() > 1;
+            let label = match (several, options) {
+                (false, _) => name.to_string(),
+                (true, "") => format!("{name} (no options)"),
+                (true, o) => format!("{name} ({o})"),
+            };
+            BackendSide { backend: backend.into(), options: options.into(), label }
+        })
+        .collect()
+}
+
+/// One file's backends against the baseline.
+fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
+    let mut sides = backend_sides(&input.rows);
+    let base = match sides.iter().position(|s| s.label == baseline) {
+        Some(i) => Some(i),
+        None => {
+            let matching: Vec<usize> = (0..sides.len()).filter(|&i| sides[i].backend == baseline).collect();
+            if matching.len() > 1 {
+                let labels: Vec<String> = matching.iter().map(|&i| format!("'{}'", sides[i].label)).collect();
+                anyhow::bail!(
+                    "--baseline {baseline}: {} has runs of {baseline} with {} option sets; name one: --baseline {}",
+                    input.label,
+                    matching.len(),
+                    labels.join(" or --baseline ")
+                );
+            }
+            matching.first().copied()
+        }
+    };
+    let within = Some(input.label.clone());
+    let Some(base) = base else {
+        let labels: Vec<&str> = sides.iter().map(|s| s.label.as_str()).collect();
+        return Ok(Section {
+            within,
+            heading: format!("{}: backends against {baseline}", input.label),
+            notes: vec![format!(
+                "{} has no complete run of {baseline}, so nothing in it is compared (backends in it: {})",
+                input.label,
+                if labels.is_empty() { "none".to_string() } else { labels.join(", ") }
+            )],
+            sides: Vec::new(),
+            lines: Vec::new(),
+        });
+    };
+    let base_side = sides.remove(base);
+    sides.insert(0, base_side);
+
+    let mut groups: BTreeMap<Workload, Vec<Vec<Row>>> = BTreeMap::new();
+    for row in &input.rows {
+        let side = sides
+            .iter()
+            .position(|s| s.backend == row.backend && s.options == row.backend_options)
+            .expect("backend_sides lists every (backend, options) of the rows");
+        groups.entry(Workload::of(row).without_backend()).or_insert_with(|| vec![Vec::new(); sides.len()])
+            [side]
+            .push(row.clone());
+    }
+    let labels = labels(groups.keys());
+    let base_label = &sides[0].label;
+    let notes = labels
+        .iter()
+        .zip(groups.values())
+        .filter(|(_, runs)| runs[0].is_empty())
+        .map(|(label, _)| format!("no {base_label} runs for `{label}`: its backends are not compared there"))
+        .collect();
+    let lines =
+        labels.into_iter().zip(groups.into_values()).map(|(label, runs)| Line { label, runs }).collect();
+    Ok(Section {
+        within,
+        heading: format!("{}: backends against {base_label}", input.label),
+        notes,
+        sides: sides.into_iter().map(|s| s.label).collect(),
+        lines,
+    })
+}
+
+/// Each workload's short name, with the backend's options added where two
+/// workloads would otherwise read the same.
+fn labels<'a>(workloads: impl Iterator<Item = &'a Workload> + Clone) -> Vec<String> {
+    let short: Vec<String> = workloads.clone().map(Workload::short).collect();
+    workloads
+        .zip(&short)
+        .map(|(w, s)| {
+            if short.iter().filter(|t| *t == s).count() > 1 {
+                format!(
+                    "{s} ({})",
+                    if w.backend_options.is_empty() { "no options" } else { &w.backend_options }
+                )
+            } else {
+                s.clone()
+            }
+        })
+        .collect()
+}
+
+fn incomplete_note(inputs: &[Input]) -> Vec<String> {
+    let total: usize = inputs.iter().map(|i| i.incomplete).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let per_file: Vec<String> = inputs
+        .iter()
+        .filter(|i| i.incomplete > 0)
+        .map(|i| format!("{} in {}", i.incomplete, i.label))
+        .collect();
+    vec![format!(
+        "left out {total} incomplete run{} (complete = false, cut short): {}",
+        if total == 1 { "" } else { "s" },
+        per_file.join(", ")
+    )]
+}
+
+/// One metric of one section, computed.
+#[derive(Debug)]
+struct MetricTable {
+    lines: Vec<TableLine>,
+    geomean: Geomean,
+}
+
+#[derive(Debug)]
+struct TableLine {
+    label: String,
+    /// Per side: the summary of its runs' values, `None` if it has none.
+    cells: Vec<Option<Summary>>,
+    /// Per side: against the baseline (`None` for the baseline itself).
+    versus: Vec<Option<Versus>>,
+}
+
+/// A side against the baseline for one workload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Versus {
+    /// `median / baseline median - 1`; `None` if either side has no value
+    /// (or the baseline's median is 0).
+    delta: Option<f64>,
+    /// Mann–Whitney U two-sided p-value; `None` if either side has no value.
+    p: Option<f64>,
+}
+
+impl Versus {
+    fn significant(&self) -> bool {
+        self.p.is_some_and(|p| p < stats::ALPHA)
+    }
+}
+
+/// The geometric mean line of a table.
+#[derive(Debug, PartialEq)]
+enum Geomean {
+    /// Fewer than 2 workloads have a value on every side.
+    TooFew,
+    /// A median is 0 (or negative): no geometric mean.
+    NotPositive,
+    /// Per side, the geometric mean of its medians over the `workloads`
+    /// that have a value on every side.
+    Of { means: Vec<f64>, workloads: usize },
+}
+
+impl Geomean {
+    /// Side `side`'s geomean against the baseline's, as `ratio - 1`.
+    fn delta(means: &[f64], side: usize) -> f64 {
+        means[side] / means[0] - 1.0
+    }
+}
+
+fn tabulate(section: &Section, metric: Metric) -> MetricTable {
+    let lines: Vec<TableLine> = section
+        .lines
+        .iter()
+        .map(|line| {
+            let values: Vec<Vec<f64>> =
+                line.runs.iter().map(|runs| runs.iter().filter_map(|r| metric.value(r)).collect()).collect();
+            let cells: Vec<Option<Summary>> = values.iter().map(|v| Summary::of(v)).collect();
+            let versus = (0..values.len())
+                .map(|side| {
+                    (side > 0).then(|| {
+                        let delta = match (cells[0], cells[side]) {
+                            (Some(base), Some(this)) if base.median != 0.0 => {
+                                Some(this.median / base.median - 1.0)
+                            }
+                            _ => None,
+                        };
+                        Versus { delta, p: stats::mann_whitney_p(&values[0], &values[side]) }
+                    })
+                })
+                .collect();
+            TableLine { label: line.label.clone(), cells, versus }
+        })
+        .collect();
+
+    let common: Vec<&TableLine> = lines.iter().filter(|l| l.cells.iter().all(Option::is_some)).collect();
+    let geomean = if common.len() < 2 {
+        Geomean::TooFew
+    } else {
+        let means: Option<Vec<f64>> = (0..section.sides.len())
+            .map(|side| {
+                let medians: Vec<f64> =
+                    common.iter().filter_map(|l| l.cells[side]).map(|s| s.median).collect();
+                stats::geomean(&medians)
+            })
+            .collect();
+        match means {
+            Some(means) => Geomean::Of { means, workloads: common.len() },
+            None => Geomean::NotPositive,
+        }
+    };
+    MetricTable { lines, geomean }
+}
+
+impl MetricTable {
+    /// Whether any side of any workload has a value: a table without one is
+    /// not worth drawing.
+    fn has_values(&self) -> bool {
+        self.lines.iter().any(|l| l.cells.iter().any(Option::is_some))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::tests::sample;
+    use protocol::Protocol;
+
+    /// A complete closed-loop http run of `backend` with `connections`,
+    /// whose every metric is `value` (throughput `value`, latencies `value`
+    /// µs, server CPU `value` µs and switches `value` per request).
+    fn run(backend: &str, connections: u32, value: f64) -> Row {
+        Row {
+            complete: true,
+            backend: backend.into(),
+            backend_options: String::new(),
+            protocol: Protocol::Http,
+            connections,
+            pipeline: 1,
+            mode: crate::Mode::Closed,
+            arrival: crate::Arrival::None,
+            target_rate: 0.0,
+            request_bytes: 0,
+            response_bytes: 0,
+            work: "none".into(),
+            requests: 1000,
+            achieved_rate: value,
+            lat_p50_us: value,
+            lat_p99_us: value,
+            lat_p999_us: value,
+            server_cpu_user_us: value / 2.0,
+            server_cpu_sys_us: value / 2.0,
+            server_vcs: value,
+            server_ics: 0.0,
+            ..sample(1)
+        }
+    }
+
+    pub(super) fn runs(backend: &str, connections: u32, values: &[f64]) -> Vec<Row> {
+        values.iter().map(|&v| run(backend, connections, v)).collect()
+    }
+
+    pub(super) fn input(label: &str, rows: Vec<Row>) -> Input {
+        Input::new(label.into(), rows)
+    }
+
+    fn only_table(report: &Report, metric: Metric) -> MetricTable {
+        assert_eq!(report.sections.len(), 1);
+        tabulate(&report.sections[0], metric)
+    }
+
+    #[test]
+    fn groups_complete_runs_by_workload_and_counts_the_rest() {
+        let mut a = runs("epoll", 50, &[10.0, 11.0, 12.0, 13.0]);
+        a.extend(runs("epoll", 500, &[20.0, 21.0, 22.0, 23.0]));
+        a.push(Row { complete: false, ..run("epoll", 50, 99.0) });
+        let b = runs("epoll", 50, &[10.5, 11.5, 12.5, 13.5]);
+        let report = by_file(&[input("a.csv", a), input("b.csv", b)]);
+        let s = &report.sections[0];
+        assert_eq!(s.sides, ["a.csv", "b.csv"]);
+        let labels: Vec<&str> = s.lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels, ["epoll http c=50", "epoll http c=500"]);
+        assert_eq!(
+            s.lines[0].runs.iter().map(Vec::len).collect::<Vec<_>>(),
+            [4, 4],
+            "the incomplete run is out"
+        );
+        assert_eq!(s.lines[1].runs.iter().map(Vec::len).collect::<Vec<_>>(), [4, 0]);
+        assert!(
+            report.notes.iter().any(|n| n.contains("left out 1 incomplete run") && n.contains("1 in a.csv"))
+        );
+        // Listed, not dropped: the workload only one file has.
+        assert!(
+            report.notes.iter().any(|n| n == "`epoll http c=500` is only in a.csv"),
+            "{:?}",
+            report.notes
+        );
+        let t = only_table(&report, Metric::Throughput);
+        assert_eq!(t.lines[1].cells[1], None);
+        assert_eq!(t.lines[1].versus[1], Some(Versus { delta: None, p: None }));
+    }
+
+    #[test]
+    fn workloads_differing_only_in_options_get_their_options_in_the_label() {
+        let one = Row { backend_options: "threads=8".into(), ..run("thread-pool", 50, 1.0) };
+        let two = Row { backend_options: "threads=64".into(), ..run("thread-pool", 50, 1.0) };
+        let report = by_file(&[input("a.csv", vec![one, two])]);
+        let labels: Vec<&str> = report.sections[0].lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels, ["thread-pool http c=50 (threads=64)", "thread-pool http c=50 (threads=8)"]);
+    }
+
+    #[test]
+    fn deltas_and_significance() {
+        // Check each case: (baseline, other, expected delta, significant).
+        let cases: [(&[f64], &[f64], f64, bool); 4] = [
+            // 4 against 4 fully separated: p = 2/70 < 0.05.
+            (&[100.0, 101.0, 102.0, 103.0], &[110.0, 111.0, 112.0, 113.0], 111.5 / 101.5 - 1.0, true),
+            // Interleaved: noise.
+            (&[100.0, 102.0, 104.0, 106.0], &[101.0, 103.0, 105.0, 107.0], 104.0 / 103.0 - 1.0, false),
+            // 3 against 3, however far apart, cannot be significant.
+            (&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0], 9.0, false),
+            // Lower.
+            (&[10.0, 10.0, 10.0, 10.0, 10.0], &[5.0, 5.0, 5.0, 5.0, 5.0], -0.5, true),
+        ];
+        for (base, other, delta, significant) in cases {
+            let report =
+                by_file(&[input("a", runs("epoll", 50, base)), input("b", runs("epoll", 50, other))]);
+            let t = only_table(&report, Metric::P99);
+            let v = t.lines[0].versus[1].unwrap();
+            assert!((v.delta.unwrap() - delta).abs() < 1e-12, "{base:?} {other:?}: {v:?}");
+            assert_eq!(v.significant(), significant, "{base:?} {other:?}: {v:?}");
+            assert_eq!(t.lines[0].versus[0], None);
+        }
+    }
+
+    #[test]
+    fn geomean_over_the_workloads_every_side_has() {
+        let mut a = runs("epoll", 50, &[100.0; 4]);
+        a.extend(runs("epoll", 500, &[400.0; 4]));
+        a.extend(runs("epoll", 5000, &[7.0; 4]));
+        let mut b = runs("epoll", 50, &[200.0; 4]);
+        b.extend(runs("epoll", 500, &[200.0; 4]));
+        let t = only_table(&by_file(&[input("a", a), input("b", b)]), Metric::Throughput);
+        // c=5000 is only in a: the geomean covers c=50 and c=500.
+        let Geomean::Of { means, workloads } = &t.geomean else { panic!("{:?}", t.geomean) };
+        assert_eq!(*workloads, 2);
+        assert!((means[0] - 200.0).abs() < 1e-9 && (means[1] - 200.0).abs() < 1e-9, "{means:?}");
+        assert!(Geomean::delta(means, 1).abs() < 1e-12);
+
+        // One workload in common: no geomean line.
+        let t = only_table(
+            &by_file(&[input("a", runs("epoll", 50, &[1.0; 4])), input("b", runs("epoll", 50, &[2.0; 4]))]),
+            Metric::Throughput,
+        );
+        assert_eq!(t.geomean, Geomean::TooFew);
+
+        // A median of 0 has no logarithm.
+        let mut a = runs("epoll", 50, &[0.0; 4]);
+        a.extend(runs("epoll", 500, &[1.0; 4]));
+        let t = only_table(&by_file(&[input("a", a)]), Metric::P50);
+        assert_eq!(t.geomean, Geomean::NotPositive);
+    }
+
+    #[test]
+    fn unmeasured_figures_are_no_values() {
+        let unmeasured = Row { server_cpu_user_us: 0.0, server_cpu_sys_us: 0.0, ..run("epoll", 50, 1.0) };
+        let report = by_file(&[input("a", vec![unmeasured])]);
+        assert!(!only_table(&report, Metric::ServerCpu).has_values());
+        assert!(only_table(&report, Metric::Throughput).has_values());
+    }
+
+    #[test]
+    fn across_backend_compares_within_each_file() {
+        let mut rows = runs("io-uring", 50, &[120.0, 121.0, 122.0, 123.0]);
+        rows.extend(runs("epoll", 50, &[100.0, 101.0, 102.0, 103.0]));
+        rows.extend(runs("epoll", 500, &[90.0; 4]));
+        rows.extend(runs("io-uring", 500, &[90.0; 4]));
+        rows.extend(runs("thread-pool", 5000, &[5.0; 4]));
+        let report = across_backend(&[input("a.csv", rows)], "epoll").unwrap();
+        let s = &report.sections[0];
+        assert_eq!(s.within.as_deref(), Some("a.csv"));
+        assert_eq!(s.sides, ["epoll", "io-uring", "thread-pool"], "baseline first, then as they appear");
+        let labels: Vec<&str> = s.lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels, ["http c=50", "http c=500", "http c=5000"]);
+        assert_eq!(s.notes, ["no epoll runs for `http c=5000`: its backends are not compared there"]);
+        let t = tabulate(s, Metric::Throughput);
+        let v = t.lines[0].versus[1].unwrap();
+        assert!(v.significant() && (v.delta.unwrap() - (121.5 / 101.5 - 1.0)).abs() < 1e-12);
+        assert_eq!(t.lines[1].versus[1].unwrap().delta, Some(0.0));
+        assert!(!t.lines[1].versus[1].unwrap().significant());
+        assert_eq!(t.lines[2].versus[2], Some(Versus { delta: None, p: None }));
+    }
+
+    #[test]
+    fn across_backend_labels_option_sets_and_needs_one_named_as_baseline() {
+        let mut rows = runs("epoll", 50, &[100.0; 4]);
+        rows.extend(
+            runs("thread-pool", 50, &[50.0; 4])
+                .into_iter()
+                .map(|r| Row { backend_options: "threads=8".into(), ..r }),
+        );
+        rows.extend(
+            runs("thread-pool", 50, &[60.0; 4])
+                .into_iter()
+                .map(|r| Row { backend_options: "threads=64".into(), ..r }),
+        );
+        let report = across_backend(&[input("a.csv", rows.clone())], "epoll").unwrap();
+        assert_eq!(
+            report.sections[0].sides,
+            ["epoll", "thread-pool (threads=8)", "thread-pool (threads=64)"]
+        );
+
+        let e = across_backend(&[input("a.csv", rows.clone())], "thread-pool").unwrap_err().to_string();
+        assert!(e.contains("2 option sets") && e.contains("--baseline 'thread-pool (threads=64)'"), "{e}");
+        let report = across_backend(&[input("a.csv", rows)], "thread-pool (threads=64)").unwrap();
+        assert_eq!(report.sections[0].sides[0], "thread-pool (threads=64)");
+    }
+
+    #[test]
+    fn across_backend_with_a_missing_baseline() {
+        let a = input("a.csv", runs("epoll", 50, &[1.0; 4]));
+        let b = input("b.csv", runs("io-uring", 50, &[1.0; 4]));
+        let e = across_backend(&[a, b], "tokio").unwrap_err().to_string();
+        assert!(e.contains("--baseline tokio") && e.contains("backends found: epoll, io-uring"), "{e}");
+
+        // Present in one file: the other says so and compares nothing.
+        let a = input("a.csv", runs("epoll", 50, &[1.0; 4]));
+        let b = input("b.csv", runs("io-uring", 50, &[1.0; 4]));
+        let report = across_backend(&[a, b], "epoll").unwrap();
+        assert_eq!(report.sections[1].lines.len(), 0);
+        assert!(report.sections[1].notes[0].contains("b.csv has no complete run of epoll"));
+        assert!(report.sections[1].notes[0].contains("backends in it: io-uring"));
+    }
+
+    #[test]
+    fn files_with_one_name_are_labelled_by_path() {
+        let dir = std::env::temp_dir().join(format!("ringside-compare-labels-{}", std::process::id()));
+        let (x, y) = (dir.join("x"), dir.join("y"));
+        std::fs::create_dir_all(&x).unwrap();
+        std::fs::create_dir_all(&y).unwrap();
+        for d in [&x, &y] {
+            crate::append(&d.join("r.csv"), &run("epoll", 50, 1.0)).unwrap();
+        }
+        crate::append(&dir.join("s.csv"), &run("epoll", 50, 1.0)).unwrap();
+        let inputs = load(&[x.join("r.csv"), y.join("r.csv"), dir.join("s.csv")]).unwrap();
+        let labels: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(labels[2], "s.csv");
+        assert_eq!(labels[0], x.join("r.csv").display().to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,0 +1,548 @@
+//! Lays out what `compare` computed: aligned text, markdown pipe tables, or
+//! long-format CSV. Nothing here computes a statistic; the three formats
+//! draw the same [`Grid`] (text and markdown) or the same figures (CSV), so
+//! they cannot disagree.
+
+use std::fmt::Write as _;
+
+use super::{Geomean, MetricTable, Report, Section, TableLine, tabulate};
+use crate::workload::Metric;
+
+/// Fewer runs than this on a side and no difference can be significant at
+/// α = 0.05 (3 against 3 gives at best p = 0.1; 4 against 4, 0.029).
+const FEW_RUNS: usize = 4;
+
+const FEW_MARK: &str = "¹";
+
+/// Aligned text tables, one per metric of each section.
+pub(super) fn text(report: &Report, metrics: &[Metric]) -> String {
+    let mut out = String::new();
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    for (i, section) in report.sections.iter().enumerate() {
+        if i > 0 || !report.notes.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", section.heading);
+        for note in &section.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        if section.sides.is_empty() {
+            continue;
+        }
+        for &metric in metrics {
+            let table = tabulate(section, metric);
+            let _ = writeln!(out, "\n{}", title(metric));
+            if !table.has_values() {
+                let _ = writeln!(out, "no run has this figure");
+                continue;
+            }
+            let grid = Grid::of(section, &table);
+            out.push_str(&grid.text());
+            for note in &grid.notes {
+                let _ = writeln!(out, "{note}");
+            }
+        }
+    }
+    out
+}
+
+/// Markdown: a `##` heading per section, a `###` heading and a pipe table
+/// per metric, notes as lists.
+pub(super) fn markdown(report: &Report, metrics: &[Metric]) -> String {
+    let mut out = String::new();
+    for note in &report.notes {
+        let _ = writeln!(out, "- {}", escape(note));
+    }
+    for (i, section) in report.sections.iter().enumerate() {
+        if i > 0 || !report.notes.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "## {}", escape(&section.heading));
+        if !section.notes.is_empty() {
+            out.push('\n');
+        }
+        for note in &section.notes {
+            let _ = writeln!(out, "- {}", escape(note));
+        }
+        if section.sides.is_empty() {
+            continue;
+        }
+        for &metric in metrics {
+            let table = tabulate(section, metric);
+            let _ = writeln!(out, "\n### {}\n", escape(&title(metric)));
+            if !table.has_values() {
+                let _ = writeln!(out, "No run has this figure.");
+                continue;
+            }
+            let grid = Grid::of(section, &table);
+            out.push_str(&grid.markdown());
+            if !grid.notes.is_empty() {
+                out.push('\n');
+            }
+            for note in &grid.notes {
+                let _ = writeln!(out, "- {}", escape(note));
+            }
+        }
+    }
+    out
+}
+
+/// The columns of the CSV format, documented in `compare --help`.
+pub(super) const CSV_COLUMNS: [&str; 11] = [
+    "metric",
+    "within",
+    "workload",
+    "side",
+    "median",
+    "ci_low",
+    "ci_high",
+    "n",
+    "delta_pct",
+    "p_value",
+    "significant",
+];
+
+/// Long-format CSV: a row per (metric, workload, side), and per side a
+/// `geomean` row where the table has a geomean line. Numbers in full
+/// precision; an empty cell where there is no figure.
+pub(super) fn csv(report: &Report, metrics: &[Metric]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut record = |cells: [String; 11]| {
+        // Into a Vec, writing strings cannot fail.
+        writer.write_record(&cells).expect("CSV record into a Vec");
+    };
+    record(CSV_COLUMNS.map(String::from));
+    let num = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    for section in &report.sections {
+        let within = section.within.clone().unwrap_or_default();
+        for &metric in metrics {
+            let table = tabulate(section, metric);
+            if !table.has_values() {
+                continue;
+            }
+            for line in &table.lines {
+                for (side, label) in section.sides.iter().enumerate() {
+                    let cell = line.cells[side];
+                    let versus = line.versus[side];
+                    record([
+                        metric.name().into(),
+                        within.clone(),
+                        line.label.clone(),
+                        label.clone(),
+                        num(cell.map(|c| c.median)),
+                        num(cell.and_then(|c| c.ci).map(|ci| ci.0)),
+                        num(cell.and_then(|c| c.ci).map(|ci| ci.1)),
+                        cell.map_or(0, |c| c.n).to_string(),
+                        num(versus.and_then(|v| v.delta).map(|d| d * 100.0)),
+                        num(versus.and_then(|v| v.p)),
+                        versus.map_or_else(String::new, |v| v.significant().to_string()),
+                    ]);
+                }
+            }
+            if let Geomean::Of { means, .. } = &table.geomean {
+                for (side, label) in section.sides.iter().enumerate() {
+                    record([
+                        metric.name().into(),
+                        within.clone(),
+                        "geomean".into(),
+                        label.clone(),
+                        num(Some(means[side])),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        num((side > 0).then(|| Geomean::delta(means, side) * 100.0)),
+                        String::new(),
+                        String::new(),
+                    ]);
+                }
+            }
+        }
+    }
+    let bytes = writer.into_inner().expect("flush into a Vec");
+    String::from_utf8(bytes).expect("the CSV writer writes the UTF-8 it was given")
+}
+
+/// Every note of the report, for formats (CSV) whose output has no room
+/// for them.
+pub(super) fn notes(report: &Report) -> Vec<String> {
+    let mut notes = report.notes.clone();
+    for section in &report.sections {
+        notes.extend(section.notes.iter().cloned());
+    }
+    notes
+}
+
+fn title(metric: Metric) -> String {
+    let better = if metric.higher_is_better() { "higher" } else { "lower" };
+    format!("{}; {better} is better", metric.title())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// A metric's table as cells: column groups (a label and how many columns
+/// it spans), columns, rows, and the notes to print under it.
+#[derive(Debug)]
+struct Grid {
+    groups: Vec<(String, usize)>,
+    columns: Vec<(&'static str, Align)>,
+    rows: Vec<Vec<String>>,
+    notes: Vec<String>,
+}
+
+impl Grid {
+    fn of(section: &Section, table: &MetricTable) -> Grid {
+        let sides = section.sides.len();
+        let mut groups = vec![(String::new(), 1)];
+        let mut columns = vec![("workload", Align::Left)];
+        for (side, label) in section.sides.iter().enumerate() {
+            let mut these = vec![("median", Align::Right), ("±", Align::Right), ("n", Align::Right)];
+            if side > 0 {
+                these.extend([("delta", Align::Right), ("p", Align::Right)]);
+            }
+            groups.push((label.clone(), these.len()));
+            columns.extend(these);
+        }
+
+        let (mut few, mut no_interval, mut missing) = (false, false, false);
+        let mut rows = Vec::new();
+        for line in &table.lines {
+            let TableLine { label, cells, versus } = line;
+            let mut row = vec![label.clone()];
+            for (side, cell) in cells.iter().enumerate() {
+                match cell {
+                    Some(s) => {
+                        row.push(number(s.median));
+                        row.push(match (s.ci, s.ci_relative()) {
+                            (None, _) => {
+                                no_interval = true;
+                                "±∞".into()
+                            }
+                            (Some(_), Some(r)) => interval(r),
+                            (Some(_), None) => "±?".into(),
+                        });
+                        let small = sides > 1 && s.n < FEW_RUNS;
+                        few |= small;
+                        row.push(format!("{}{}", s.n, if small { FEW_MARK } else { "" }));
+                    }
+                    None => {
+                        missing = true;
+                        row.extend(["—".into(), String::new(), String::new()]);
+                    }
+                }
+                if let Some(v) = versus[side] {
+                    row.push(match v.delta {
+                        None => "?".into(),
+                        Some(_) if !v.significant() => "~".into(),
+                        Some(d) => percent(d),
+                    });
+                    row.push(v.p.map_or_else(String::new, |p| format!("{p:.3}")));
+                }
+            }
+            rows.push(row);
+        }
+
+        let mut notes = Vec::new();
+        match &table.geomean {
+            Geomean::Of { means, workloads } => {
+                let mut row = vec!["geomean".to_string()];
+                for side in 0..sides {
+                    row.extend([number(means[side]), String::new(), String::new()]);
+                    if side > 0 {
+                        row.extend([percent(Geomean::delta(means, side)), String::new()]);
+                    }
+                }
+                rows.push(row);
+                if *workloads < table.lines.len() {
+                    notes.push(format!(
+                        "geomean: over the {workloads} workloads with a value on every side, of {}",
+                        table.lines.len()
+                    ));
+                }
+            }
+            Geomean::NotPositive => notes.push("no geomean: a median is 0".into()),
+            Geomean::TooFew if table.lines.len() >= 2 => {
+                notes.push("no geomean: fewer than 2 workloads have a value on every side".into())
+            }
+            Geomean::TooFew => {}
+        }
+        if few {
+            notes.push(format!(
+                "{FEW_MARK} fewer than {FEW_RUNS} runs on that side: with 3 runs against 3 the smallest p \
+                 possible is 0.1, so no difference can be significant at α = 0.05; run at least {FEW_RUNS} \
+                 repetitions per side"
+            ));
+        }
+        if no_interval {
+            notes.push("±∞ fewer than 6 runs: too few for a 95% confidence interval of the median".into());
+        }
+        if missing {
+            notes.push(
+                "— no run of this workload on that side has this figure (not run there, cut short, or \
+                 not measured); ? nothing to compare"
+                    .into(),
+            );
+        }
+        Grid { groups, columns, rows, notes }
+    }
+
+    /// Columns padded to their widths, groups apart by ` │ `, a group's
+    /// label over its columns.
+    fn text(&self) -> String {
+        let width = |s: &str| s.chars().count();
+        let mut widths: Vec<usize> = self.columns.iter().map(|(name, _)| width(name)).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(width(cell));
+            }
+        }
+        // A group label wider than its columns widens the last of them.
+        let mut first = 0;
+        for (label, span) in &self.groups {
+            let have: usize = widths[first..first + span].iter().sum::<usize>() + 2 * (span - 1);
+            if width(label) > have {
+                widths[first + span - 1] += width(label) - have;
+            }
+            first += span;
+        }
+
+        let pad = |s: &str, w: usize, align: Align| {
+            let fill = " ".repeat(w.saturating_sub(width(s)));
+            if align == Align::Left { format!("{s}{fill}") } else { format!("{fill}{s}") }
+        };
+        let line = |cells: &[String]| {
+            let mut parts = Vec::new();
+            let mut first = 0;
+            for (_, span) in &self.groups {
+                let group: Vec<String> =
+                    (first..first + span).map(|c| pad(&cells[c], widths[c], self.columns[c].1)).collect();
+                parts.push(group.join("  "));
+                first += span;
+            }
+            let mut s = parts.join(" │ ");
+            s.truncate(s.trim_end().len());
+            s.push('\n');
+            s
+        };
+
+        let mut out = String::new();
+        let mut first = 0;
+        let mut labels = Vec::new();
+        for (label, span) in &self.groups {
+            let w: usize = widths[first..first + span].iter().sum::<usize>() + 2 * (span - 1);
+            labels.push(pad(label, w, Align::Left));
+            first += span;
+        }
+        let mut s = labels.join(" │ ");
+        s.truncate(s.trim_end().len());
+        out.push_str(&s);
+        out.push('\n');
+        out.push_str(&line(&self.columns.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()));
+        for row in &self.rows {
+            out.push_str(&line(row));
+        }
+        out
+    }
+
+    /// A pipe table; a column's heading is its group's label and its name.
+    fn markdown(&self) -> String {
+        let mut headings = Vec::new();
+        for (label, span) in &self.groups {
+            let at = headings.len();
+            for (name, _) in &self.columns[at..at + span] {
+                headings.push(if label.is_empty() { name.to_string() } else { format!("{label} {name}") });
+            }
+        }
+        let row = |cells: &[String]| {
+            let cells: Vec<String> = cells.iter().map(|c| escape(c)).collect();
+            format!("| {} |\n", cells.join(" | "))
+        };
+        let mut out = row(&headings);
+        let rule: Vec<&str> =
+            self.columns.iter().map(|(_, a)| if *a == Align::Left { ":---" } else { "---:" }).collect();
+        out.push_str(&format!("|{}|\n", rule.join("|")));
+        for r in &self.rows {
+            out.push_str(&row(r));
+        }
+        out
+    }
+}
+
+/// A pipe would end a markdown table's cell.
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// About 4 significant digits, with k, M or G from 10 000 up.
+fn number(v: f64) -> String {
+    let (x, suffix) = match v.abs() {
+        a if a >= 1e9 => (v / 1e9, "G"),
+        a if a >= 1e6 => (v / 1e6, "M"),
+        a if a >= 1e4 => (v / 1e3, "k"),
+        _ => (v, ""),
+    };
+    if x == 0.0 {
+        return "0".into();
+    }
+    let digits = x.abs().log10().floor() as i32;
+    let decimals = (3 - digits).clamp(0, 9) as usize;
+    format!("{x:.decimals$}{suffix}")
+}
+
+/// A change as a signed percentage: `+12.3%`, `-150%`.
+fn percent(ratio: f64) -> String {
+    let p = ratio * 100.0;
+    if p.abs() >= 99.95 { format!("{p:+.0}%") } else { format!("{p:+.1}%") }
+}
+
+/// An interval's half-width as a share of the median: `±2.5%`, `±12%`.
+fn interval(share: f64) -> String {
+    let p = share * 100.0;
+    if p >= 9.95 { format!("±{p:.0}%") } else { format!("±{p:.1}%") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{input, runs};
+    use super::super::{across_backend, by_file};
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let cases = [
+            (0.0, "0"),
+            (51_234.5, "51.23k"),
+            (9_876.0, "9876"),
+            (123.45, "123.5"),
+            (0.012_34, "0.01234"),
+            (2_500_000.0, "2.500M"),
+            (-3.5, "-3.500"),
+        ];
+        for (v, s) in cases {
+            assert_eq!(number(v), s, "{v}");
+        }
+        assert_eq!(percent(0.1234), "+12.3%");
+        assert_eq!(percent(-0.04), "-4.0%");
+        assert_eq!(percent(1.5), "+150%");
+        assert_eq!(interval(0.025), "±2.5%");
+        assert_eq!(interval(0.12), "±12%");
+    }
+
+    #[test]
+    fn text_tables_are_aligned_and_annotated() {
+        let mut a = runs("epoll", 50, &[100.0, 101.0, 102.0]);
+        a.extend(runs("epoll", 500, &[200.0; 4]));
+        let mut b = runs("epoll", 50, &[110.0, 111.0, 112.0]);
+        b.extend(runs("epoll", 500, &[100.0; 4]));
+        b.extend(runs("epoll", 5000, &[1.0; 4]));
+        let report = by_file(&[input("a.csv", a), input("b.csv", b)]);
+        let out = text(&report, &[Metric::Throughput]);
+        assert!(out.contains("note: `epoll http c=5000` is only in b.csv"), "{out}");
+        assert!(out.contains("throughput (req/s); higher is better"), "{out}");
+        let table: Vec<&str> = out.lines().filter(|l| l.contains('│')).collect();
+        assert_eq!(table.len(), 2 + 3 + 1, "2 heading lines, 3 workloads, geomean:\n{out}");
+        // Every line has its group separators at the same places.
+        let bars =
+            |l: &str| l.chars().enumerate().filter(|(_, c)| *c == '│').map(|(i, _)| i).collect::<Vec<_>>();
+        assert!(table.iter().all(|l| bars(l) == bars(table[0])), "{out}");
+        let row =
+            |w: &str| table.iter().find(|l| l.starts_with(w)).unwrap().split_whitespace().collect::<Vec<_>>();
+        // 3 against 3: marked, and `~` however large the change.
+        assert_eq!(
+            row("epoll http c=50 "),
+            ["epoll", "http", "c=50", "│", "101.0", "±∞", "3¹", "│", "111.0", "±∞", "3¹", "~", "0.100"]
+        );
+        // 4 against 4, separated: significant.
+        assert_eq!(row("epoll http c=500 ")[8..], ["100.0", "±∞", "4", "-50.0%", "0.029"]);
+        assert_eq!(row("epoll http c=5000")[4..], ["—", "│", "1.000", "±∞", "4", "?"]);
+        assert_eq!(row("geomean"), ["geomean", "│", "142.1", "│", "105.4", "-25.9%"]);
+        let notes: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("geomean")).skip(1).collect();
+        assert_eq!(notes.len(), 4, "{out}");
+        assert!(notes[0].starts_with("geomean: over the 2 workloads"));
+        assert!(notes[1].starts_with("¹ fewer than 4 runs"));
+        assert!(notes[2].starts_with("±∞ fewer than 6 runs"));
+        assert!(notes[3].starts_with("— no run of this workload"));
+    }
+
+    #[test]
+    fn a_single_file_is_summarised() {
+        let report = by_file(&[input("a.csv", runs("epoll", 50, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))]);
+        let out = text(&report, &[Metric::P50]);
+        assert!(out.starts_with("a.csv, alone\n\np50 latency (us); lower is better\n"), "{out}");
+        assert!(out.contains("epoll http c=50 │  3.500  ±71%  6\n"), "{out}");
+        assert!(!out.contains('¹') && !out.contains("geomean"), "{out}");
+    }
+
+    #[test]
+    fn tables_without_values_say_so() {
+        let report = by_file(&[input("a.csv", runs("epoll", 50, &[1.0]))]);
+        let mut rows = runs("epoll", 50, &[1.0]);
+        rows[0].server_cpu_user_us = 0.0;
+        rows[0].server_cpu_sys_us = 0.0;
+        let unmeasured = by_file(&[input("a.csv", rows)]);
+        assert!(text(&unmeasured, &[Metric::ServerCpu]).ends_with("no run has this figure\n"));
+        assert!(markdown(&unmeasured, &[Metric::ServerCpu]).ends_with("No run has this figure.\n"));
+        assert_eq!(csv(&unmeasured, &[Metric::ServerCpu]).lines().count(), 1, "the header only");
+        assert_eq!(csv(&report, &[Metric::ServerCpu]).lines().count(), 2);
+    }
+
+    #[test]
+    fn markdown_tables_have_one_cell_per_column() {
+        let mut rows = runs("epoll", 50, &[100.0; 4]);
+        rows.extend(runs("io-uring", 50, &[120.0; 4]));
+        rows.extend(runs("io-uring", 500, &[120.0; 4]));
+        let report = across_backend(&[input("a|b.csv", rows)], "epoll").unwrap();
+        let out = markdown(&report, &Metric::ALL);
+        assert!(
+            out.starts_with("## a\\|b.csv: backends against epoll\n\n- no epoll runs for `http c=500`"),
+            "{out}"
+        );
+        assert_eq!(out.matches("\n### ").count(), 6);
+        let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+        let mut tables = 0;
+        for block in out.split("\n\n") {
+            let lines: Vec<&str> = block.lines().filter(|l| l.starts_with('|')).collect();
+            if lines.is_empty() {
+                continue;
+            }
+            tables += 1;
+            assert_eq!(
+                lines[0],
+                "| workload | epoll median | epoll ± | epoll n | io-uring median | io-uring ± | io-uring n | io-uring delta | io-uring p |"
+            );
+            assert!(lines[1].starts_with("|:---|---:|"));
+            assert!(lines.iter().all(|l| cells(l) == cells(lines[0])), "{block}");
+        }
+        assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn csv_long_format() {
+        let a = runs("epoll", 50, &[10.0, 11.0, 12.0, 13.0, 14.0, 15.0]);
+        let b = runs("epoll", 50, &[20.0, 21.0, 22.0, 23.0, 24.0, 25.0]);
+        let report = by_file(&[input("a.csv", a), input("b.csv", b)]);
+        let out = csv(&report, &[Metric::Throughput, Metric::P99]);
+        let mut reader = ::csv::Reader::from_reader(out.as_bytes());
+        assert_eq!(reader.headers().unwrap(), CSV_COLUMNS.as_slice());
+        let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2 * 2, "2 metrics, 1 workload, 2 sides, no geomean");
+        assert_eq!(
+            &rows[0],
+            ["throughput", "", "epoll http c=50", "a.csv", "12.5", "10", "15", "6", "", "", ""].as_slice()
+        );
+        assert_eq!(
+            rows[1].iter().take(4).collect::<Vec<_>>(),
+            ["throughput", "", "epoll http c=50", "b.csv"]
+        );
+        assert_eq!(rows[1][4].parse::<f64>().unwrap(), 22.5);
+        assert!((rows[1][8].parse::<f64>().unwrap() - 80.0).abs() < 1e-9);
+        assert!((rows[1][9].parse::<f64>().unwrap() - 2.0 / 924.0).abs() < 1e-12, "6 against 6 separated");
+        assert_eq!(&rows[1][10], "true");
+        assert_eq!(&rows[2][0], "p99");
+    }
+}
