@@ -90,15 +90,17 @@ baseline and p the two-sided Mann-Whitney U p-value: how likely a difference at 
 would be if both sides' runs came from one distribution. Delta reads `~` when p >= 0.05, a \
 difference within the noise. With 3 runs against 3 the smallest p possible is 0.1, so a difference \
 can be significant only with at least 4 runs on each side (¹ marks a side with fewer). The geomean \
-line compares the geometric means of the medians over the workloads every side has.";
+line compares the geometric means of the medians over the workloads a side and the baseline both have.";
 
 const AFTER_LONG_HELP: &str = "\
---format csv columns, one row per (metric, workload, side), plus a `geomean` workload per side:
+--format csv columns, one row per (metric, workload, side), plus `geomean` rows (the baseline's, and
+one per side with a geomean against it) where the table has a geomean line:
   metric       throughput, p50, p99, p99.9, server_cpu or server_switches
   within       with --across: the file compared within; empty otherwise
   workload     the workload (without the backend with --across), or `geomean`
   side         the file's label, or with --across the backend's
-  median       median of the runs; empty if the side has none with this figure
+  median       median of the runs (on geomean rows, the geometric mean of the medians; empty for
+               the baseline when the sides share different workloads with it); empty if none
   ci_low       low end of the median's 95% confidence interval; empty if too few runs
   ci_high      high end of that interval
   n            runs with this figure (empty on geomean rows)
@@ -428,7 +430,8 @@ fn incomplete_note(inputs: &[Input]) -> Vec<String> {
 #[derive(Debug)]
 struct MetricTable {
     lines: Vec<TableLine>,
-    geomean: Geomean,
+    /// Per side after the baseline (index `side - 1`): its geomean line.
+    geomeans: Vec<Geomean>,
 }
 
 #[derive(Debug)]
@@ -456,22 +459,27 @@ impl Versus {
     }
 }
 
-/// The geometric mean line of a table.
-#[derive(Debug, PartialEq)]
+/// A side's geometric mean against the baseline's, over the workloads
+/// both have a value for (pairwise, so that a backend missing from one
+/// workload does not take the geomean from the others).
+#[derive(Clone, Debug, PartialEq)]
 enum Geomean {
-    /// Fewer than 2 workloads have a value on every side.
+    /// Fewer than 2 workloads have a value on both sides.
     TooFew,
     /// A median is 0 (or negative): no geometric mean.
     NotPositive,
-    /// Per side, the geometric mean of its medians over the `workloads`
-    /// that have a value on every side.
-    Of { means: Vec<f64>, workloads: usize },
+    /// The geometric means of the baseline's and this side's medians over
+    /// `workloads` (indices into the table's lines).
+    Of { base: f64, this: f64, workloads: Vec<usize> },
 }
 
 impl Geomean {
-    /// Side `side`'s geomean against the baseline's, as `ratio - 1`.
-    fn delta(means: &[f64], side: usize) -> f64 {
-        means[side] / means[0] - 1.0
+    /// This side's geomean against the baseline's, as `ratio - 1`.
+    fn delta(&self) -> Option<f64> {
+        match self {
+            Geomean::Of { base, this, .. } => Some(this / base - 1.0),
+            _ => None,
+        }
     }
 }
 
@@ -500,26 +508,39 @@ fn tabulate(section: &Section, metric: Metric) -> MetricTable {
         })
         .collect();
 
-    let common: Vec<&TableLine> = lines.iter().filter(|l| l.cells.iter().all(Option::is_some)).collect();
-    let geomean = if common.len() < 2 {
-        Geomean::TooFew
-    } else {
-        let means: Option<Vec<f64>> = (0..section.sides.len())
-            .map(|side| {
-                let medians: Vec<f64> =
-                    common.iter().filter_map(|l| l.cells[side]).map(|s| s.median).collect();
-                stats::geomean(&medians)
-            })
-            .collect();
-        match means {
-            Some(means) => Geomean::Of { means, workloads: common.len() },
-            None => Geomean::NotPositive,
-        }
-    };
-    MetricTable { lines, geomean }
+    let geomeans = (1..section.sides.len())
+        .map(|side| {
+            let workloads: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].cells[0].is_some() && lines[i].cells[side].is_some())
+                .collect();
+            if workloads.len() < 2 {
+                return Geomean::TooFew;
+            }
+            let medians = |side: usize| -> Vec<f64> {
+                workloads.iter().filter_map(|&i| lines[i].cells[side]).map(|s| s.median).collect()
+            };
+            match (stats::geomean(&medians(0)), stats::geomean(&medians(side))) {
+                (Some(base), Some(this)) => Geomean::Of { base, this, workloads },
+                _ => Geomean::NotPositive,
+            }
+        })
+        .collect();
+    MetricTable { lines, geomeans }
 }
 
 impl MetricTable {
+    /// The baseline's geomean, if every side's geomean line covers the same
+    /// workloads (always so with two sides); otherwise each pair has its
+    /// own baseline figure and there is no one to show.
+    fn base_geomean(&self) -> Option<f64> {
+        let mut of = self.geomeans.iter().filter_map(|g| match g {
+            Geomean::Of { base, workloads, .. } => Some((*base, workloads)),
+            _ => None,
+        });
+        let (base, workloads) = of.next()?;
+        of.all(|(_, w)| w == workloads).then_some(base)
+    }
+
     /// Whether any side of any workload has a value: a table without one is
     /// not worth drawing.
     fn has_values(&self) -> bool {
@@ -641,7 +662,7 @@ mod tests {
     }
 
     #[test]
-    fn geomean_over_the_workloads_every_side_has() {
+    fn geomean_over_the_workloads_both_sides_have() {
         let mut a = runs("epoll", 50, &[100.0; 4]);
         a.extend(runs("epoll", 500, &[400.0; 4]));
         a.extend(runs("epoll", 5000, &[7.0; 4]));
@@ -649,23 +670,54 @@ mod tests {
         b.extend(runs("epoll", 500, &[200.0; 4]));
         let t = only_table(&by_file(&[input("a", a), input("b", b)]), Metric::Throughput);
         // c=5000 is only in a: the geomean covers c=50 and c=500.
-        let Geomean::Of { means, workloads } = &t.geomean else { panic!("{:?}", t.geomean) };
-        assert_eq!(*workloads, 2);
-        assert!((means[0] - 200.0).abs() < 1e-9 && (means[1] - 200.0).abs() < 1e-9, "{means:?}");
-        assert!(Geomean::delta(means, 1).abs() < 1e-12);
+        let Geomean::Of { base, this, workloads } = &t.geomeans[0] else { panic!("{:?}", t.geomeans) };
+        assert_eq!(*workloads, [0, 1]);
+        assert!((base - 200.0).abs() < 1e-9 && (this - 200.0).abs() < 1e-9, "{base} {this}");
+        assert!(t.geomeans[0].delta().unwrap().abs() < 1e-12);
+        assert_eq!(t.base_geomean(), Some(*base));
 
         // One workload in common: no geomean line.
         let t = only_table(
             &by_file(&[input("a", runs("epoll", 50, &[1.0; 4])), input("b", runs("epoll", 50, &[2.0; 4]))]),
             Metric::Throughput,
         );
-        assert_eq!(t.geomean, Geomean::TooFew);
+        assert_eq!(t.geomeans, [Geomean::TooFew]);
+        assert_eq!(t.base_geomean(), None);
 
         // A median of 0 has no logarithm.
         let mut a = runs("epoll", 50, &[0.0; 4]);
         a.extend(runs("epoll", 500, &[1.0; 4]));
-        let t = only_table(&by_file(&[input("a", a)]), Metric::P50);
-        assert_eq!(t.geomean, Geomean::NotPositive);
+        let mut b = runs("epoll", 50, &[1.0; 4]);
+        b.extend(runs("epoll", 500, &[1.0; 4]));
+        let t = only_table(&by_file(&[input("a", a), input("b", b)]), Metric::P50);
+        assert_eq!(t.geomeans, [Geomean::NotPositive]);
+
+        // A file alone has nothing to compare against.
+        let mut a = runs("epoll", 50, &[1.0; 4]);
+        a.extend(runs("epoll", 500, &[2.0; 4]));
+        assert!(only_table(&by_file(&[input("a", a)]), Metric::P50).geomeans.is_empty());
+    }
+
+    #[test]
+    fn geomean_is_pairwise_with_more_than_two_sides() {
+        // io-uring has every workload, thread-pool only two: each is
+        // compared with epoll over the workloads it shares with it.
+        let mut rows = runs("epoll", 50, &[100.0; 4]);
+        rows.extend(runs("epoll", 500, &[100.0; 4]));
+        rows.extend(runs("epoll", 5000, &[100.0; 4]));
+        rows.extend(runs("io-uring", 50, &[200.0; 4]));
+        rows.extend(runs("io-uring", 500, &[200.0; 4]));
+        rows.extend(runs("io-uring", 5000, &[200.0; 4]));
+        rows.extend(runs("thread-pool", 50, &[50.0; 4]));
+        rows.extend(runs("thread-pool", 500, &[50.0; 4]));
+        let report = across_backend(&[input("a.csv", rows)], "epoll").unwrap();
+        let t = tabulate(&report.sections[0], Metric::Throughput);
+        assert_eq!(t.geomeans.len(), 2);
+        assert!(matches!(&t.geomeans[0], Geomean::Of { workloads, .. } if *workloads == [0, 1, 2]));
+        assert!(matches!(&t.geomeans[1], Geomean::Of { workloads, .. } if *workloads == [0, 1]));
+        assert!((t.geomeans[0].delta().unwrap() - 1.0).abs() < 1e-12);
+        assert!((t.geomeans[1].delta().unwrap() + 0.5).abs() < 1e-12);
+        assert_eq!(t.base_geomean(), None, "the pairs cover different workloads");
     }
 
     #[test]

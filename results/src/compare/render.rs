@@ -104,8 +104,10 @@ pub(super) const CSV_COLUMNS: [&str; 11] = [
     "significant",
 ];
 
-/// Long-format CSV: a row per (metric, workload, side), and per side a
-/// `geomean` row where the table has a geomean line. Numbers in full
+/// Long-format CSV: a row per (metric, workload, side), and `geomean`
+/// rows where the table has a geomean line: the baseline's (its median
+/// empty if the sides' lines cover different workloads) and one per side
+/// that has a geomean against it. Numbers in full
 /// precision; an empty cell where there is no figure.
 pub(super) fn csv(report: &Report, metrics: &[Metric]) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -141,21 +143,27 @@ pub(super) fn csv(report: &Report, metrics: &[Metric]) -> String {
                     ]);
                 }
             }
-            if let Geomean::Of { means, .. } = &table.geomean {
-                for (side, label) in section.sides.iter().enumerate() {
-                    record([
+            if table.geomeans.iter().any(|g| matches!(g, Geomean::Of { .. })) {
+                let geomean_row = |side: usize, median: Option<f64>, delta: Option<f64>| {
+                    [
                         metric.name().into(),
                         within.clone(),
                         "geomean".into(),
-                        label.clone(),
-                        num(Some(means[side])),
+                        section.sides[side].clone(),
+                        num(median),
                         String::new(),
                         String::new(),
                         String::new(),
-                        num((side > 0).then(|| Geomean::delta(means, side) * 100.0)),
+                        num(delta.map(|d| d * 100.0)),
                         String::new(),
                         String::new(),
-                    ]);
+                    ]
+                };
+                record(geomean_row(0, table.base_geomean(), None));
+                for (i, g) in table.geomeans.iter().enumerate() {
+                    if let Geomean::Of { this, .. } = g {
+                        record(geomean_row(i + 1, Some(*this), g.delta()));
+                    }
                 }
             }
         }
@@ -248,28 +256,70 @@ impl Grid {
         }
 
         let mut notes = Vec::new();
-        match &table.geomean {
-            Geomean::Of { means, workloads } => {
-                let mut row = vec!["geomean".to_string()];
-                for side in 0..sides {
-                    row.extend([number(means[side]), String::new(), String::new()]);
-                    if side > 0 {
-                        row.extend([percent(Geomean::delta(means, side)), String::new()]);
+        let lines = table.lines.len();
+        if table.geomeans.iter().any(|g| matches!(g, Geomean::Of { .. })) {
+            let mut row = vec!["geomean".to_string()];
+            row.extend([table.base_geomean().map_or_else(String::new, number), String::new(), String::new()]);
+            for g in &table.geomeans {
+                match g {
+                    Geomean::Of { this, .. } => row.extend([
+                        number(*this),
+                        String::new(),
+                        String::new(),
+                        g.delta().map_or_else(String::new, percent),
+                        String::new(),
+                    ]),
+                    _ => row.extend(std::iter::repeat_n(String::new(), 5)),
+                }
+            }
+            rows.push(row);
+            let both = if sides == 2 { "both sides" } else { "every side" };
+            match table.base_geomean() {
+                Some(_) => {
+                    let covered = table.geomeans.iter().find_map(|g| match g {
+                        Geomean::Of { workloads, .. } => Some(workloads.len()),
+                        _ => None,
+                    });
+                    if let Some(n) = covered.filter(|&n| n < lines) {
+                        notes.push(format!(
+                            "geomean: over the {n} workloads with a value on {both}, of {lines}"
+                        ));
                     }
                 }
-                rows.push(row);
-                if *workloads < table.lines.len() {
+                None => {
+                    let each: Vec<String> = table
+                        .geomeans
+                        .iter()
+                        .zip(&section.sides[1..])
+                        .filter_map(|(g, label)| match g {
+                            Geomean::Of { workloads, .. } => {
+                                Some(format!("{label} over {}", workloads.len()))
+                            }
+                            _ => None,
+                        })
+                        .collect();
                     notes.push(format!(
-                        "geomean: over the {workloads} workloads with a value on every side, of {}",
-                        table.lines.len()
+                        "geomean: each side against the baseline over the workloads both have ({} of {lines}); \
+                         these differ, so no one geomean of the baseline is shown",
+                        each.join(", ")
                     ));
                 }
             }
-            Geomean::NotPositive => notes.push("no geomean: a median is 0".into()),
-            Geomean::TooFew if table.lines.len() >= 2 => {
-                notes.push("no geomean: fewer than 2 workloads have a value on every side".into())
+        }
+        if lines >= 2 {
+            for (g, label) in table.geomeans.iter().zip(&section.sides[1..]) {
+                let whose = if sides == 2 { String::new() } else { format!(" for {label}") };
+                match g {
+                    Geomean::Of { .. } => {}
+                    Geomean::NotPositive => notes.push(format!("no geomean{whose}: a median is 0")),
+                    Geomean::TooFew if sides == 2 => {
+                        notes.push("no geomean: fewer than 2 workloads have a value on both sides".into())
+                    }
+                    Geomean::TooFew => notes.push(format!(
+                        "no geomean{whose}: fewer than 2 workloads have a value both there and on the baseline"
+                    )),
+                }
             }
-            Geomean::TooFew => {}
         }
         if few {
             notes.push(format!(
@@ -467,6 +517,49 @@ mod tests {
         assert!(notes[1].starts_with("¹ fewer than 4 runs"));
         assert!(notes[2].starts_with("±∞ fewer than 6 runs"));
         assert!(notes[3].starts_with("— no run of this workload"));
+    }
+
+    #[test]
+    fn geomeans_over_different_workloads_per_side_are_noted() {
+        let mut rows = runs("epoll", 50, &[100.0; 4]);
+        rows.extend(runs("epoll", 500, &[100.0; 4]));
+        rows.extend(runs("epoll", 5000, &[100.0; 4]));
+        for c in [50, 500, 5000] {
+            rows.extend(runs("io-uring", c, &[200.0; 4]));
+        }
+        rows.extend(runs("thread-pool", 50, &[50.0; 4]));
+        rows.extend(runs("thread-pool", 500, &[50.0; 4]));
+        rows.extend(runs("tokio", 50, &[50.0; 4]));
+        let report = across_backend(&[input("a.csv", rows)], "epoll").unwrap();
+        let out = text(&report, &[Metric::Throughput]);
+        let geomean = out.lines().find(|l| l.starts_with("geomean")).unwrap();
+        let cells: Vec<&str> = geomean.split_whitespace().collect();
+        assert_eq!(cells, ["geomean", "│", "│", "200.0", "+100%", "│", "50.00", "-50.0%", "│"], "{out}");
+        assert!(
+            out.contains(
+                "geomean: each side against the baseline over the workloads both have \
+                 (io-uring over 3, thread-pool over 2 of 3)"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "no geomean for tokio: fewer than 2 workloads have a value both there and on the baseline"
+            ),
+            "{out}"
+        );
+        let csv_out = csv(&report, &[Metric::Throughput]);
+        let geomeans: Vec<Vec<&str>> =
+            csv_out.lines().filter(|l| l.contains(",geomean,")).map(|l| l.split(',').collect()).collect();
+        assert_eq!(geomeans.len(), 3, "epoll, io-uring, thread-pool: {csv_out}");
+        assert_eq!(geomeans[0], ["throughput", "a.csv", "geomean", "epoll", "", "", "", "", "", "", ""]);
+        for (row, side, median, delta) in
+            [(&geomeans[1], "io-uring", 200.0, 100.0), (&geomeans[2], "thread-pool", 50.0, -50.0)]
+        {
+            assert_eq!(row[3], side);
+            assert!((row[4].parse::<f64>().unwrap() - median).abs() < 1e-9, "{row:?}");
+            assert!((row[8].parse::<f64>().unwrap() - delta).abs() < 1e-9, "{row:?}");
+        }
     }
 
     #[test]
