@@ -1,0 +1,265 @@
+//! `ringside-results compare` as a user runs it: the binary, on results
+//! files written with `results::append`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use protocol::Protocol;
+use results::{Arrival, Mode, Row, SCHEMA_VERSION};
+
+/// A complete closed-loop http run of `backend` with `connections`, whose
+/// every compared figure is `value`.
+fn run(backend: &str, connections: u32, value: f64) -> Row {
+    Row {
+        schema: SCHEMA_VERSION,
+        timestamp: "2025-01-31T09:15:02.123456Z".into(),
+        run_id: "sweep-1".into(),
+        repetition: 0,
+        git_rev: "8fde1c8".into(),
+        host: "bench1".into(),
+        kernel: "6.18.0-1-amd64".into(),
+        cpu_model: "test CPU".into(),
+        backend: backend.into(),
+        backend_options: String::new(),
+        protocol: Protocol::Http,
+        server_cores: "0".into(),
+        client_cores: "1".into(),
+        client_threads: 1,
+        connections,
+        pipeline: 1,
+        mode: Mode::Closed,
+        arrival: Arrival::None,
+        target_rate: 0.0,
+        achieved_rate: value,
+        rate_shortfall: false,
+        request_bytes: 0,
+        response_bytes: 0,
+        work: "none".into(),
+        warmup_s: 0.1,
+        duration_s: 0.3,
+        requests: 1000,
+        errors_connect: 0,
+        errors_reset: 0,
+        errors_timeout: 0,
+        errors_bad_response: 0,
+        conns_unanswered: 0,
+        conn_answers_min: 1,
+        conn_answers_max: 1,
+        complete: true,
+        note: String::new(),
+        lat_p50_us: value,
+        lat_p90_us: value,
+        lat_p99_us: value,
+        lat_p999_us: value,
+        lat_p9999_us: value,
+        lat_max_us: value,
+        lat_mean_us: value,
+        raw_p50_us: value,
+        raw_p90_us: value,
+        raw_p99_us: value,
+        raw_p999_us: value,
+        raw_p9999_us: value,
+        raw_max_us: value,
+        raw_mean_us: value,
+        server_cpu_user_us: value / 2.0,
+        server_cpu_sys_us: value / 2.0,
+        server_vcs: value,
+        server_ics: 0.0,
+        server_requests: 1000,
+        client_cpu_user_us: 1.0,
+        client_cpu_sys_us: 1.0,
+        client_vcs: 1.0,
+        client_ics: 0.0,
+        ctxsw_same_cpu_ns: 0.0,
+        ctxsw_cross_cpu_ns: 0.0,
+        switch_share_pct: 0.0,
+        hlog: String::new(),
+    }
+}
+
+/// A fresh directory for one test.
+fn dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringside-compare-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes `runs` (backend, connections, values) to `path`.
+fn write(path: &Path, runs: &[(&str, u32, &[f64])]) {
+    for &(backend, connections, values) in runs {
+        for &v in values {
+            results::append(path, &run(backend, connections, v)).unwrap();
+        }
+    }
+}
+
+fn compare(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringside-results")).arg("compare").args(args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// Two files: c=50 faster in b (4 runs a side, separated), c=500 the same
+/// within noise, c=5000 only in b; a has an incomplete run.
+fn two_files(dir: &Path) -> (String, String) {
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    write(&a, &[("epoll", 50, &[100.0, 101.0, 102.0, 103.0]), ("epoll", 500, &[200.0, 202.0, 204.0, 206.0])]);
+    results::append(&a, &Row { complete: false, ..run("epoll", 50, 1.0) }).unwrap();
+    write(
+        &b,
+        &[
+            ("epoll", 50, &[120.0, 121.0, 122.0, 123.0]),
+            ("epoll", 500, &[201.0, 203.0, 205.0, 207.0]),
+            ("epoll", 5000, &[9.0, 9.0, 9.0]),
+        ],
+    );
+    (a.display().to_string(), b.display().to_string())
+}
+
+#[test]
+fn two_files_side_by_side() {
+    let dir = dir("two");
+    let (a, b) = two_files(&dir);
+    let out = stdout(&compare(&["--metric", "throughput", &a, &b]));
+    assert!(out.contains("note: left out 1 incomplete run"), "{out}");
+    assert!(out.contains("note: `epoll http c=5000` is only in b.csv"), "{out}");
+    assert!(out.contains("throughput (req/s); higher is better"), "{out}");
+    assert!(!out.contains("p99 latency"), "--metric restricts the tables: {out}");
+    let row = |w: &str| -> Vec<String> {
+        let line = out.lines().find(|l| l.starts_with(w)).unwrap_or_else(|| panic!("no {w}: {out}"));
+        line.split_whitespace().map(String::from).collect()
+    };
+    // 4 runs against 4, separated: p = 2/70.
+    assert_eq!(row("epoll http c=50 ")[8..], ["121.5", "±∞", "4", "+19.7%", "0.029"]);
+    // Interleaved: within the noise.
+    assert_eq!(row("epoll http c=500 ")[11], "~");
+    // The workload only b has, with 3 runs: listed and marked.
+    assert_eq!(row("epoll http c=5000")[4..], ["—", "│", "9.000", "±∞", "3¹", "?"]);
+    assert_eq!(row("geomean")[..3], ["geomean", "│", "143.5"]);
+    assert!(out.contains("¹ fewer than 4 runs on that side"), "{out}");
+
+    // All six metrics by default.
+    let out = stdout(&compare(&[&a, &b]));
+    assert_eq!(out.matches("is better").count(), 6, "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn across_backends_within_a_file() {
+    let dir = dir("across");
+    let a = dir.join("sweep.csv");
+    write(
+        &a,
+        &[
+            ("epoll", 50, &[100.0, 101.0, 102.0, 103.0]),
+            ("io-uring", 50, &[150.0, 151.0, 152.0, 153.0]),
+            ("epoll", 500, &[100.0; 4]),
+            ("io-uring", 500, &[150.0; 4]),
+            ("thread-pool", 5000, &[1.0; 4]),
+        ],
+    );
+    let a = a.display().to_string();
+    let out = stdout(&compare(&["--across", "backend", "--baseline", "epoll", "--metric", "p99", &a]));
+    assert!(out.starts_with("sweep.csv: backends against epoll\n"), "{out}");
+    assert!(out.contains("note: no epoll runs for `http c=5000`"), "{out}");
+    let head = out.lines().find(|l| l.contains("io-uring")).unwrap();
+    assert!(head.contains("epoll") && head.contains("thread-pool"), "{out}");
+    let c50: Vec<&str> =
+        out.lines().find(|l| l.starts_with("http c=50 ")).unwrap().split_whitespace().collect();
+    assert_eq!(c50[7..12], ["151.5", "±∞", "4", "+49.3%", "0.029"], "{out}");
+
+    // A baseline no file has: exit 2, naming what there is.
+    let out = compare(&["--across", "backend", "--baseline", "tokio", &a]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--baseline tokio") && err.contains("backends found: epoll, io-uring, thread-pool"),
+        "{err}"
+    );
+
+    // --across needs --baseline.
+    assert_eq!(compare(&["--across", "backend", &a]).status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_format_parses() {
+    let dir = dir("formats");
+    let (a, b) = two_files(&dir);
+
+    let md = stdout(&compare(&["--format", "markdown", &a, &b]));
+    assert_eq!(md.matches("\n### ").count(), 6, "{md}");
+    for table in md.split("\n\n").filter(|block| block.starts_with('|')) {
+        let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+        let lines: Vec<&str> = table.lines().take_while(|l| l.starts_with('|')).collect();
+        assert!(lines.len() >= 3, "heading, rule and rows: {table}");
+        assert!(lines.iter().all(|l| cells(l) == cells(lines[0]) && l.ends_with('|')), "{table}");
+    }
+
+    let out = compare(&["--format", "csv", &a, &b]);
+    let text = stdout(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("note: `epoll http c=5000` is only in b.csv"));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "metric",
+            "within",
+            "workload",
+            "side",
+            "median",
+            "ci_low",
+            "ci_high",
+            "n",
+            "delta_pct",
+            "p_value",
+            "significant"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    // 6 metrics × (3 workloads × 2 sides + 2 geomean rows).
+    assert_eq!(rows.len(), 6 * (3 * 2 + 2));
+    let c50_b = rows
+        .iter()
+        .find(|r| &r[0] == "throughput" && &r[2] == "epoll http c=50" && &r[3] == "b.csv")
+        .unwrap();
+    assert_eq!(c50_b[4].parse::<f64>().unwrap(), 121.5);
+    assert_eq!(&c50_b[7], "4");
+    assert!((c50_b[8].parse::<f64>().unwrap() - (121.5 / 101.5 - 1.0) * 100.0).abs() < 1e-9);
+    assert!((c50_b[9].parse::<f64>().unwrap() - 2.0 / 70.0).abs() < 1e-12);
+    assert_eq!(&c50_b[10], "true");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_file_is_exit_2_naming_file_and_line() {
+    let dir = dir("bad");
+    let (a, b) = two_files(&dir);
+    let text = std::fs::read_to_string(&b).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[2] = lines[2].replacen(",http,", ",gopher,", 1);
+    std::fs::write(&b, lines.join("\n") + "\n").unwrap();
+    let out = compare(&[&a, &b]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no half report");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{b} line 3, column `protocol`")), "{err}");
+
+    let out = compare(&[&a, &dir.join("missing.csv").display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.csv"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_explains_the_statistics() {
+    let out = stdout(&compare(&["--help"]));
+    for phrase in ["±", "~", "Mann-Whitney", "at least 4 runs", "Medians rather than means", "delta_pct"] {
+        assert!(out.contains(phrase), "{phrase}: {out}");
+    }
+}
