@@ -38,9 +38,9 @@ pub struct Args {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Compare within each file instead of across files: every backend (a backend run with
-    /// several option sets counts once per set, labelled `backend (options)`) against the
-    /// --baseline backend, over workloads that are the same but for the backend.
+    /// Compare within each file instead of across files: every backend against the --baseline
+    /// backend, over workloads that are the same but for the backend. A backend run with several
+    /// option sets in one workload counts once per set, labelled `backend (options)`.
     #[arg(long, value_enum, value_name = "WHAT", requires = "baseline")]
     pub across: Option<Across>,
 
@@ -218,16 +218,53 @@ struct Line {
     runs: Vec<Vec<Row>>,
 }
 
+/// A workload in the order a reader looks for it in a table: backend,
+/// protocol, connections and the rest, the backend's options last (the
+/// sweep sizes thread-pool's threads by the connection count, and
+/// `threads=500` must not sort `c=500` before `c=50`).
+#[derive(Debug, PartialEq, Eq)]
+struct Ordered(Workload);
+
+impl Ordered {
+    #[allow(clippy::type_complexity, reason = "a sort key, used once")]
+    fn key(&self) -> (&str, &str, u32, u32, &str, u64, u64, &str, &str) {
+        let w = &self.0;
+        (
+            &w.backend,
+            &w.protocol,
+            w.connections,
+            w.pipeline,
+            &w.load,
+            w.request_bytes,
+            w.response_bytes,
+            &w.work,
+            &w.backend_options,
+        )
+    }
+}
+
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// The default comparison: each file a side, rows grouped by [`Workload`].
 fn by_file(inputs: &[Input]) -> Report {
-    let mut groups: BTreeMap<Workload, Vec<Vec<Row>>> = BTreeMap::new();
+    let mut groups: BTreeMap<Ordered, Vec<Vec<Row>>> = BTreeMap::new();
     for (side, input) in inputs.iter().enumerate() {
         for row in &input.rows {
-            groups.entry(Workload::of(row)).or_insert_with(|| vec![Vec::new(); inputs.len()])[side]
+            groups.entry(Ordered(Workload::of(row))).or_insert_with(|| vec![Vec::new(); inputs.len()])[side]
                 .push(row.clone());
         }
     }
-    let labels = labels(groups.keys());
+    let labels = labels(groups.keys().map(|o| &o.0));
     let sides: Vec<String> = inputs.iter().map(|i| i.label.clone()).collect();
 
     let mut notes = incomplete_note(inputs);
@@ -290,38 +327,52 @@ fn across_backend(inputs: &[Input], baseline: &str) -> anyhow::Result<Report> {
 /// What a backend with unknown name (counters not read) is called.
 const UNKNOWN_BACKEND: &str = "(unknown backend)";
 
-/// A backend and one of its option sets, as a side of `--across backend`.
+/// A backend, or one of its option sets, as a side of `--across backend`.
 #[derive(Debug, PartialEq, Eq)]
 struct BackendSide {
     backend: String,
-    options: String,
+    /// `Some` where the backend ran with several option sets in one
+    /// workload, so that each set is a side of its own.
+    options: Option<String>,
     label: String,
 }
 
-/// The distinct (backend, options) pairs of `rows` in order of first
-/// appearance (a sweep's backend order), labelled by the backend's name, or
-/// `backend (options)` where one backend ran with several option sets.
-fn backend_sides(rows: &[Row]) -> Vec<BackendSide> {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    for row in rows {
-        let pair = (row.backend.as_str(), row.backend_options.as_str());
-        if !pairs.contains(&pair) {
-            pairs.push(pair);
-        }
+impl BackendSide {
+    fn has(&self, row: &Row) -> bool {
+        self.backend == row.backend && self.options.as_ref().is_none_or(|o| *o == row.backend_options)
     }
-    pairs
-        .iter()
-        .map(|&(backend, options)| {
-            let name = if backend.is_empty() { UNKNOWN_BACKEND } else { backend };
-            let several = pairs.iter().filter(|(b, _)| *b == backend).count() > 1;
-            let label = match (several, options) {
-                (false, _) => name.to_string(),
-                (true, "") => format!("{name} (no options)"),
-                (true, o) => format!("{name} ({o})"),
-            };
-            BackendSide { backend: backend.into(), options: options.into(), label }
-        })
-        .collect()
+}
+
+/// The backends of `rows` in order of first appearance (a sweep's backend
+/// order), labelled by name. A backend that ran with several option sets in
+/// one workload is a side per set, labelled `backend (options)`; one whose
+/// options only differ between workloads (the sweep sizes thread-pool's
+/// threads by the connection count) stays one side, so that it is compared
+/// in every workload.
+fn backend_sides(rows: &[Row]) -> Vec<BackendSide> {
+    let mut sets: BTreeMap<(&str, Workload), BTreeSet<&str>> = BTreeMap::new();
+    for row in rows {
+        sets.entry((row.backend.as_str(), Workload::of(row).without_backend()))
+            .or_default()
+            .insert(row.backend_options.as_str());
+    }
+    let split = |backend: &str| sets.iter().any(|((b, _), options)| *b == backend && options.len() > 1);
+    let mut sides: Vec<BackendSide> = Vec::new();
+    for row in rows {
+        if sides.iter().any(|s| s.has(row)) {
+            continue;
+        }
+        let name = if row.backend.is_empty() { UNKNOWN_BACKEND } else { &row.backend };
+        let (options, label) = if split(&row.backend) {
+            let o = &row.backend_options;
+            let label = if o.is_empty() { format!("{name} (no options)") } else { format!("{name} ({o})") };
+            (Some(o.clone()), label)
+        } else {
+            (None, name.to_string())
+        };
+        sides.push(BackendSide { backend: row.backend.clone(), options, label });
+    }
+    sides
 }
 
 /// One file's backends against the baseline.
@@ -361,24 +412,41 @@ fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
     let base_side = sides.remove(base);
     sides.insert(0, base_side);
 
-    let mut groups: BTreeMap<Workload, Vec<Vec<Row>>> = BTreeMap::new();
+    let mut groups: BTreeMap<Ordered, Vec<Vec<Row>>> = BTreeMap::new();
     for row in &input.rows {
-        let side = sides
-            .iter()
-            .position(|s| s.backend == row.backend && s.options == row.backend_options)
-            .expect("backend_sides lists every (backend, options) of the rows");
-        groups.entry(Workload::of(row).without_backend()).or_insert_with(|| vec![Vec::new(); sides.len()])
-            [side]
+        let side = sides.iter().position(|s| s.has(row)).expect("backend_sides has a side for every row");
+        groups
+            .entry(Ordered(Workload::of(row).without_backend()))
+            .or_insert_with(|| vec![Vec::new(); sides.len()])[side]
             .push(row.clone());
     }
-    let labels = labels(groups.keys());
+    let labels = labels(groups.keys().map(|o| &o.0));
     let base_label = &sides[0].label;
-    let notes = labels
+    let mut notes: Vec<String> = labels
         .iter()
         .zip(groups.values())
         .filter(|(_, runs)| runs[0].is_empty())
         .map(|(label, _)| format!("no {base_label} runs for `{label}`: its backends are not compared there"))
         .collect();
+    for side in sides.iter().filter(|s| s.options.is_none()) {
+        let mut sets: Vec<&str> = Vec::new();
+        for row in input.rows.iter().filter(|r| side.has(r)) {
+            if !sets.contains(&row.backend_options.as_str()) {
+                sets.push(&row.backend_options);
+            }
+        }
+        if sets.len() > 1 {
+            notes.push(format!(
+                "{} ran with options that differ between workloads ({}): each workload compares the set \
+                 it ran with",
+                side.label,
+                sets.iter()
+                    .map(|o| if o.is_empty() { "no options" } else { o })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+    }
     let lines =
         labels.into_iter().zip(groups.into_values()).map(|(label, runs)| Line { label, runs }).collect();
     Ok(Section {
@@ -638,6 +706,19 @@ mod tests {
     }
 
     #[test]
+    fn workloads_sort_by_connections_before_options() {
+        // As a sweep writes them: thread-pool's threads follow the connections.
+        let sized = |c: u32| Row { backend_options: format!("threads={c}"), ..run("thread-pool", c, 1.0) };
+        let rows = vec![sized(500), sized(50), run("epoll", 500, 1.0), run("epoll", 50, 1.0)];
+        let report = by_file(&[input("a.csv", rows)]);
+        let labels: Vec<&str> = report.sections[0].lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["epoll http c=50", "epoll http c=500", "thread-pool http c=50", "thread-pool http c=500"]
+        );
+    }
+
+    #[test]
     fn deltas_and_significance() {
         // Check each case: (baseline, other, expected delta, significant).
         let cases: [(&[f64], &[f64], f64, bool); 4] = [
@@ -773,6 +854,28 @@ mod tests {
         assert!(e.contains("2 option sets") && e.contains("--baseline 'thread-pool (threads=64)'"), "{e}");
         let report = across_backend(&[input("a.csv", rows)], "thread-pool (threads=64)").unwrap();
         assert_eq!(report.sections[0].sides[0], "thread-pool (threads=64)");
+    }
+
+    #[test]
+    fn across_backend_keeps_a_backend_whole_whose_options_differ_only_between_workloads() {
+        let sized =
+            |c: u32, v: f64| Row { backend_options: format!("threads={c}"), ..run("thread-pool", c, v) };
+        let mut rows = runs("epoll", 50, &[100.0; 4]);
+        rows.extend(runs("epoll", 500, &[100.0; 4]));
+        rows.extend((0..4).map(|_| sized(50, 50.0)));
+        rows.extend((0..4).map(|_| sized(500, 25.0)));
+        let report = across_backend(&[input("a.csv", rows)], "epoll").unwrap();
+        let s = &report.sections[0];
+        assert_eq!(s.sides, ["epoll", "thread-pool"]);
+        assert_eq!(
+            s.notes,
+            ["thread-pool ran with options that differ between workloads (threads=50; threads=500): \
+              each workload compares the set it ran with"]
+        );
+        let t = tabulate(s, Metric::Throughput);
+        assert_eq!(t.lines[0].versus[1].unwrap().delta, Some(-0.5));
+        assert_eq!(t.lines[1].versus[1].unwrap().delta, Some(-0.75));
+        assert!(matches!(t.geomeans[0], Geomean::Of { .. }));
     }
 
     #[test]
