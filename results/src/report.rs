@@ -51,7 +51,9 @@ use chart::{Costs, Stack, Style, Whisker};
 
 /// The flags of `ringside-results report`.
 #[derive(Debug, clap::Args)]
-#[command(about = "Draw an HTML page with SVG charts (throughput, latency spectra, server cost) from results CSVs")]
+#[command(
+    about = "Draw an HTML page with SVG charts (throughput, latency spectra, server cost) from results CSVs"
+)]
 pub struct Args {
     /// Results CSV files (as `ringside-loadgen` writes them). Several go into
     /// the same charts, each series labelled `backend (file)`.
@@ -138,8 +140,10 @@ struct InputSummary {
 
 /// The colours of the backends, in the order they first appear (a
 /// colour-blind-safe palette, Tableau 10).
-const PALETTE: [&str; 10] =
-    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#edc948", "#9c755f", "#ff9da7", "#bab0ac"];
+const PALETTE: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#edc948", "#9c755f", "#ff9da7",
+    "#bab0ac",
+];
 /// The dash of each input file's lines, in the order given.
 const DASHES: [&str; 4] = ["", "7 4", "2 3", "10 3 2 3"];
 
@@ -161,8 +165,11 @@ impl Report {
         let rows: usize = inputs.iter().map(|i| i.rows.len()).sum();
         let complete_rows = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.complete).count();
         if rows == 0 {
-            bail!("{} {} no rows, only a header: nothing to report; give a file the load generator has written runs to",
-                names.join(", "), if names.len() == 1 { "has" } else { "have" });
+            bail!(
+                "{} {} no rows, only a header: nothing to report; give a file the load generator has written runs to",
+                names.join(", "),
+                if names.len() == 1 { "has" } else { "have" }
+            );
         }
         if complete_rows == 0 {
             bail!(
@@ -203,7 +210,8 @@ impl Report {
             options: split.contains(&(f, row.backend.as_str())).then(|| row.backend_options.clone()),
         };
         let style_of = |key: &SeriesKey, backend: &str| {
-            let mut label = if backend.is_empty() { "(unknown backend)".to_string() } else { backend.to_string() };
+            let mut label =
+                if backend.is_empty() { "(unknown backend)".to_string() } else { backend.to_string() };
             if let Some(options) = &key.options {
                 label.push_str(&format!(" [{}]", if options.is_empty() { "no options" } else { options }));
             }
@@ -255,10 +263,12 @@ impl Report {
             let name = group_title(group);
             let title = format!("{name}: throughput against connections");
             let file = slugs.file("throughput", &name);
-            let series: Vec<(Style, Vec<Whisker>)> = series.into_iter().map(|(k, w)| (styles[k].clone(), w)).collect();
+            let series: Vec<(Style, Vec<Whisker>)> =
+                series.into_iter().map(|(k, w)| (styles[k].clone(), w)).collect();
             let svg = chart::throughput(file.trim_end_matches(".svg"), &title, &series);
-            let caption = "Median requests per second over the repetitions; whiskers from the slowest to the fastest."
-                .to_string();
+            let caption =
+                "Median requests per second over the repetitions; whiskers from the slowest to the fastest."
+                    .to_string();
             throughput.push(Chart { file, title, svg, caption });
         }
 
@@ -279,7 +289,8 @@ impl Report {
                     |r| r.lat_p9999_us,
                     |r| r.lat_max_us,
                 ];
-                let medians = percentiles.map(|p| median(&with_requests.iter().map(|r| p(r)).collect::<Vec<_>>()));
+                let medians =
+                    percentiles.map(|p| median(&with_requests.iter().map(|r| p(r)).collect::<Vec<_>>()));
                 if let [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] = medians {
                     spectra.push((styles[key].clone(), [a, b, c, d, e, f]));
                 }
@@ -287,9 +298,10 @@ impl Report {
             let title = format!("{name}: latency by percentile");
             let file = slugs.file("latency", &name);
             let svg = chart::spectrum(file.trim_end_matches(".svg"), &title, &spectra);
-            let caption = "Latency from the intended send time at each percentile, the median over the repetitions \
+            let caption =
+                "Latency from the intended send time at each percentile, the median over the repetitions \
                            of each run's figure."
-                .to_string();
+                    .to_string();
             latency.push(Chart { file, title, svg, caption });
 
             // Server costs: rows whose server figures were measured.
@@ -302,7 +314,12 @@ impl Report {
                 runs += rows.len();
                 unmeasured += rows.len() - measured.len();
                 let m = |f: fn(&Row) -> f64| median(&measured.iter().map(|r| f(r)).collect::<Vec<_>>());
-                let c = match (m(|r| r.server_cpu_user_us), m(|r| r.server_cpu_sys_us), m(|r| r.server_vcs), m(|r| r.server_ics)) {
+                let c = match (
+                    m(|r| r.server_cpu_user_us),
+                    m(|r| r.server_cpu_sys_us),
+                    m(|r| r.server_vcs),
+                    m(|r| r.server_ics),
+                ) {
                     (Some(user), Some(sys), Some(vcs), Some(ics)) => Some(Costs {
                         cpu: Stack { lower: user, upper: sys },
                         switches: Stack { lower: vcs, upper: ics },
@@ -316,9 +333,10 @@ impl Report {
             let title = format!("{name}: server cost per request");
             let file = slugs.file("cost", &name);
             let svg = chart::costs(file.trim_end_matches(".svg"), &title, &bars);
-            let mut caption = "Medians over the repetitions of the server's CPU time and context switches per \
+            let mut caption =
+                "Medians over the repetitions of the server's CPU time and context switches per \
                                request, the whole process."
-                .to_string();
+                    .to_string();
             if unmeasured > 0 {
                 caption.push_str(&format!(
                     " {unmeasured} of {runs} complete runs are left out: the server's figures were not measured \
@@ -368,7 +386,8 @@ impl Report {
 
     /// The files of the report, `index.html` last: (name, contents).
     pub(crate) fn files(&self) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = self.charts().map(|c| (c.file.clone(), c.svg.clone())).collect();
+        let mut files: Vec<(String, String)> =
+            self.charts().map(|c| (c.file.clone(), c.svg.clone())).collect();
         files.push((INDEX.to_string(), page::html(self)));
         files
     }
@@ -378,15 +397,25 @@ impl Report {
     }
 }
 
-/// How each input is named in series labels: its file name, or the path as
-/// given where two inputs share a file name.
+/// How each input is named in series labels: its file name, or, where two
+/// inputs share it, as many of the path's last components as tell them
+/// apart (`base/a.csv`, `new/a.csv`).
 fn file_labels(inputs: &[Input]) -> Vec<String> {
-    let name = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let tail = |p: &Path, k: usize| {
+        let parts: Vec<String> =
+            p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        parts[parts.len().saturating_sub(k)..].join("/")
+    };
+    let deepest = inputs.iter().map(|i| i.path.components().count()).max().unwrap_or(1);
     inputs
         .iter()
         .map(|i| {
-            let n = name(&i.path);
-            if inputs.iter().filter(|j| name(&j.path) == n).count() > 1 { i.path.display().to_string() } else { n }
+            let others: Vec<&Path> =
+                inputs.iter().map(|j| j.path.as_path()).filter(|p| *p != i.path.as_path()).collect();
+            (1..=deepest)
+                .map(|k| tail(&i.path, k))
+                .find(|label| others.iter().all(|o| tail(o, label.matches('/').count() + 1) != *label))
+                .unwrap_or_else(|| i.path.display().to_string())
         })
         .collect()
 }
@@ -473,10 +502,8 @@ fn write_dir(dir: &Path, files: &[(String, String)], force: bool) -> anyhow::Res
         if let Some(old) = old.as_deref().filter(|_| ours) {
             previous = page::listed_files(old);
         }
-        let empty = fs::read_dir(dir)
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .next()
-            .is_none();
+        let empty =
+            fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?.next().is_none();
         if !empty && !ours && !force {
             bail!(
                 "{} is not empty and holds no report of ours (no index.html written by `ringside-results report`): \
@@ -493,10 +520,13 @@ fn write_dir(dir: &Path, files: &[(String, String)], force: bool) -> anyhow::Res
     for stale in previous.iter().filter(|p| !files.iter().any(|(n, _)| n == *p)) {
         // Only names this module could have made: no path can be smuggled in
         // through an edited page.
-        if stale.ends_with(".svg") && stale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        if stale.ends_with(".svg") && stale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
             match fs::remove_file(dir.join(stale)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot remove the old chart {}", dir.join(stale).display()));
+                    return Err(e).with_context(|| {
+                        format!("cannot remove the old chart {}", dir.join(stale).display())
+                    });
                 }
                 _ => {}
             }
@@ -570,7 +600,8 @@ mod tests {
             for (protocol, base) in [(Protocol::Http, 100e3), (Protocol::Echo, 90e3)] {
                 for c in [50, 500] {
                     for (i, b) in ["thread-pool", "epoll", "io-uring"].iter().enumerate() {
-                        let mut r = row(b, protocol, c, base * (i + 1) as f64 + rep as f64, 100.0 * (3 - i) as f64);
+                        let mut r =
+                            row(b, protocol, c, base * (i + 1) as f64 + rep as f64, 100.0 * (3 - i) as f64);
                         r.repetition = rep;
                         rows.push(r);
                     }
@@ -601,7 +632,10 @@ mod tests {
             ]
         );
         assert!(report.notes.is_empty(), "{:?}", report.notes);
-        assert_eq!(report.key.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(), ["thread-pool", "epoll", "io-uring"]);
+        assert_eq!(
+            report.key.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(),
+            ["thread-pool", "epoll", "io-uring"]
+        );
         // Every chart is well-formed and has a group per series.
         for c in report.charts() {
             chart::tests::elements(&c.svg);
@@ -630,8 +664,14 @@ mod tests {
                 ("io-uring (new/a.csv)", PALETTE[2], DASHES[1]),
             ]
         );
-        let distinct = input("b.csv", sweep());
-        assert_eq!(file_labels(&[input("x/a.csv", vec![]), distinct]), ["a.csv", "b.csv"]);
+        let labels =
+            |paths: &[&str]| file_labels(&paths.iter().map(|p| input(p, vec![])).collect::<Vec<_>>());
+        assert_eq!(labels(&["x/a.csv", "b.csv"]), ["a.csv", "b.csv"]);
+        assert_eq!(
+            labels(&["/tmp/base/a.csv", "/tmp/new/a.csv", "c.csv"]),
+            ["base/a.csv", "new/a.csv", "c.csv"]
+        );
+        assert_eq!(labels(&["a/x/r.csv", "b/x/r.csv"]), ["a/x/r.csv", "b/x/r.csv"]);
     }
 
     #[test]
@@ -704,9 +744,13 @@ mod tests {
     fn writing_refuses_foreign_directories_and_replaces_its_own_reports() {
         let dir = temp_dir("write");
         let files = |names: &[&str]| -> Vec<(String, String)> {
-            let mut f: Vec<(String, String)> = names.iter().map(|n| (n.to_string(), "<svg/>".to_string())).collect();
+            let mut f: Vec<(String, String)> =
+                names.iter().map(|n| (n.to_string(), "<svg/>".to_string())).collect();
             let listed = names.join(" ");
-            f.push((INDEX.into(), format!("<meta name=\"{MARK}\"><meta name=\"{MARK_FILES}\" content=\"{listed}\">")));
+            f.push((
+                INDEX.into(),
+                format!("<meta name=\"{MARK}\"><meta name=\"{MARK_FILES}\" content=\"{listed}\">"),
+            ));
             f
         };
         write_dir(&dir, &files(&["a.svg", "b.svg"]), false).unwrap();
@@ -715,8 +759,10 @@ mod tests {
         fs::write(dir.join("mine.txt"), "x").unwrap();
         write_dir(&dir, &files(&["a.svg"]), false).unwrap();
         assert!(dir.join("a.svg").exists() && !dir.join("b.svg").exists() && dir.join("mine.txt").exists());
-        let left: Vec<String> =
-            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert!(!left.iter().any(|n| n.ends_with(".tmp")), "{left:?}");
 
         let foreign = temp_dir("foreign");

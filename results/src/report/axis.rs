@@ -9,9 +9,15 @@
 /// How values map onto an axis.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Scale {
-    Linear { min: f64, max: f64 },
+    Linear {
+        min: f64,
+        max: f64,
+    },
     /// Base-10 logarithmic; `min` and `max` are positive.
-    Log { min: f64, max: f64 },
+    Log {
+        min: f64,
+        max: f64,
+    },
 }
 
 /// A labelled mark on an axis.
@@ -35,7 +41,9 @@ impl Axis {
     pub(super) fn frac(&self, v: f64) -> f64 {
         let (a, b, x) = match self.scale {
             Scale::Linear { min, max } => (min, max, v),
-            Scale::Log { min, max } => (min.log10(), max.log10(), if v > 0.0 { v.log10() } else { min.log10() }),
+            Scale::Log { min, max } => {
+                (min.log10(), max.log10(), if v > 0.0 { v.log10() } else { min.log10() })
+            }
         };
         if b > a { (x - a) / (b - a) } else { 0.5 }
     }
@@ -102,8 +110,10 @@ impl Axis {
             .step_by(decade_step)
             .flat_map(|d| mantissas.iter().map(move |m| m * 10f64.powi(d)))
             .collect();
-        let below = |v: f64| candidates.iter().copied().filter(|c| *c <= v * (1.0 + 1e-9)).fold(f64::NAN, f64::max);
-        let above = |v: f64| candidates.iter().copied().filter(|c| *c >= v * (1.0 - 1e-9)).fold(f64::NAN, f64::min);
+        let below =
+            |v: f64| candidates.iter().copied().filter(|c| *c <= v * (1.0 + 1e-9)).fold(f64::NAN, f64::max);
+        let above =
+            |v: f64| candidates.iter().copied().filter(|c| *c >= v * (1.0 - 1e-9)).fold(f64::NAN, f64::min);
         let (mut min, mut max) = (below(lo), above(hi));
         if min >= max {
             // A single value that is itself a tick: one tick either side.
@@ -205,7 +215,11 @@ pub(crate) fn figure(v: f64) -> String {
 }
 
 fn decimals_for(step: f64) -> usize {
-    if step >= 1.0 || !(step > 0.0) { 0 } else { (-(step.log10().floor()) as i32).clamp(0, 9) as usize }
+    if step >= 1.0 || step.is_nan() || step <= 0.0 {
+        0
+    } else {
+        (-(step.log10().floor()) as i32).clamp(0, 9) as usize
+    }
 }
 
 fn fixed(v: f64, decimals: usize) -> String {
@@ -313,7 +327,8 @@ mod tests {
 
     #[test]
     fn labels_and_figures() {
-        let table: [(fn(f64) -> String, f64, &str); 6] = [
+        type Label = fn(f64) -> String;
+        let table: [(Label, f64, &str); 6] = [
             (micros_label, 250.0, "250µs"),
             (micros_label, 1_500.0, "1.5ms"),
             (micros_label, 2e6, "2s"),

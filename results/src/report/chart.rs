@@ -132,7 +132,10 @@ pub(super) fn throughput(id: &str, title: &str, series: &[(Style, Vec<Whisker>)]
                 Num(bottom),
                 Num(x + 4.0)
             );
-            svg.leaf("path", &[("class", &"whisker"), ("d", &d), ("stroke", &style.colour), ("fill", &"none")]);
+            svg.leaf(
+                "path",
+                &[("class", &"whisker"), ("d", &d), ("stroke", &style.colour), ("fill", &"none")],
+            );
             let tip = format!(
                 "{}, {} connections: {} req/s (min {}, max {}, {} runs)",
                 style.label,
@@ -158,14 +161,15 @@ pub(super) fn throughput(id: &str, title: &str, series: &[(Style, Vec<Whisker>)]
 pub(super) fn spectrum(id: &str, title: &str, series: &[(Style, [f64; 6])]) -> String {
     let width = 545.0;
     let nines = |q: f64| if q >= 1.0 { 5.0 } else { (1.0 / (1.0 - q)).log10() };
-    let ticks = PERCENTILES.iter().map(|&(label, q)| Tick { value: nines(q), label: label.to_string() }).collect();
+    let ticks =
+        PERCENTILES.iter().map(|&(label, q)| Tick { value: nines(q), label: label.to_string() }).collect();
     let x_axis = Axis { scale: Scale::Linear { min: nines(0.5) - 0.2, max: 5.2 }, ticks };
     let values: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().copied()).collect();
     let y_axis = Axis::log(&values, axis::micros_label)
         .unwrap_or(Axis { scale: Scale::Log { min: 1.0, max: 10.0 }, ticks: Vec::new() });
 
-    let legend = Legend::new(series.iter().map(|(s, _)| s), width - 80.0, Swatch::Line);
-    let plot = Plot { x: 62.0, y: 40.0, w: width - 80.0, h: 230.0 };
+    let legend = Legend::new(series.iter().map(|(s, _)| s), width - 94.0, Swatch::Line);
+    let plot = Plot { x: 76.0, y: 40.0, w: width - 94.0, h: 230.0 };
     let height = plot.bottom() + 50.0 + legend.height + 10.0;
     let mut svg = Svg::new(id, width, height, title);
     heading(&mut svg, title, width);
@@ -185,7 +189,7 @@ pub(super) fn spectrum(id: &str, title: &str, series: &[(Style, [f64; 6])]) -> S
         }
         svg.close();
     }
-    legend.draw(&mut svg, 62.0, plot.bottom() + 50.0);
+    legend.draw(&mut svg, 76.0, plot.bottom() + 50.0);
     svg.finish()
 }
 
@@ -195,25 +199,33 @@ pub(super) fn spectrum(id: &str, title: &str, series: &[(Style, [f64; 6])]) -> S
 /// without measured figures (`None`) gets an empty slot marked `n/a`.
 pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) -> String {
     let width = 1100.0;
-    let longest = series.iter().map(|(s, _)| s.label.chars().count()).max().unwrap_or(0) as f64;
-    // Bar labels are turned 40°: their height is about 0.64 of their width.
-    let label_room = (longest * CHAR_WIDTH * 0.64 + 20.0).max(40.0);
     let panel_w = (width - 2.0 * 80.0 - 40.0) / 2.0;
+    let slot = panel_w / series.len().max(1) as f64;
+    let bar = (slot * 0.7).min(60.0);
+    // Bar labels are turned 40° (their width reaching cos 40° ≈ 0.77 of
+    // it leftwards, their height sin 40° ≈ 0.64 of it down) unless they
+    // would then reach past the first bar's neighbour on the left or the
+    // chart's edge; then upright (90°).
+    // 11-pixel labels: about 6.2 pixels a character.
+    let longest = series.iter().map(|(s, _)| s.label.chars().count()).max().unwrap_or(0) as f64 * 6.2;
+    let upright = longest * 0.77 > 80.0 + slot / 2.0 - 10.0;
+    let (angle, label_room) = if upright { (90, longest + 20.0) } else { (40, longest * 0.64 + 20.0) };
+    let label_room = label_room.max(40.0);
     let top = 40.0;
     let h = 230.0;
-    let height = top + h + label_room + 34.0;
+    let height = top + h + label_room + 24.0;
     let mut svg = Svg::new(id, width, height, title);
     heading(&mut svg, title, width);
     type Part = fn(&Costs) -> Stack;
-    let panels: [(&str, Part, &str, &str, fn(f64, f64) -> String); 2] = [
-        ("server CPU per request (µs)", |c| c.cpu, "user", "system", axis::plain_label),
-        ("server context switches per request", |c| c.switches, "voluntary", "involuntary", axis::plain_label),
+    let panels: [(&str, Part, &str, &str); 2] = [
+        ("server CPU per request (µs)", |c| c.cpu, "user", "system"),
+        ("server context switches per request", |c| c.switches, "voluntary", "involuntary"),
     ];
-    for (i, (y_label, part, lower_name, upper_name, tick_label)) in panels.into_iter().enumerate() {
+    for (i, (y_label, part, lower_name, upper_name)) in panels.into_iter().enumerate() {
         let plot = Plot { x: 80.0 + i as f64 * (panel_w + 120.0), y: top, w: panel_w, h };
         let totals: Vec<f64> =
             series.iter().filter_map(|(_, c)| c.as_ref()).map(|c| part(c).lower + part(c).upper).collect();
-        let y_axis = Axis::linear_from_zero(&totals, 5, tick_label);
+        let y_axis = Axis::linear_from_zero(&totals, 5, axis::plain_label);
         y_frame(&mut svg, &plot, &y_axis, y_label);
         svg.leaf(
             "path",
@@ -222,8 +234,6 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                 ("stroke", &AXIS),
             ],
         );
-        let slot = plot.w / series.len().max(1) as f64;
-        let bar = (slot * 0.7).min(60.0);
         for (k, (style, c)) in series.iter().enumerate() {
             let cx = plot.x + slot * (k as f64 + 0.5);
             series_group(&mut svg, style);
@@ -232,15 +242,44 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                     let s = part(c);
                     let y_lower = plot.py(&y_axis, s.lower);
                     let y_total = plot.py(&y_axis, s.lower + s.upper);
-                    let lower_tip = format!("{}: {lower_name} {} (median of {} runs)", style.label, axis::figure(s.lower), c.n);
-                    let upper_tip = format!("{}: {upper_name} {} (median of {} runs)", style.label, axis::figure(s.upper), c.n);
-                    rect(&mut svg, cx - bar / 2.0, y_lower, bar, plot.bottom() - y_lower, style, 1.0, &lower_tip);
-                    rect(&mut svg, cx - bar / 2.0, y_total, bar, y_lower - y_total, style, 0.4, &upper_tip);
-                    svg.text(
-                        "text",
-                        &[("x", &Num(cx)), ("y", &Num(y_total - 4.0)), ("text-anchor", &"middle"), ("font-size", &11)],
-                        &axis::figure(s.lower + s.upper),
+                    let lower_tip = format!(
+                        "{}: {lower_name} {} (median of {} runs)",
+                        style.label,
+                        axis::figure(s.lower),
+                        c.n
                     );
+                    let upper_tip = format!(
+                        "{}: {upper_name} {} (median of {} runs)",
+                        style.label,
+                        axis::figure(s.upper),
+                        c.n
+                    );
+                    rect(
+                        &mut svg,
+                        cx - bar / 2.0,
+                        y_lower,
+                        bar,
+                        plot.bottom() - y_lower,
+                        style,
+                        1.0,
+                        &lower_tip,
+                    );
+                    rect(&mut svg, cx - bar / 2.0, y_total, bar, y_lower - y_total, style, 0.4, &upper_tip);
+                    // The total on top, where it fits in the bar's slot (the
+                    // bars' tooltips have it in any case).
+                    let total = axis::figure(s.lower + s.upper);
+                    if total.chars().count() as f64 * 6.0 <= slot {
+                        svg.text(
+                            "text",
+                            &[
+                                ("x", &Num(cx)),
+                                ("y", &Num(y_total - 4.0)),
+                                ("text-anchor", &"middle"),
+                                ("font-size", &11),
+                            ],
+                            &total,
+                        );
+                    }
                 }
                 None => svg.text(
                     "text",
@@ -254,7 +293,7 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                     "n/a",
                 ),
             }
-            let ly = plot.bottom() + 14.0;
+            let ly = plot.bottom() + if upright { 8.0 } else { 14.0 };
             svg.text(
                 "text",
                 &[
@@ -262,7 +301,7 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                     ("y", &Num(ly)),
                     ("text-anchor", &"end"),
                     ("font-size", &11),
-                    ("transform", &format!("rotate(-40 {} {})", Num(cx), Num(ly))),
+                    ("transform", &format!("rotate(-{angle} {} {})", Num(cx), Num(ly))),
                 ],
                 &style.label,
             );
@@ -322,11 +361,20 @@ fn y_frame(svg: &mut Svg, plot: &Plot, y: &Axis, label: &str) {
 fn x_frame(svg: &mut Svg, plot: &Plot, x: &Axis, label: &str) {
     svg.open("g", &[("class", &"x-axis")]);
     let bottom = plot.bottom();
-    svg.leaf("path", &[("d", &format!("M{} {}H{}", Num(plot.x), Num(bottom), Num(plot.x + plot.w))), ("stroke", &AXIS)]);
+    svg.leaf(
+        "path",
+        &[("d", &format!("M{} {}H{}", Num(plot.x), Num(bottom), Num(plot.x + plot.w))), ("stroke", &AXIS)],
+    );
     for t in &x.ticks {
         let px = plot.px(x, t.value);
-        svg.leaf("path", &[("d", &format!("M{} {}V{}", Num(px), Num(bottom), Num(bottom + 5.0))), ("stroke", &AXIS)]);
-        svg.leaf("path", &[("d", &format!("M{} {}V{}", Num(px), Num(plot.y), Num(bottom))), ("stroke", &GRID)]);
+        svg.leaf(
+            "path",
+            &[("d", &format!("M{} {}V{}", Num(px), Num(bottom), Num(bottom + 5.0))), ("stroke", &AXIS)],
+        );
+        svg.leaf(
+            "path",
+            &[("d", &format!("M{} {}V{}", Num(px), Num(plot.y), Num(bottom))), ("stroke", &GRID)],
+        );
         svg.text(
             "text",
             &[("x", &Num(px)), ("y", &Num(bottom + 18.0)), ("text-anchor", &"middle"), ("font-size", &11)],
@@ -335,7 +383,12 @@ fn x_frame(svg: &mut Svg, plot: &Plot, x: &Axis, label: &str) {
     }
     svg.text(
         "text",
-        &[("x", &Num(plot.x + plot.w / 2.0)), ("y", &Num(bottom + 36.0)), ("text-anchor", &"middle"), ("fill", &MUTED)],
+        &[
+            ("x", &Num(plot.x + plot.w / 2.0)),
+            ("y", &Num(bottom + 36.0)),
+            ("text-anchor", &"middle"),
+            ("fill", &MUTED),
+        ],
         label,
     );
     svg.close();
@@ -462,7 +515,15 @@ impl<'a> Legend<'a> {
                             ("stroke-dasharray", &dash(style)),
                         ],
                     );
-                    svg.leaf("circle", &[("cx", &Num(x + 14.0)), ("cy", &Num(y + 6.0)), ("r", &3.5), ("fill", &style.colour)]);
+                    svg.leaf(
+                        "circle",
+                        &[
+                            ("cx", &Num(x + 14.0)),
+                            ("cy", &Num(y + 6.0)),
+                            ("r", &3.5),
+                            ("fill", &style.colour),
+                        ],
+                    );
                 }
             }
             svg.text("text", &[("x", &Num(x + 34.0)), ("y", &Num(y + 10.0))], &style.label);
@@ -547,7 +608,11 @@ pub(super) mod tests {
 
     #[test]
     fn cost_chart_stacks_two_parts_and_marks_unmeasured_series() {
-        let c = Costs { cpu: Stack { lower: 3.0, upper: 12.0 }, switches: Stack { lower: 0.95, upper: 0.2 }, n: 3 };
+        let c = Costs {
+            cpu: Stack { lower: 3.0, upper: 12.0 },
+            switches: Stack { lower: 0.95, upper: 0.2 },
+            n: 3,
+        };
         let series = [(style("thread-pool", "#f28e2b", ""), Some(c)), (style("epoll", "#4e79a7", ""), None)];
         let markup = costs("cost-http-c50", "http c=50: server cost", &series);
         elements(&markup);
@@ -563,7 +628,8 @@ pub(super) mod tests {
         elements(&throughput("a", "empty", &[]));
         elements(&spectrum("b", "empty", &[]));
         elements(&costs("c", "empty", &[]));
-        let single = [(style("x", "#000", ""), vec![Whisker { x: 50.0, median: 0.0, min: 0.0, max: 0.0, n: 1 }])];
+        let single =
+            [(style("x", "#000", ""), vec![Whisker { x: 50.0, median: 0.0, min: 0.0, max: 0.0, n: 1 }])];
         let markup = throughput("d", "one point", &single);
         assert!(!markup.contains("NaN"), "{markup}");
     }

@@ -37,7 +37,8 @@ code { font-size: 13px; }
 pub(super) fn html(report: &Report) -> String {
     let mut h = String::new();
     let files: Vec<&str> = report.charts().map(|c| c.file.as_str()).collect();
-    let sources: Vec<String> = report.inputs.iter().map(|i| format!("<code>{}</code>", escape(&i.label))).collect();
+    let sources: Vec<String> =
+        report.inputs.iter().map(|i| format!("<code>{}</code>", escape(&i.label))).collect();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -127,14 +128,15 @@ fn section(h: &mut String, id: &str, title: &str, intro: &str, charts: &[Chart],
     for c in charts {
         let _ = writeln!(
             h,
-            "<figure{}>\n{}\n<figcaption>{} <a href=\"{}\">{}</a></figcaption>\n</figure>",
+            "<figure id=\"fig-{}\" aria-label=\"{}\"{}>\n{}\n<figcaption>{} <a href=\"{}\">{}</a></figcaption>\n</figure>",
+            escape(c.id()),
+            escape(&c.title),
             if wide { " class=\"wide\"" } else { "" },
             c.svg,
             escape(&c.caption),
             escape(&c.file),
             escape(&c.file),
         );
-        debug_assert!(!c.id().is_empty() && !c.title.is_empty());
     }
     h.push_str("</section>\n");
 }
@@ -231,7 +233,10 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
         if many {
             h.push_str("<th>file</th>");
         }
-        let _ = write!(h, "<th>run id</th><th>repetition</th><th>backend</th><th>workload</th>{extra}<th>note</th></tr>\n");
+        let _ = writeln!(
+            h,
+            "<th>run id</th><th>repetition</th><th>backend</th><th>workload</th>{extra}<th>note</th></tr>"
+        );
         for (f, r) in rows {
             h.push_str("<tr>");
             if many {
@@ -258,7 +263,11 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
     if incomplete.is_empty() {
         h.push_str("<p>None: every run completed.</p>\n");
     } else {
-        let _ = writeln!(h, "<p>{} runs were cut short and are left out of every chart.</p>", incomplete.len());
+        let _ = writeln!(
+            h,
+            "<p>{} cut short and left out of every chart.</p>",
+            super::count(incomplete.len(), "run was", "runs were")
+        );
         listed(&mut h, &incomplete, true);
     }
     let noted: Vec<(usize, &Row)> = all().filter(|(_, r)| r.complete && !r.note.is_empty()).collect();
@@ -268,8 +277,8 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
     } else {
         let _ = writeln!(
             h,
-            "<details><summary>{} complete runs carry a note (a warning about a figure)</summary>",
-            noted.len()
+            "<details><summary>{} a note (a warning about a figure)</summary>",
+            super::count(noted.len(), "complete run carries", "complete runs carry")
         );
         listed(&mut h, &noted, false);
         h.push_str("</details>\n");
