@@ -1,11 +1,783 @@
-//! `ringside-results report`: not written yet (issue 5).
+//! `ringside-results report`: a self-contained HTML page, and an SVG file
+//! per chart, from one or more results CSVs.
+//!
+//! The page has four parts: throughput against connections (one chart per
+//! protocol, or per protocol and sizes, pipeline, load and work when those
+//! vary), a latency percentile spectrum and the server's cost per request
+//! for each cell (a workload at one connection count), and the environment
+//! the runs came from. Charts show complete rows only, as medians over
+//! their repetitions; incomplete rows are listed with their notes, and rows
+//! whose server figures were not measured (0 CPU per request) are left out
+//! of the cost charts, which say how many.
+//!
+//! Several files go into the same charts, each series labelled
+//! `backend (file)`: files given together are usually to be compared (a
+//! change against its base, one machine against another), and a comparison
+//! reads best on one set of axes. A backend keeps its colour in every chart
+//! and every file; the file is told by the line's dash (and the bars'
+//! dashed outline), so a backend's runs from two files sit side by side in
+//! the same colour. Separate sections per file would put the figures to be
+//! compared pages apart.
+//!
+//! A backend run with different options in one cell of one file (e.g.
+//! io-uring with and without `--sqpoll`) gets a series per option set,
+//! labelled with the options; options that only change with the connection
+//! count (the sweep sizes the thread pool by it) stay one series.
+//!
+//! It must never write half a report or write into a directory that holds
+//! something else: everything is drawn before anything is written, each
+//! file goes through a temporary file renamed into place, `index.html`
+//! last, and a non-empty directory without a report of ours is refused
+//! unless `--force`. The page holds no script and refers to nothing outside
+//! itself but the SVG files it also inlines.
 
+mod axis;
+mod chart;
+mod page;
+mod svg;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use crate::stats::Summary;
+use crate::workload::{Metric, Workload};
+use crate::{Row, read};
+use chart::{Costs, Stack, Style, Whisker};
 
 /// The flags of `ringside-results report`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    about = "Draw an HTML page with SVG charts (throughput, latency spectra, server cost) from results CSVs"
+)]
+pub struct Args {
+    /// Results CSV files (as `ringside-loadgen` writes them). Several go into
+    /// the same charts, each series labelled `backend (file)`.
+    #[arg(required = true, value_name = "CSV")]
+    pub files: Vec<PathBuf>,
+    /// Directory to write `index.html` and the `.svg` charts into; created if
+    /// missing. A report written there before is replaced.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Write into DIR even if it is not empty and holds no report of ours
+    /// (files of the same names are replaced; others are left alone).
+    #[arg(long)]
+    pub force: bool,
+}
 
-pub fn run(_args: &Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`report` is not written yet")
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let inputs = args
+        .files
+        .iter()
+        .map(|path| Ok(Input { path: path.clone(), rows: read(path)? }))
+        .collect::<Result<Vec<_>, crate::Error>>()?;
+    let report = Report::of(&inputs)?;
+    let files = report.files();
+    write_dir(&args.out, &files, args.force)?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "wrote {} and {} charts ({} complete rows of {})",
+        args.out.join(INDEX).display(),
+        files.len() - 1,
+        report.complete_rows,
+        report.rows
+    )?;
+    for note in &report.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One results file and its rows.
+pub(crate) struct Input {
+    pub(crate) path: PathBuf,
+    pub(crate) rows: Vec<Row>,
+}
+
+/// A chart, drawn.
+pub(crate) struct Chart {
+    /// Its file name in the output directory, which is also its element id
+    /// in the page without `.svg`.
+    file: String,
+    title: String,
+    svg: String,
+    /// What the reader should know about what it leaves out.
+    caption: String,
+}
+
+impl Chart {
+    fn id(&self) -> &str {
+        self.file.trim_end_matches(".svg")
+    }
+}
+
+/// Everything the page shows.
+pub(crate) struct Report {
+    inputs: Vec<InputSummary>,
+    throughput: Vec<Chart>,
+    latency: Vec<Chart>,
+    costs: Vec<Chart>,
+    /// One per series: its label and colour, for the key at the top.
+    key: Vec<Style>,
+    /// Page-wide remarks (rows left out and why), also printed by `run`.
+    notes: Vec<String>,
+    rows: usize,
+    complete_rows: usize,
+    environment: String,
+}
+
+/// The name and rows of an input, for the page's heading.
+struct InputSummary {
+    label: String,
+    rows: usize,
+    complete: usize,
+}
+
+/// The colours of the backends, in the order they first appear (a
+/// colour-blind-safe palette, Tableau 10).
+const PALETTE: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#edc948", "#9c755f", "#ff9da7",
+    "#bab0ac",
+];
+/// The dash of each input file's lines, in the order given.
+const DASHES: [&str; 4] = ["", "7 4", "2 3", "10 3 2 3"];
+
+/// A series: one backend (with one set of options, if it ran with several
+/// in a cell) from one file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct SeriesKey {
+    /// Order of the backend's first appearance, then the file, then options.
+    backend_rank: usize,
+    file: usize,
+    options: Option<String>,
+}
+
+impl Report {
+    /// Summarises and draws everything; an error if there is nothing to
+    /// draw (no rows, or none complete).
+    pub(crate) fn of(inputs: &[Input]) -> anyhow::Result<Report> {
+        let names: Vec<String> = inputs.iter().map(|i| i.path.display().to_string()).collect();
+        let rows: usize = inputs.iter().map(|i| i.rows.len()).sum();
+        let complete_rows = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.complete).count();
+        if rows == 0 {
+            bail!(
+                "{} {} no rows, only a header: nothing to report; give a file the load generator has written runs to",
+                names.join(", "),
+                if names.len() == 1 { "has" } else { "have" }
+            );
+        }
+        if complete_rows == 0 {
+            bail!(
+                "none of the {rows} rows of {} is complete (every run was cut short; their notes say why): nothing to \
+                 chart; run the sweep again",
+                names.join(", ")
+            );
+        }
+        let file_labels = file_labels(inputs);
+        let many = inputs.len() > 1;
+
+        // Backends in order of first appearance give the colours.
+        let mut backends: Vec<&str> = Vec::new();
+        for row in inputs.iter().flat_map(|i| &i.rows) {
+            if !backends.contains(&row.backend.as_str()) {
+                backends.push(&row.backend);
+            }
+        }
+        // (file, backend) pairs that ran with several option sets in one cell
+        // get a series per option set.
+        let mut options_in_cell: HashMap<(usize, &str, Workload), Vec<&str>> = HashMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.complete) {
+                let set = options_in_cell
+                    .entry((f, row.backend.as_str(), Workload::of(row).without_backend()))
+                    .or_default();
+                if !set.contains(&row.backend_options.as_str()) {
+                    set.push(&row.backend_options);
+                }
+            }
+        }
+        let split: Vec<(usize, &str)> =
+            options_in_cell.iter().filter(|(_, o)| o.len() > 1).map(|((f, b, _), _)| (*f, *b)).collect();
+
+        let key_of = |f: usize, row: &Row| SeriesKey {
+            backend_rank: backends.iter().position(|b| *b == row.backend).unwrap_or(backends.len()),
+            file: f,
+            options: split.contains(&(f, row.backend.as_str())).then(|| row.backend_options.clone()),
+        };
+        let style_of = |key: &SeriesKey, backend: &str| {
+            let mut label =
+                if backend.is_empty() { "(unknown backend)".to_string() } else { backend.to_string() };
+            if let Some(options) = &key.options {
+                label.push_str(&format!(" [{}]", if options.is_empty() { "no options" } else { options }));
+            }
+            if many {
+                label.push_str(&format!(" ({})", file_labels[key.file]));
+            }
+            Style {
+                label,
+                colour: PALETTE[key.backend_rank % PALETTE.len()],
+                dash: DASHES[key.file % DASHES.len()],
+            }
+        };
+
+        // Complete rows by group (chart of throughput), cell and series, in
+        // order of first appearance for groups.
+        let mut groups: Vec<Workload> = Vec::new();
+        let mut by_cell: BTreeMap<(usize, u32, Workload), BTreeMap<SeriesKey, Vec<&Row>>> = BTreeMap::new();
+        let mut styles: BTreeMap<SeriesKey, Style> = BTreeMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.complete) {
+                let cell = Workload::of(row).without_backend();
+                let group = Workload { connections: 0, ..cell.clone() };
+                let g = match groups.iter().position(|x| *x == group) {
+                    Some(g) => g,
+                    None => {
+                        groups.push(group);
+                        groups.len() - 1
+                    }
+                };
+                let key = key_of(f, row);
+                styles.entry(key.clone()).or_insert_with(|| style_of(&key, &row.backend));
+                by_cell.entry((g, row.connections, cell)).or_default().entry(key).or_default().push(row);
+            }
+        }
+
+        let mut slugs = Slugs::default();
+        let mut notes = Vec::new();
+        let mut throughput = Vec::new();
+        for (g, group) in groups.iter().enumerate() {
+            let mut series: BTreeMap<&SeriesKey, Vec<Whisker>> = BTreeMap::new();
+            for ((_, connections, _), cell) in by_cell.iter().filter(|((cg, _, _), _)| *cg == g) {
+                for (key, rows) in cell {
+                    let values: Vec<f64> = rows.iter().filter_map(|r| Metric::Throughput.value(r)).collect();
+                    if let Some(w) = whisker(f64::from(*connections), &values) {
+                        series.entry(key).or_default().push(w);
+                    }
+                }
+            }
+            let name = group_title(group);
+            let title = format!("{name}: throughput against connections");
+            let file = slugs.file("throughput", &name);
+            let series: Vec<(Style, Vec<Whisker>)> =
+                series.into_iter().map(|(k, w)| (styles[k].clone(), w)).collect();
+            let svg = chart::throughput(file.trim_end_matches(".svg"), &title, &series);
+            let caption =
+                "Median requests per second over the repetitions; whiskers from the slowest to the fastest."
+                    .to_string();
+            throughput.push(Chart { file, title, svg, caption });
+        }
+
+        let mut latency = Vec::new();
+        let mut costs = Vec::new();
+        let mut unmeasured_total = 0;
+        for ((_, _, cell), series_rows) in &by_cell {
+            let name = cell.short();
+            // Latency: rows that completed requests.
+            let mut spectra = Vec::new();
+            for (key, rows) in series_rows {
+                let with_requests: Vec<&Row> = rows.iter().copied().filter(|r| r.requests > 0).collect();
+                let percentiles: [fn(&Row) -> f64; 6] = [
+                    |r| r.lat_p50_us,
+                    |r| r.lat_p90_us,
+                    |r| r.lat_p99_us,
+                    |r| r.lat_p999_us,
+                    |r| r.lat_p9999_us,
+                    |r| r.lat_max_us,
+                ];
+                let medians =
+                    percentiles.map(|p| median(&with_requests.iter().map(|r| p(r)).collect::<Vec<_>>()));
+                if let [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] = medians {
+                    spectra.push((styles[key].clone(), [a, b, c, d, e, f]));
+                }
+            }
+            let title = format!("{name}: latency by percentile");
+            let file = slugs.file("latency", &name);
+            let svg = chart::spectrum(file.trim_end_matches(".svg"), &title, &spectra);
+            let caption =
+                "Latency from the intended send time at each percentile, the median over the repetitions \
+                           of each run's figure."
+                    .to_string();
+            latency.push(Chart { file, title, svg, caption });
+
+            // Server costs: rows whose server figures were measured.
+            let mut bars = Vec::new();
+            let mut unmeasured = 0;
+            let mut runs = 0;
+            for (key, rows) in series_rows {
+                let measured: Vec<&Row> =
+                    rows.iter().copied().filter(|r| Metric::ServerCpu.value(r).is_some()).collect();
+                runs += rows.len();
+                unmeasured += rows.len() - measured.len();
+                let m = |f: fn(&Row) -> f64| median(&measured.iter().map(|r| f(r)).collect::<Vec<_>>());
+                let c = match (
+                    m(|r| r.server_cpu_user_us),
+                    m(|r| r.server_cpu_sys_us),
+                    m(|r| r.server_vcs),
+                    m(|r| r.server_ics),
+                ) {
+                    (Some(user), Some(sys), Some(vcs), Some(ics)) => Some(Costs {
+                        cpu: Stack { lower: user, upper: sys },
+                        switches: Stack { lower: vcs, upper: ics },
+                        n: measured.len(),
+                    }),
+                    _ => None,
+                };
+                bars.push((styles[key].clone(), c));
+            }
+            unmeasured_total += unmeasured;
+            let title = format!("{name}: server cost per request");
+            let file = slugs.file("cost", &name);
+            let svg = chart::costs(file.trim_end_matches(".svg"), &title, &bars);
+            let mut caption =
+                "Medians over the repetitions of the server's CPU time and context switches per \
+                               request, the whole process."
+                    .to_string();
+            if unmeasured > 0 {
+                caption.push_str(&format!(
+                    " {unmeasured} of {runs} complete runs are left out: the server's figures were not measured \
+                     (0 CPU per request; their notes, under Environment, say why)."
+                ));
+            }
+            costs.push(Chart { file, title, svg, caption });
+        }
+        if unmeasured_total > 0 {
+            notes.push(format!(
+                "{} no server figures (0 CPU per request) and {} left out of the server cost charts",
+                count(unmeasured_total, "complete row has", "complete rows have"),
+                if unmeasured_total == 1 { "is" } else { "are" }
+            ));
+        }
+        let incomplete = rows - complete_rows;
+        if incomplete > 0 {
+            notes.push(format!(
+                "{} left out of every chart; the page lists {}",
+                count(incomplete, "incomplete row is", "incomplete rows are"),
+                if incomplete == 1 { "it" } else { "them" }
+            ));
+        }
+
+        let environment = page::environment(inputs, &file_labels);
+        let inputs = inputs
+            .iter()
+            .zip(&names)
+            .map(|(i, label)| InputSummary {
+                label: label.clone(),
+                rows: i.rows.len(),
+                complete: i.rows.iter().filter(|r| r.complete).count(),
+            })
+            .collect();
+        Ok(Report {
+            inputs,
+            throughput,
+            latency,
+            costs,
+            key: styles.into_values().collect(),
+            notes,
+            rows,
+            complete_rows,
+            environment,
+        })
+    }
+
+    /// The files of the report, `index.html` last: (name, contents).
+    pub(crate) fn files(&self) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> =
+            self.charts().map(|c| (c.file.clone(), c.svg.clone())).collect();
+        files.push((INDEX.to_string(), page::html(self)));
+        files
+    }
+
+    fn charts(&self) -> impl Iterator<Item = &Chart> {
+        self.throughput.iter().chain(&self.latency).chain(&self.costs)
+    }
+}
+
+/// How each input is named in series labels: its file name, or, where two
+/// inputs share it, as many of the path's last components as tell them
+/// apart (`base/a.csv`, `new/a.csv`).
+fn file_labels(inputs: &[Input]) -> Vec<String> {
+    let tail = |p: &Path, k: usize| {
+        let parts: Vec<String> =
+            p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        parts[parts.len().saturating_sub(k)..].join("/")
+    };
+    let deepest = inputs.iter().map(|i| i.path.components().count()).max().unwrap_or(1);
+    inputs
+        .iter()
+        .map(|i| {
+            let others: Vec<&Path> =
+                inputs.iter().map(|j| j.path.as_path()).filter(|p| *p != i.path.as_path()).collect();
+            (1..=deepest)
+                .map(|k| tail(&i.path, k))
+                .find(|label| others.iter().all(|o| tail(o, label.matches('/').count() + 1) != *label))
+                .unwrap_or_else(|| i.path.display().to_string())
+        })
+        .collect()
+}
+
+/// A group of cells, the workload without backend and connections, in few
+/// words: `http`, `echo req=1024B`, `rr pipeline=8 req=128B resp=128B`.
+fn group_title(group: &Workload) -> String {
+    let short = group.short();
+    short.replacen(&format!(" c={}", group.connections), "", 1)
+}
+
+/// `n` and the noun (with its verb) in the singular or the plural.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    Summary::of(values).map(|s| s.median)
+}
+
+fn whisker(x: f64, values: &[f64]) -> Option<Whisker> {
+    let s = Summary::of(values)?;
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(Whisker { x, median: s.median, min, max, n: s.n })
+}
+
+/// File names for charts, unique within a report: `latency-http-c50.svg`.
+#[derive(Default)]
+struct Slugs {
+    used: Vec<String>,
+}
+
+impl Slugs {
+    fn file(&mut self, kind: &str, name: &str) -> String {
+        let base = slug(&format!("{kind} {name}"));
+        let mut candidate = base.clone();
+        let mut n = 1;
+        while self.used.contains(&candidate) {
+            n += 1;
+            candidate = format!("{base}-{n}");
+        }
+        self.used.push(candidate.clone());
+        format!("{candidate}.svg")
+    }
+}
+
+/// Lower-case letters, digits and single dashes: `http c=50` → `http-c50`.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if c == '.' && out.chars().last().is_some_and(|l| l.is_ascii_digit()) {
+            out.push('.');
+        } else if c != '=' && !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches(['-', '.']).to_string()
+}
+
+/// The page's file name.
+const INDEX: &str = "index.html";
+/// The `<meta name>` marking a page as a report of ours, and the one
+/// listing its charts (so that writing a report again removes those the
+/// new one does not have).
+pub(crate) const MARK: &str = "ringside-results-report";
+pub(crate) const MARK_FILES: &str = "ringside-results-report-files";
+
+/// Writes `files` into `dir` as the module doc says: each through a
+/// temporary file renamed into place, in order (`index.html` comes last);
+/// then removes the charts of the report written there before that this
+/// one does not have.
+fn write_dir(dir: &Path, files: &[(String, String)], force: bool) -> anyhow::Result<()> {
+    let index = dir.join(INDEX);
+    let mut previous = Vec::new();
+    if dir.exists() {
+        if !dir.is_dir() {
+            bail!("{} is not a directory: give --out a directory (it is created if missing)", dir.display());
+        }
+        let old = fs::read_to_string(&index).ok();
+        let ours = old.as_deref().is_some_and(|h| h.contains(&format!("<meta name=\"{MARK}\"")));
+        if let Some(old) = old.as_deref().filter(|_| ours) {
+            previous = page::listed_files(old);
+        }
+        let empty =
+            fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?.next().is_none();
+        if !empty && !ours && !force {
+            bail!(
+                "{} is not empty and holds no report of ours (no index.html written by `ringside-results report`): \
+                 give --out a new or empty directory, or add --force to write into it anyway",
+                dir.display()
+            );
+        }
+    } else {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    for (name, contents) in files {
+        write_file(&dir.join(name), contents.as_bytes())?;
+    }
+    for stale in previous.iter().filter(|p| !files.iter().any(|(n, _)| n == *p)) {
+        // Only names this module could have made: no path can be smuggled in
+        // through an edited page.
+        if stale.ends_with(".svg") && stale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            match fs::remove_file(dir.join(stale)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| {
+                        format!("cannot remove the old chart {}", dir.join(stale).display())
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `path` whole or not at all: into a temporary file beside it, then
+/// renamed over it.
+fn write_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(contents)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::tests::sample;
+    use protocol::Protocol;
+
+    /// A complete closed-loop row of `backend` at `connections` with
+    /// throughput `rate` and latencies growing from `p50`.
+    pub(crate) fn row(backend: &str, protocol: Protocol, connections: u32, rate: f64, p50: f64) -> Row {
+        Row {
+            backend: backend.to_string(),
+            backend_options: String::new(),
+            protocol,
+            connections,
+            mode: crate::Mode::Closed,
+            arrival: crate::Arrival::None,
+            target_rate: 0.0,
+            pipeline: 1,
+            request_bytes: 128,
+            response_bytes: 128,
+            work: "none".into(),
+            complete: true,
+            note: String::new(),
+            requests: 1000,
+            achieved_rate: rate,
+            lat_p50_us: p50,
+            lat_p90_us: p50 * 1.5,
+            lat_p99_us: p50 * 3.0,
+            lat_p999_us: p50 * 5.0,
+            lat_p9999_us: p50 * 8.0,
+            lat_max_us: p50 * 10.0,
+            server_cpu_user_us: 2.0,
+            server_cpu_sys_us: 3.0,
+            server_vcs: 0.5,
+            server_ics: 0.1,
+            ..sample(1)
+        }
+    }
+
+    fn input(name: &str, rows: Vec<Row>) -> Input {
+        Input { path: PathBuf::from(name), rows }
+    }
+
+    fn sweep() -> Vec<Row> {
+        let mut rows = Vec::new();
+        for rep in 1..=3 {
+            for (protocol, base) in [(Protocol::Http, 100e3), (Protocol::Echo, 90e3)] {
+                for c in [50, 500] {
+                    for (i, b) in ["thread-pool", "epoll", "io-uring"].iter().enumerate() {
+                        let mut r =
+                            row(b, protocol, c, base * (i + 1) as f64 + rep as f64, 100.0 * (3 - i) as f64);
+                        r.repetition = rep;
+                        rows.push(r);
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn a_chart_per_group_and_per_cell() {
+        let report = Report::of(&[input("a.csv", sweep())]).unwrap();
+        let files: Vec<String> = report.files().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            files,
+            [
+                "throughput-http.svg",
+                "throughput-echo-req128b.svg",
+                "latency-http-c50.svg",
+                "latency-http-c500.svg",
+                "latency-echo-c50-req128b.svg",
+                "latency-echo-c500-req128b.svg",
+                "cost-http-c50.svg",
+                "cost-http-c500.svg",
+                "cost-echo-c50-req128b.svg",
+                "cost-echo-c500-req128b.svg",
+                "index.html"
+            ]
+        );
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+        assert_eq!(
+            report.key.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(),
+            ["thread-pool", "epoll", "io-uring"]
+        );
+        // Every chart is well-formed and has a group per series.
+        for c in report.charts() {
+            chart::tests::elements(&c.svg);
+            let groups = c.svg.matches(r#"class="series""#).count();
+            assert_eq!(groups, if c.file.starts_with("cost") { 6 } else { 3 }, "{}", c.file);
+        }
+        // The throughput medians: the second of 3 repetitions.
+        let t = &report.throughput[0].svg;
+        assert!(t.contains("epoll, 50 connections: 200,002 req/s (min 200,001, max 200,003, 3 runs)"), "{t}");
+    }
+
+    #[test]
+    fn several_files_share_colours_by_backend_and_dash_by_file() {
+        let a = input("base/a.csv", sweep());
+        let b = input("new/a.csv", sweep().into_iter().filter(|r| r.backend != "thread-pool").collect());
+        let report = Report::of(&[a, b]).unwrap();
+        let key: Vec<(&str, &str, &str)> =
+            report.key.iter().map(|s| (s.label.as_str(), s.colour, s.dash)).collect();
+        assert_eq!(
+            key,
+            [
+                ("thread-pool (base/a.csv)", PALETTE[0], ""),
+                ("epoll (base/a.csv)", PALETTE[1], ""),
+                ("epoll (new/a.csv)", PALETTE[1], DASHES[1]),
+                ("io-uring (base/a.csv)", PALETTE[2], ""),
+                ("io-uring (new/a.csv)", PALETTE[2], DASHES[1]),
+            ]
+        );
+        let labels =
+            |paths: &[&str]| file_labels(&paths.iter().map(|p| input(p, vec![])).collect::<Vec<_>>());
+        assert_eq!(labels(&["x/a.csv", "b.csv"]), ["a.csv", "b.csv"]);
+        assert_eq!(
+            labels(&["/tmp/base/a.csv", "/tmp/new/a.csv", "c.csv"]),
+            ["base/a.csv", "new/a.csv", "c.csv"]
+        );
+        assert_eq!(labels(&["a/x/r.csv", "b/x/r.csv"]), ["a/x/r.csv", "b/x/r.csv"]);
+    }
+
+    #[test]
+    fn options_split_a_series_only_within_a_cell() {
+        let mut rows = sweep();
+        // The thread pool sized by connections: still one series.
+        for r in rows.iter_mut().filter(|r| r.backend == "thread-pool") {
+            r.backend_options = format!("threads={}", r.connections.max(64));
+        }
+        // io-uring with and without sqpoll in the same cells: two.
+        let mut sqpoll: Vec<Row> = rows.iter().filter(|r| r.backend == "io-uring").cloned().collect();
+        for r in &mut sqpoll {
+            r.backend_options = "sqpoll=on".into();
+        }
+        rows.extend(sqpoll);
+        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let labels: Vec<&str> = report.key.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["thread-pool", "epoll", "io-uring [no options]", "io-uring [sqpoll=on]"]);
+    }
+
+    #[test]
+    fn unmeasured_and_incomplete_rows_are_left_out_and_said_so() {
+        let mut rows = sweep();
+        rows[0].server_cpu_user_us = 0.0;
+        rows[0].server_cpu_sys_us = 0.0;
+        rows[0].note = "server counters unreadable".into();
+        rows[1].complete = false;
+        rows[1].note = "the server died".into();
+        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        assert_eq!(report.notes.len(), 2, "{:?}", report.notes);
+        assert!(report.notes[0].starts_with("1 complete row has no server figures"), "{:?}", report.notes);
+        let cost = report.costs.iter().find(|c| c.file == "cost-http-c50.svg").unwrap();
+        assert!(cost.caption.contains("1 of 8 complete runs are left out"), "{}", cost.caption);
+        let html = page::html(&report);
+        assert!(html.contains("the server died") && html.contains("server counters unreadable"));
+    }
+
+    #[test]
+    fn nothing_to_report_is_an_error() {
+        let err = Report::of(&[input("empty.csv", vec![])]).err().unwrap().to_string();
+        assert!(err.contains("empty.csv has no rows"), "{err}");
+        let mut r = sweep().remove(0);
+        r.complete = false;
+        let err = Report::of(&[input("cut.csv", vec![r])]).err().unwrap().to_string();
+        assert!(err.contains("none of the 1 rows of cut.csv is complete"), "{err}");
+    }
+
+    #[test]
+    fn slugs_are_file_names() {
+        let table = [
+            ("latency http c=50", "latency-http-c50"),
+            ("cost rr c=500 open poisson 1000.5/s req=128B", "cost-rr-c500-open-poisson-1000.5-s-req128b"),
+            ("throughput <échec> ../x", "throughput-chec-x"),
+        ];
+        for (name, expected) in table {
+            assert_eq!(slug(name), expected);
+        }
+        let mut slugs = Slugs::default();
+        assert_eq!(slugs.file("cost", "http c=50"), "cost-http-c50.svg");
+        assert_eq!(slugs.file("cost", "http c=50"), "cost-http-c50-2.svg");
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ringside-report-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn writing_refuses_foreign_directories_and_replaces_its_own_reports() {
+        let dir = temp_dir("write");
+        let files = |names: &[&str]| -> Vec<(String, String)> {
+            let mut f: Vec<(String, String)> =
+                names.iter().map(|n| (n.to_string(), "<svg/>".to_string())).collect();
+            let listed = names.join(" ");
+            f.push((
+                INDEX.into(),
+                format!("<meta name=\"{MARK}\"><meta name=\"{MARK_FILES}\" content=\"{listed}\">"),
+            ));
+            f
+        };
+        write_dir(&dir, &files(&["a.svg", "b.svg"]), false).unwrap();
+        assert!(dir.join("a.svg").exists() && dir.join("b.svg").exists() && dir.join(INDEX).exists());
+        // Again, with one chart fewer: the old one goes, a foreign file stays.
+        fs::write(dir.join("mine.txt"), "x").unwrap();
+        write_dir(&dir, &files(&["a.svg"]), false).unwrap();
+        assert!(dir.join("a.svg").exists() && !dir.join("b.svg").exists() && dir.join("mine.txt").exists());
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!left.iter().any(|n| n.ends_with(".tmp")), "{left:?}");
+
+        let foreign = temp_dir("foreign");
+        fs::create_dir_all(&foreign).unwrap();
+        fs::write(foreign.join("notes.txt"), "mine").unwrap();
+        let err = write_dir(&foreign, &files(&["a.svg"]), false).unwrap_err().to_string();
+        assert!(err.contains("is not empty and holds no report of ours") && err.contains("--force"), "{err}");
+        assert!(!foreign.join("a.svg").exists() && !foreign.join(INDEX).exists());
+        write_dir(&foreign, &files(&["a.svg"]), true).unwrap();
+        assert!(foreign.join("a.svg").exists() && foreign.join("notes.txt").exists());
+
+        let file = foreign.join("notes.txt");
+        let err = write_dir(&file, &files(&[]), true).unwrap_err().to_string();
+        assert!(err.contains("is not a directory"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&foreign).unwrap();
+    }
 }

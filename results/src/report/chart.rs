@@ -1,0 +1,636 @@
+//! The report's three kinds of chart, each a complete SVG document: lines
+//! with whiskers (throughput against connections), a latency percentile
+//! spectrum, and paired panels of stacked bars (the server's cost per
+//! request).
+//!
+//! A chart is given figures already summarised (medians, ranges) and a
+//! [`Style`] per series; it decides nothing about the data. Every series is
+//! one `<g class="series" data-series="…">` holding its marks, so a test (or
+//! a reader of the markup) finds each one. Text widths are estimated, not
+//! measured (there is no font here): labels are kept short and given room.
+
+use super::axis::{self, Axis, Scale, Tick};
+use super::svg::{Num, Svg};
+
+/// How a series looks: colour by backend, dash by input file.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Style {
+    pub(super) label: String,
+    pub(super) colour: &'static str,
+    /// An SVG `stroke-dasharray`, empty for a solid line.
+    pub(super) dash: &'static str,
+}
+
+/// One point of a line: the median of the repetitions at `x`, and their
+/// range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Whisker {
+    pub(super) x: f64,
+    pub(super) median: f64,
+    pub(super) min: f64,
+    pub(super) max: f64,
+    pub(super) n: usize,
+}
+
+/// The percentiles of a latency spectrum, in order, with their labels.
+pub(super) const PERCENTILES: [(&str, f64); 6] =
+    [("50%", 0.5), ("90%", 0.9), ("99%", 0.99), ("99.9%", 0.999), ("99.99%", 0.9999), ("max", 1.0)];
+
+/// Two parts of a bar, drawn one on the other: the solid lower part and
+/// the pale upper part.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Stack {
+    pub(super) lower: f64,
+    pub(super) upper: f64,
+}
+
+/// A series' server costs per request, medians over `n` measured runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Costs {
+    /// User (lower) and system (upper) CPU time, µs.
+    pub(super) cpu: Stack,
+    /// Voluntary (lower) and involuntary (upper) context switches.
+    pub(super) switches: Stack,
+    pub(super) n: usize,
+}
+
+const CHAR_WIDTH: f64 = 7.0;
+const LEGEND_ROW: f64 = 20.0;
+const GRID: &str = "#e4e4e4";
+const AXIS: &str = "#555";
+const MUTED: &str = "#666";
+
+/// Where the data goes inside a chart.
+#[derive(Clone, Copy, Debug)]
+struct Plot {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+impl Plot {
+    fn px(&self, axis: &Axis, v: f64) -> f64 {
+        self.x + axis.frac(v) * self.w
+    }
+
+    fn py(&self, axis: &Axis, v: f64) -> f64 {
+        self.y + self.h - axis.frac(v) * self.h
+    }
+
+    fn bottom(&self) -> f64 {
+        self.y + self.h
+    }
+}
+
+/// Throughput against connections: a line per series through the medians,
+/// a whisker from the smallest to the largest repetition at each point.
+/// The x axis is logarithmic when the connection counts span a factor of
+/// ten or more, ticked at the counts measured.
+pub(super) fn throughput(id: &str, title: &str, series: &[(Style, Vec<Whisker>)]) -> String {
+    let width = 1100.0;
+    let xs: Vec<f64> = sorted_unique(series.iter().flat_map(|(_, p)| p.iter().map(|w| w.x)));
+    let (lo, hi) = (xs.first().copied().unwrap_or(1.0), xs.last().copied().unwrap_or(1.0));
+    let ticks: Vec<Tick> = xs.iter().map(|&value| Tick { value, label: axis::figure(value) }).collect();
+    // Half a tick's room either side of the first and last counts.
+    let x_axis = if lo > 0.0 && hi / lo >= 10.0 {
+        let pad = (hi / lo).powf(0.06);
+        Axis { scale: Scale::Log { min: lo / pad, max: hi * pad }, ticks }
+    } else {
+        let pad = if hi > lo { (hi - lo) * 0.08 } else { lo.max(1.0) * 0.5 };
+        Axis { scale: Scale::Linear { min: lo - pad, max: hi + pad }, ticks }
+    };
+    let tops: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|w| w.max)).collect();
+    let y_axis = Axis::linear_from_zero(&tops, 6, axis::count_label);
+
+    let legend = Legend::new(series.iter().map(|(s, _)| s), width - 90.0, Swatch::Line);
+    let plot = Plot { x: 80.0, y: 40.0, w: width - 110.0, h: 300.0 };
+    let height = plot.bottom() + 50.0 + legend.height + 10.0;
+    let mut svg = Svg::new(id, width, height, title);
+    heading(&mut svg, title, width);
+    y_frame(&mut svg, &plot, &y_axis, "requests per second (median; whiskers: min–max)");
+    x_frame(&mut svg, &plot, &x_axis, "connections");
+    for (style, points) in series {
+        series_group(&mut svg, style);
+        let mut points = points.clone();
+        points.sort_by(|a, b| a.x.total_cmp(&b.x));
+        let line: Vec<(f64, f64)> =
+            points.iter().map(|p| (plot.px(&x_axis, p.x), plot.py(&y_axis, p.median))).collect();
+        polyline(&mut svg, &line, style);
+        for p in &points {
+            let x = plot.px(&x_axis, p.x);
+            let (top, bottom) = (plot.py(&y_axis, p.max), plot.py(&y_axis, p.min));
+            let d = format!(
+                "M{} {}V{}M{} {}H{}M{} {}H{}",
+                Num(x),
+                Num(top),
+                Num(bottom),
+                Num(x - 4.0),
+                Num(top),
+                Num(x + 4.0),
+                Num(x - 4.0),
+                Num(bottom),
+                Num(x + 4.0)
+            );
+            svg.leaf(
+                "path",
+                &[("class", &"whisker"), ("d", &d), ("stroke", &style.colour), ("fill", &"none")],
+            );
+            let tip = format!(
+                "{}, {} connections: {} req/s (min {}, max {}, {} runs)",
+                style.label,
+                axis::figure(p.x),
+                axis::figure(p.median),
+                axis::figure(p.min),
+                axis::figure(p.max),
+                p.n
+            );
+            marker(&mut svg, x, plot.py(&y_axis, p.median), style, &tip);
+        }
+        svg.close();
+    }
+    legend.draw(&mut svg, 80.0, plot.bottom() + 50.0);
+    svg.finish()
+}
+
+/// A latency percentile spectrum, as HdrHistogram plots it: x is the
+/// percentile on a scale of `1/(1-q)` (each further nine one step right),
+/// with the maximum a step after 99.99%; y is the latency on a log scale,
+/// which keeps the median readable beside a tail a hundred times longer.
+/// `series` holds the latencies (µs) at [`PERCENTILES`], in order.
+pub(super) fn spectrum(id: &str, title: &str, series: &[(Style, [f64; 6])]) -> String {
+    let width = 545.0;
+    let nines = |q: f64| if q >= 1.0 { 5.0 } else { (1.0 / (1.0 - q)).log10() };
+    let ticks =
+        PERCENTILES.iter().map(|&(label, q)| Tick { value: nines(q), label: label.to_string() }).collect();
+    let x_axis = Axis { scale: Scale::Linear { min: nines(0.5) - 0.2, max: 5.2 }, ticks };
+    let values: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    let y_axis = Axis::log(&values, axis::micros_label)
+        .unwrap_or(Axis { scale: Scale::Log { min: 1.0, max: 10.0 }, ticks: Vec::new() });
+
+    let legend = Legend::new(series.iter().map(|(s, _)| s), width - 94.0, Swatch::Line);
+    let plot = Plot { x: 76.0, y: 40.0, w: width - 94.0, h: 230.0 };
+    let height = plot.bottom() + 50.0 + legend.height + 10.0;
+    let mut svg = Svg::new(id, width, height, title);
+    heading(&mut svg, title, width);
+    y_frame(&mut svg, &plot, &y_axis, "latency (log scale)");
+    x_frame(&mut svg, &plot, &x_axis, "percentile");
+    for (style, latencies) in series {
+        series_group(&mut svg, style);
+        let points: Vec<(f64, f64)> = PERCENTILES
+            .iter()
+            .zip(latencies)
+            .map(|(&(_, q), &v)| (plot.px(&x_axis, nines(q)), plot.py(&y_axis, v)))
+            .collect();
+        polyline(&mut svg, &points, style);
+        for ((&(label, _), &v), &(x, y)) in PERCENTILES.iter().zip(latencies).zip(&points) {
+            let tip = format!("{}: {label} {}", style.label, micros(v));
+            marker(&mut svg, x, y, style, &tip);
+        }
+        svg.close();
+    }
+    legend.draw(&mut svg, 76.0, plot.bottom() + 50.0);
+    svg.finish()
+}
+
+/// The server's cost per request, two panels side by side: CPU time (user
+/// solid, system pale) and context switches (voluntary solid, involuntary
+/// pale), a stacked bar per series, its total written on top. A series
+/// without measured figures (`None`) gets an empty slot marked `n/a`.
+pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) -> String {
+    let width = 1100.0;
+    let panel_w = (width - 2.0 * 80.0 - 40.0) / 2.0;
+    let slot = panel_w / series.len().max(1) as f64;
+    let bar = (slot * 0.7).min(60.0);
+    // Bar labels are turned 40° (their width reaching cos 40° ≈ 0.77 of
+    // it leftwards, their height sin 40° ≈ 0.64 of it down) unless they
+    // would then reach past the first bar's neighbour on the left or the
+    // chart's edge; then upright (90°).
+    // 11-pixel labels: about 6.2 pixels a character.
+    let longest = series.iter().map(|(s, _)| s.label.chars().count()).max().unwrap_or(0) as f64 * 6.2;
+    let upright = longest * 0.77 > 80.0 + slot / 2.0 - 10.0;
+    let (angle, label_room) = if upright { (90, longest + 20.0) } else { (40, longest * 0.64 + 20.0) };
+    let label_room = label_room.max(40.0);
+    let top = 40.0;
+    let h = 230.0;
+    let height = top + h + label_room + 24.0;
+    let mut svg = Svg::new(id, width, height, title);
+    heading(&mut svg, title, width);
+    type Part = fn(&Costs) -> Stack;
+    let panels: [(&str, Part, &str, &str); 2] = [
+        ("server CPU per request (µs)", |c| c.cpu, "user", "system"),
+        ("server context switches per request", |c| c.switches, "voluntary", "involuntary"),
+    ];
+    for (i, (y_label, part, lower_name, upper_name)) in panels.into_iter().enumerate() {
+        let plot = Plot { x: 80.0 + i as f64 * (panel_w + 120.0), y: top, w: panel_w, h };
+        let totals: Vec<f64> =
+            series.iter().filter_map(|(_, c)| c.as_ref()).map(|c| part(c).lower + part(c).upper).collect();
+        let y_axis = Axis::linear_from_zero(&totals, 5, axis::plain_label);
+        y_frame(&mut svg, &plot, &y_axis, y_label);
+        svg.leaf(
+            "path",
+            &[
+                ("d", &format!("M{} {}H{}", Num(plot.x), Num(plot.bottom()), Num(plot.x + plot.w))),
+                ("stroke", &AXIS),
+            ],
+        );
+        for (k, (style, c)) in series.iter().enumerate() {
+            let cx = plot.x + slot * (k as f64 + 0.5);
+            series_group(&mut svg, style);
+            match c {
+                Some(c) => {
+                    let s = part(c);
+                    let y_lower = plot.py(&y_axis, s.lower);
+                    let y_total = plot.py(&y_axis, s.lower + s.upper);
+                    let lower_tip = format!(
+                        "{}: {lower_name} {} (median of {} runs)",
+                        style.label,
+                        axis::figure(s.lower),
+                        c.n
+                    );
+                    let upper_tip = format!(
+                        "{}: {upper_name} {} (median of {} runs)",
+                        style.label,
+                        axis::figure(s.upper),
+                        c.n
+                    );
+                    rect(
+                        &mut svg,
+                        cx - bar / 2.0,
+                        y_lower,
+                        bar,
+                        plot.bottom() - y_lower,
+                        style,
+                        1.0,
+                        &lower_tip,
+                    );
+                    rect(&mut svg, cx - bar / 2.0, y_total, bar, y_lower - y_total, style, 0.4, &upper_tip);
+                    // The total on top, where it fits in the bar's slot (the
+                    // bars' tooltips have it in any case).
+                    let total = axis::figure(s.lower + s.upper);
+                    if total.chars().count() as f64 * 6.0 <= slot {
+                        svg.text(
+                            "text",
+                            &[
+                                ("x", &Num(cx)),
+                                ("y", &Num(y_total - 4.0)),
+                                ("text-anchor", &"middle"),
+                                ("font-size", &11),
+                            ],
+                            &total,
+                        );
+                    }
+                }
+                None => svg.text(
+                    "text",
+                    &[
+                        ("x", &Num(cx)),
+                        ("y", &Num(plot.bottom() - 6.0)),
+                        ("text-anchor", &"middle"),
+                        ("font-size", &11),
+                        ("fill", &MUTED),
+                    ],
+                    "n/a",
+                ),
+            }
+            let ly = plot.bottom() + if upright { 8.0 } else { 14.0 };
+            svg.text(
+                "text",
+                &[
+                    ("x", &Num(cx)),
+                    ("y", &Num(ly)),
+                    ("text-anchor", &"end"),
+                    ("font-size", &11),
+                    ("transform", &format!("rotate(-{angle} {} {})", Num(cx), Num(ly))),
+                ],
+                &style.label,
+            );
+            svg.close();
+        }
+        svg.text(
+            "text",
+            &[("x", &Num(plot.x)), ("y", &Num(height - 10.0)), ("font-size", &11), ("fill", &MUTED)],
+            &format!("solid: {lower_name}; pale: {upper_name}"),
+        );
+    }
+    svg.finish()
+}
+
+fn heading(svg: &mut Svg, title: &str, width: f64) {
+    svg.leaf("rect", &[("width", &Num(width)), ("height", &"100%"), ("fill", &"#fff")]);
+    svg.text("text", &[("x", &16), ("y", &22), ("font-size", &15), ("font-weight", &"bold")], title);
+}
+
+/// Horizontal grid lines at the y ticks, their labels, and the y axis'
+/// label turned upright along it.
+fn y_frame(svg: &mut Svg, plot: &Plot, y: &Axis, label: &str) {
+    svg.open("g", &[("class", &"y-axis")]);
+    for t in &y.ticks {
+        let py = plot.py(y, t.value);
+        svg.leaf(
+            "path",
+            &[("d", &format!("M{} {}H{}", Num(plot.x), Num(py), Num(plot.x + plot.w))), ("stroke", &GRID)],
+        );
+        svg.text(
+            "text",
+            &[("x", &Num(plot.x - 6.0)), ("y", &Num(py + 4.0)), ("text-anchor", &"end"), ("font-size", &11)],
+            &t.label,
+        );
+    }
+    svg.leaf(
+        "path",
+        &[("d", &format!("M{} {}V{}", Num(plot.x), Num(plot.y), Num(plot.bottom()))), ("stroke", &AXIS)],
+    );
+    let (lx, ly) = (plot.x - 58.0, plot.y + plot.h / 2.0);
+    svg.text(
+        "text",
+        &[
+            ("x", &Num(lx)),
+            ("y", &Num(ly)),
+            ("text-anchor", &"middle"),
+            ("transform", &format!("rotate(-90 {} {})", Num(lx), Num(ly))),
+            ("fill", &MUTED),
+        ],
+        label,
+    );
+    svg.close();
+}
+
+/// The x axis: its line, a tick and label at each tick value, and its
+/// label under them.
+fn x_frame(svg: &mut Svg, plot: &Plot, x: &Axis, label: &str) {
+    svg.open("g", &[("class", &"x-axis")]);
+    let bottom = plot.bottom();
+    svg.leaf(
+        "path",
+        &[("d", &format!("M{} {}H{}", Num(plot.x), Num(bottom), Num(plot.x + plot.w))), ("stroke", &AXIS)],
+    );
+    for t in &x.ticks {
+        let px = plot.px(x, t.value);
+        svg.leaf(
+            "path",
+            &[("d", &format!("M{} {}V{}", Num(px), Num(bottom), Num(bottom + 5.0))), ("stroke", &AXIS)],
+        );
+        svg.leaf(
+            "path",
+            &[("d", &format!("M{} {}V{}", Num(px), Num(plot.y), Num(bottom))), ("stroke", &GRID)],
+        );
+        svg.text(
+            "text",
+            &[("x", &Num(px)), ("y", &Num(bottom + 18.0)), ("text-anchor", &"middle"), ("font-size", &11)],
+            &t.label,
+        );
+    }
+    svg.text(
+        "text",
+        &[
+            ("x", &Num(plot.x + plot.w / 2.0)),
+            ("y", &Num(bottom + 36.0)),
+            ("text-anchor", &"middle"),
+            ("fill", &MUTED),
+        ],
+        label,
+    );
+    svg.close();
+}
+
+fn series_group(svg: &mut Svg, style: &Style) {
+    svg.open("g", &[("class", &"series"), ("data-series", &style.label)]);
+}
+
+fn polyline(svg: &mut Svg, points: &[(f64, f64)], style: &Style) {
+    let mut d = String::new();
+    for (i, (x, y)) in points.iter().enumerate() {
+        d.push_str(&format!("{}{} {}", if i == 0 { 'M' } else { 'L' }, Num(*x), Num(*y)));
+    }
+    if points.len() > 1 {
+        svg.leaf(
+            "path",
+            &[
+                ("class", &"line"),
+                ("d", &d),
+                ("fill", &"none"),
+                ("stroke", &style.colour),
+                ("stroke-width", &2),
+                ("stroke-dasharray", &dash(style)),
+            ],
+        );
+    }
+}
+
+fn marker(svg: &mut Svg, x: f64, y: f64, style: &Style, tip: &str) {
+    svg.open(
+        "circle",
+        &[
+            ("class", &"point"),
+            ("cx", &Num(x)),
+            ("cy", &Num(y)),
+            ("r", &3.5),
+            ("fill", &style.colour),
+            ("stroke", &"#fff"),
+        ],
+    );
+    svg.text("title", &[], tip);
+    svg.close();
+}
+
+#[allow(clippy::too_many_arguments, reason = "a rectangle is four numbers; the rest is how it looks")]
+fn rect(svg: &mut Svg, x: f64, y: f64, w: f64, h: f64, style: &Style, opacity: f64, tip: &str) {
+    svg.open(
+        "rect",
+        &[
+            ("class", &"bar"),
+            ("x", &Num(x)),
+            ("y", &Num(y)),
+            ("width", &Num(w)),
+            ("height", &Num(h.max(0.0))),
+            ("fill", &style.colour),
+            ("fill-opacity", &opacity),
+            ("stroke", &if style.dash.is_empty() { "none" } else { "#222" }),
+            ("stroke-dasharray", &dash(style)),
+        ],
+    );
+    svg.text("title", &[], tip);
+    svg.close();
+}
+
+fn dash(style: &Style) -> &str {
+    if style.dash.is_empty() { "none" } else { style.dash }
+}
+
+/// A latency in the unit that reads best, about three significant digits.
+fn micros(us: f64) -> String {
+    if us >= 1e3 { format!("{}ms", axis::figure(us / 1e3)) } else { format!("{}µs", axis::figure(us)) }
+}
+
+fn sorted_unique(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v
+}
+
+/// What a legend entry shows beside its label.
+#[derive(Clone, Copy, Debug)]
+enum Swatch {
+    Line,
+}
+
+/// The series' labels in rows that wrap at the chart's width.
+struct Legend<'a> {
+    items: Vec<(&'a Style, f64, f64)>,
+    height: f64,
+    swatch: Swatch,
+}
+
+impl<'a> Legend<'a> {
+    fn new(styles: impl Iterator<Item = &'a Style>, width: f64, swatch: Swatch) -> Legend<'a> {
+        let (mut x, mut y) = (0.0, 0.0);
+        let mut items = Vec::new();
+        for style in styles {
+            let w = 34.0 + style.label.chars().count() as f64 * CHAR_WIDTH + 18.0;
+            if x > 0.0 && x + w > width {
+                x = 0.0;
+                y += LEGEND_ROW;
+            }
+            items.push((style, x, y));
+            x += w;
+        }
+        let height = if items.is_empty() { 0.0 } else { y + LEGEND_ROW };
+        Legend { items, height, swatch }
+    }
+
+    fn draw(&self, svg: &mut Svg, left: f64, top: f64) {
+        svg.open("g", &[("class", &"legend")]);
+        for (style, x, y) in &self.items {
+            let (x, y) = (left + x, top + y);
+            match self.swatch {
+                Swatch::Line => {
+                    svg.leaf(
+                        "path",
+                        &[
+                            ("d", &format!("M{} {}h28", Num(x), Num(y + 6.0))),
+                            ("stroke", &style.colour),
+                            ("stroke-width", &2.5),
+                            ("stroke-dasharray", &dash(style)),
+                        ],
+                    );
+                    svg.leaf(
+                        "circle",
+                        &[
+                            ("cx", &Num(x + 14.0)),
+                            ("cy", &Num(y + 6.0)),
+                            ("r", &3.5),
+                            ("fill", &style.colour),
+                        ],
+                    );
+                }
+            }
+            svg.text("text", &[("x", &Num(x + 34.0)), ("y", &Num(y + 10.0))], &style.label);
+        }
+        svg.close();
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// Parses `markup` as XML and returns its elements' names in document
+    /// order; panics (naming the position) if it is not well-formed.
+    pub(crate) fn elements(markup: &str) -> Vec<String> {
+        use quick_xml::Reader;
+        use quick_xml::events::Event;
+        let mut reader = Reader::from_str(markup);
+        reader.config_mut().check_end_names = true;
+        let mut names = Vec::new();
+        let mut depth = 0i32;
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e)) => {
+                    depth += 1;
+                    names.push(e.name().0.to_string());
+                }
+                Ok(Event::Empty(e)) => names.push(e.name().0.to_string()),
+                Ok(Event::End(_)) => depth -= 1,
+                Ok(Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed at byte {}: {e}\n{markup}", reader.buffer_position()),
+            }
+        }
+        assert_eq!(depth, 0, "unclosed elements in\n{markup}");
+        names
+    }
+
+    pub(crate) fn style(label: &str, colour: &'static str, dash: &'static str) -> Style {
+        Style { label: label.to_string(), colour, dash }
+    }
+
+    fn count(markup: &str, needle: &str) -> usize {
+        markup.matches(needle).count()
+    }
+
+    #[test]
+    fn throughput_chart_is_well_formed_with_a_group_per_series() {
+        let w = |x, median| Whisker { x, median, min: median * 0.9, max: median * 1.1, n: 3 };
+        let series = [
+            (style("epoll", "#4e79a7", ""), vec![w(500.0, 120e3), w(50.0, 110e3)]),
+            (style("thread-pool <&> (a.csv)", "#f28e2b", "7 4"), vec![w(50.0, 17e3), w(500.0, 5e3)]),
+        ];
+        let markup = throughput("t-http", "http: throughput", &series);
+        let names = elements(&markup);
+        assert_eq!(names[0], "svg");
+        assert_eq!(count(&markup, r#"class="series""#), 2);
+        assert_eq!(count(&markup, r#"class="line""#), 2);
+        assert_eq!(count(&markup, r#"class="whisker""#), 4);
+        assert_eq!(count(&markup, r#"class="point""#), 4);
+        assert!(markup.contains(r#"data-series="thread-pool &lt;&amp;&gt; (a.csv)""#), "{markup}");
+        assert!(markup.contains(r#"stroke-dasharray="7 4""#));
+        // 50 and 500 span a factor of ten: a log axis ticked at both.
+        assert!(markup.contains(">50</text>") && markup.contains(">500</text>"), "{markup}");
+        assert!(markup.contains(">100k</text>"), "{markup}");
+    }
+
+    #[test]
+    fn spectrum_chart_has_every_percentile_on_a_log_latency_axis() {
+        let series = [
+            (style("epoll", "#4e79a7", ""), [3000.0, 4000.0, 8000.0, 9000.0, 12000.0, 12500.0]),
+            (style("io-uring", "#e15759", ""), [2000.0, 2500.0, 5000.0, 9000.0, 15000.0, 20000.0]),
+        ];
+        let markup = spectrum("lat-http-c50", "http c=50: latency", &series);
+        elements(&markup);
+        assert_eq!(count(&markup, r#"class="series""#), 2);
+        assert_eq!(count(&markup, r#"class="point""#), 12);
+        for label in ["50%", "90%", "99%", "99.9%", "99.99%", "max", "2ms", "5ms", "10ms", "20ms"] {
+            assert!(markup.contains(&format!(">{label}</text>")), "no tick {label} in {markup}");
+        }
+    }
+
+    #[test]
+    fn cost_chart_stacks_two_parts_and_marks_unmeasured_series() {
+        let c = Costs {
+            cpu: Stack { lower: 3.0, upper: 12.0 },
+            switches: Stack { lower: 0.95, upper: 0.2 },
+            n: 3,
+        };
+        let series = [(style("thread-pool", "#f28e2b", ""), Some(c)), (style("epoll", "#4e79a7", ""), None)];
+        let markup = costs("cost-http-c50", "http c=50: server cost", &series);
+        elements(&markup);
+        // Two panels, each with a group per series.
+        assert_eq!(count(&markup, r#"class="series""#), 4);
+        assert_eq!(count(&markup, r#"class="bar""#), 4);
+        assert_eq!(count(&markup, ">n/a</text>"), 2);
+        assert!(markup.contains(">15</text>") && markup.contains(">1.15</text>"), "{markup}");
+    }
+
+    #[test]
+    fn charts_without_data_are_still_documents() {
+        elements(&throughput("a", "empty", &[]));
+        elements(&spectrum("b", "empty", &[]));
+        elements(&costs("c", "empty", &[]));
+        let single =
+            [(style("x", "#000", ""), vec![Whisker { x: 50.0, median: 0.0, min: 0.0, max: 0.0, n: 1 }])];
+        let markup = throughput("d", "one point", &single);
+        assert!(!markup.contains("NaN"), "{markup}");
+    }
+}
