@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The main job: build ringside in release mode, run the default sweep (every
+# backend, a fresh server per run pinned to CPU 0, the load generator on CPU 1),
+# then compare every backend against a baseline inside that one run and draw
+# the HTML report.
+#
+# Usage: scripts/bench.sh [--out DIR] [--baseline BACKEND] [SWEEP FLAGS...]
+#   --out DIR          where to write (default: bench-results/<UTC time>); must
+#                      not exist yet, so a run never overwrites another
+#   --baseline NAME    the backend the others are compared with (default: epoll)
+#   SWEEP FLAGS        passed to `ringside-loadgen sweep` as they are, e.g.
+#                      `--backends epoll,io-uring --repetitions 5 --duration 1s`;
+#                      see `target/release/ringside-loadgen sweep --help`.
+#                      Default here: --repetitions 5 (a difference can be
+#                      significant only with 4 or more runs a side)
+#
+# Writes into DIR:
+#   sweep.csv      one row per run (schema: results/SCHEMA.md)
+#   compare.txt    `ringside-results compare --across backend --baseline NAME`
+#   compare.md     the same as Markdown tables
+#   report/        index.html (self-contained) and one SVG per chart
+#
+# Exit status: the sweep's (0 all runs completed, 3 a run failed or a backend
+# was skipped: its rows are still written, compared and drawn), or 2 when the
+# build, the comparison or the report fails. Nothing already measured is
+# deleted on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=""
+baseline=epoll
+sweep_args=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --out) out=${2:?--out needs a directory}; shift 2 ;;
+        --out=*) out=${1#--out=}; shift ;;
+        --baseline) baseline=${2:?--baseline needs a backend name}; shift 2 ;;
+        --baseline=*) baseline=${1#--baseline=}; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        --csv|--csv=*)
+            echo "bench.sh: --csv is chosen by the script (DIR/sweep.csv); use --out DIR" >&2
+            exit 2 ;;
+        *) sweep_args+=("$1"); shift ;;
+    esac
+done
+# Five repetitions unless told otherwise: with the sweep's own default of 3,
+# 3 runs against 3 can never differ significantly (smallest p = 0.1).
+if [[ " ${sweep_args[*]-} " != *" --repetitions"* ]]; then
+    sweep_args+=(--repetitions 5)
+fi
+out=${out:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
+if [[ -e "$out" ]]; then
+    echo "bench.sh: $out already exists; choose another --out (runs are never overwritten)" >&2
+    exit 2
+fi
+
+echo "== building (cargo build --release)"
+cargo build --release --locked --bins || { echo "bench.sh: the build failed" >&2; exit 2; }
+bin=target/release
+
+mkdir -p "$out"
+csv="$out/sweep.csv"
+echo "== sweep -> $csv"
+sweep_status=0
+"$bin/ringside-loadgen" sweep --csv "$csv" "${sweep_args[@]}" || sweep_status=$?
+if [[ ! -s "$csv" ]]; then
+    echo "bench.sh: the sweep wrote no results (exit $sweep_status); nothing to compare" >&2
+    exit "$(( sweep_status == 0 ? 2 : sweep_status ))"
+fi
+
+echo
+echo "== every backend against $baseline, same run (ringside-results compare)"
+echo "(throughput, p99 and server CPU here; every metric in $out/compare.txt)"
+"$bin/ringside-results" compare --across backend --baseline "$baseline" "$csv" >"$out/compare.txt" \
+    || { echo "bench.sh: compare failed; the results are in $csv" >&2; exit 2; }
+"$bin/ringside-results" compare --across backend --baseline "$baseline" \
+    --metric throughput --metric p99 --metric server_cpu "$csv"
+"$bin/ringside-results" compare --across backend --baseline "$baseline" --format markdown "$csv" \
+    >"$out/compare.md"
+
+echo
+echo "== report"
+"$bin/ringside-results" report "$csv" --out "$out/report" \
+    || { echo "bench.sh: the report failed; the results are in $csv" >&2; exit 2; }
+
+echo
+echo "results:  $csv"
+echo "compare:  $out/compare.txt (and .md)"
+echo "report:   $out/report/index.html"
+previous=$(ls -1d "$(dirname "$out")"/*/sweep.csv 2>/dev/null | grep -vF "$csv" | tail -n 1 || true)
+if [[ -n "$previous" ]]; then
+    echo "against the previous run: $bin/ringside-results compare $previous $csv"
+fi
+exit "$sweep_status"
