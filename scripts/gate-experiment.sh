@@ -10,14 +10,15 @@
 #     then RUNS times, a fresh sweep without and one with the spin, gated:
 #     every run must raise an alarm.
 #
-# The rules (written to the work directory, and printed): throughput and p99
-# of every backend must not regress more than LIMIT% from the baseline,
-# backend options ignored (the spin shows in them). A rule fails only on a
-# difference both significant (Mann-Whitney, p < 0.05) and beyond the limit.
+# The rules (written to the work directory, and printed): METRICS (default
+# throughput and p99) of every backend must not regress more than LIMIT% from
+# the baseline, backend options ignored (the spin shows in them). A rule fails
+# only on a difference both significant (Mann-Whitney, p < 0.05) and beyond
+# the limit.
 #
 # Usage: scripts/gate-experiment.sh [-n RUNS] [-r REPS] [-d DURATION] [-w WARMUP]
-#                                   [-b BACKENDS] [-c CONNS] [-l LIMIT] [-t TARGET] [-o DIR]
-#   defaults: -n 10 -r 5 -d 500ms -w 200ms -b epoll,io-uring -c 50 -l 10 -t 15
+#                                   [-b BACKENDS] [-c CONNS] [-m METRICS] [-l LIMIT] [-t TARGET] [-o DIR]
+#   defaults: -n 10 -r 5 -d 500ms -w 200ms -b epoll,io-uring -c 50 -m throughput,p99 -l 10 -t 15
 #   -o keeps every CSV, rules file and gate output in DIR (default: a temp dir,
 #   removed at the end).
 # Exit status: 0 no false alarm and every slowdown caught, 1 otherwise, 2 a
@@ -27,13 +28,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=10 reps=5 duration=500ms warmup=200ms backends=epoll,io-uring conns=50 limit=10 target=15 keep=
-while getopts "n:r:d:w:b:c:l:t:o:" opt; do
+runs=10 reps=5 duration=500ms warmup=200ms backends=epoll,io-uring conns=50 metrics=throughput,p99
+limit=10 target=15 keep=
+while getopts "n:r:d:w:b:c:m:l:t:o:" opt; do
     case $opt in
         n) runs=$OPTARG ;; r) reps=$OPTARG ;; d) duration=$OPTARG ;; w) warmup=$OPTARG ;;
-        b) backends=$OPTARG ;; c) conns=$OPTARG ;; l) limit=$OPTARG ;; t) target=$OPTARG ;;
+        b) backends=$OPTARG ;; c) conns=$OPTARG ;; m) metrics=$OPTARG ;; l) limit=$OPTARG ;;
+        t) target=$OPTARG ;;
         o) keep=$OPTARG ;;
-        *) sed -n '2,27p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,28p' "$0" >&2; exit 2 ;;
     esac
 done
 
@@ -82,7 +85,7 @@ changes() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 rules=$work/rules.toml
-for metric in throughput p99; do
+for metric in ${metrics//,/ }; do
     printf '[[baseline]]\nprotocol = "http"\nmetric = "%s"\nmax_regression_pct = %s\nignore_options = true\n\n' \
         "$metric" "$limit"
 done >"$rules"
@@ -157,14 +160,18 @@ slow_alarms=$(cat "$work/slow.alarms")
 echo
 echo "== summary (limit $limit%, p < 0.05; $reps repetitions of $duration per side; backends $backends, http, c=$conns)"
 echo "   calibrated slowdown: $calibrated(target -$target%)"
-printf '%-10s %5s %7s %9s   %s\n' experiment runs alarms expected "median change over the runs (throughput, p99) per backend"
+printf '%-10s %5s %7s %9s   %s\n' experiment runs alarms expected "median change over the runs ($metrics) per backend"
 for e in aa slow; do
     if [[ $e == aa ]]; then label=A/A expected=0 alarms=$aa_alarms; else label=slowdown expected=$runs alarms=$slow_alarms; fi
     figures=""
     for b in "${backend_list[@]}"; do
-        t=$(awk -v b="$b" '$1 == b && $2 == "throughput" { print $3 }' "$work/$e.changes" | median)
-        p=$(awk -v b="$b" '$1 == b && $2 == "p99" { print $3 }' "$work/$e.changes" | median)
-        figures+="$b ${t}% / ${p}%   "
+        figures+="$b"
+        sep=" "
+        for metric in ${metrics//,/ }; do
+            figures+="$sep$(awk -v b="$b" -v m="$metric" '$1 == b && $2 == m { print $3 }' "$work/$e.changes" | median)%"
+            sep=" / "
+        done
+        figures+="   "
     done
     printf '%-10s %5d %7d %9d   %s\n' "$label" "$runs" "$alarms" "$expected" "$figures"
 done
