@@ -20,7 +20,7 @@
 //! `Date` header: the core has no clock.
 
 use crate::out::{self, Body, Parse, Pending};
-use crate::{CloseReason, Host, Progress, ProtocolError};
+use crate::{CloseReason, Host, Progress, ProtocolError, Work};
 
 /// Longest request line plus header section, including the line ends and the
 /// empty line that ends it.
@@ -271,6 +271,8 @@ fn is_field_char(b: u8) -> bool {
 #[derive(Debug)]
 pub struct Server {
     max_body: u64,
+    /// Work added to every answered request (`Config::request_work`).
+    request_work: Option<Work>,
     state: State,
     request: Request,
     body_left: u64,
@@ -279,9 +281,10 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(max_frame: u32) -> Self {
+    pub(crate) fn new(max_frame: u32, request_work: Option<Work>) -> Self {
         Server {
             max_body: u64::from(max_frame),
+            request_work,
             state: State::Start,
             request: Request::NEW,
             body_left: 0,
@@ -369,6 +372,9 @@ impl Server {
             self.pending = Pending::new(&[], Body::Owned(response));
             0
         } else {
+            if let Some(work) = self.request_work {
+                host.work(work);
+            }
             let full = match persist {
                 Persist::KeepAlive => OK_KEEP_ALIVE,
                 Persist::KeepAlive10 => OK_KEEP_ALIVE_10,
@@ -562,7 +568,7 @@ mod tests {
     }
 
     fn check(cases: &[(&str, &str, u32, Want)]) {
-        let config = Config { protocol: Protocol::Http, max_frame: 100 };
+        let config = Config { max_frame: 100, ..Config::new(Protocol::Http) };
         for (name, input, requests, want) in cases {
             let run = run_every_split(&config, input.as_bytes());
             let output = String::from_utf8(run.output).unwrap();
@@ -796,7 +802,7 @@ mod tests {
 
     #[test]
     fn error_answers_to_head_have_no_content() {
-        let config = Config { protocol: Protocol::Http, max_frame: 100 };
+        let config = Config { max_frame: 100, ..Config::new(Protocol::Http) };
         let run = crate::testing::run(&config, b"HEAD / HTTP/1.1\r\nX: a\0\r\n\r\n", &[], 4096);
         let output = String::from_utf8(run.output).unwrap();
         assert!(output.starts_with("HTTP/1.1 400 "), "{output}");
@@ -808,7 +814,7 @@ mod tests {
         let fixed = "GET / HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n".len();
         let fits = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD - fixed));
         assert_eq!(fits.len(), MAX_HEAD);
-        let config = Config { protocol: Protocol::Http, max_frame: 100 };
+        let config = Config { max_frame: 100, ..Config::new(Protocol::Http) };
         let run = crate::testing::run(&config, fits.as_bytes(), &[], 4096);
         assert_eq!(run.output, OK.as_bytes());
         let over = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD - fixed + 1));
@@ -817,8 +823,23 @@ mod tests {
     }
 
     #[test]
+    fn request_work_is_added_to_every_answered_request() {
+        let added = Work::Sleep { us: 3 };
+        let config = Config { max_frame: 100, request_work: Some(added), ..Config::new(Protocol::Http) };
+        let input = "GET / HTTP/1.1\r\nHost: h\r\n\r\n\
+                     GET /stats HTTP/1.1\r\nHost: h\r\n\r\n\
+                     POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nab\
+                     HEAD / HTTP/1.1\r\nHost: h\r\n\r\n\
+                     BREW / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let run = run_every_split(&config, input.as_bytes());
+        // Three answered; /stats and the 405 get no work.
+        assert_eq!((run.requests, run.work), (3, vec![added; 3]));
+        assert_eq!(run.closed, Some(CloseReason::Error(ProtocolError::MethodNotAllowed)));
+    }
+
+    #[test]
     fn stats_path_returns_the_hosts_counters() {
-        let config = Config { protocol: Protocol::Http, max_frame: 100 };
+        let config = Config { max_frame: 100, ..Config::new(Protocol::Http) };
         for (input, served_after) in [
             ("GET /stats HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", true),
             ("GET /stats?pretty HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false),
@@ -843,7 +864,7 @@ mod tests {
 
     #[test]
     fn truncated_request_is_mid_request() {
-        let config = Config { protocol: Protocol::Http, max_frame: 100 };
+        let config = Config { max_frame: 100, ..Config::new(Protocol::Http) };
         let input = "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nab";
         for cut in 1..input.len() {
             let run = crate::testing::run(&config, &input.as_bytes()[..cut], &[], 64);

@@ -81,12 +81,20 @@ pub struct Config {
     /// and an http request body. A larger one is answered with an error and the
     /// connection is closed.
     pub max_frame: u32,
+    /// Work added to every rr and http request the session answers (not to
+    /// STATS, `/stats` or error answers), performed through [`Host::work`]
+    /// just before the response is written, after any work an rr request
+    /// asks for itself; `None` normally. It makes the server's request
+    /// handling slower by a known amount, as a slower handler would: it is
+    /// done inline, not deferred behind earlier answers as an rr request's
+    /// own work is. Echo has no request boundaries and ignores it.
+    pub request_work: Option<Work>,
 }
 
 impl Config {
-    /// A configuration with the default frame bound.
+    /// A configuration with the default frame bound and no added work.
     pub fn new(protocol: Protocol) -> Self {
-        Config { protocol, max_frame: DEFAULT_MAX_FRAME }
+        Config { protocol, max_frame: DEFAULT_MAX_FRAME, request_work: None }
     }
 }
 
@@ -99,6 +107,41 @@ pub enum Work {
     /// Block the serving thread for this many microseconds (a blocking call,
     /// such as a synchronous database query, simulated by a sleep).
     Sleep { us: u32 },
+}
+
+impl fmt::Display for Work {
+    /// `spin:<ns>ns` or `sleep:<us>us`, as the results CSV's `work` column
+    /// and `--request-work` write it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Work::Spin { ns } => write!(f, "spin:{ns}ns"),
+            Work::Sleep { us } => write!(f, "sleep:{us}us"),
+        }
+    }
+}
+
+impl FromStr for Work {
+    type Err = String;
+
+    /// `spin:<ns>ns` (at most [`rr::MAX_SPIN_NS`]) or `sleep:<us>us` (at
+    /// most [`rr::MAX_SLEEP_US`]), the bounds an rr request has.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("bad work `{s}`: expected spin:<N>ns or sleep:<N>us, e.g. spin:500ns");
+        let amount = |n: &str, max: u32, unit: &str| -> Result<u32, String> {
+            let n: u64 = n.parse().map_err(|_| bad())?;
+            u32::try_from(n)
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("work `{s}` is over the limit of {max}{unit}"))
+        };
+        if let Some(n) = s.strip_prefix("spin:").and_then(|n| n.strip_suffix("ns")) {
+            return Ok(Work::Spin { ns: amount(n, rr::MAX_SPIN_NS, "ns")? });
+        }
+        if let Some(n) = s.strip_prefix("sleep:").and_then(|n| n.strip_suffix("us")) {
+            return Ok(Work::Sleep { us: amount(n, rr::MAX_SLEEP_US, "us")? });
+        }
+        Err(bad())
+    }
 }
 
 /// What the core asks of the server it runs in.
@@ -277,8 +320,8 @@ impl Session {
     pub fn new(config: &Config) -> Self {
         let inner = match config.protocol {
             Protocol::Echo => Inner::Echo,
-            Protocol::Rr => Inner::Rr(rr::Server::new(config.max_frame)),
-            Protocol::Http => Inner::Http(http::Server::new(config.max_frame)),
+            Protocol::Rr => Inner::Rr(rr::Server::new(config.max_frame, config.request_work)),
+            Protocol::Http => Inner::Http(http::Server::new(config.max_frame, config.request_work)),
         };
         Session { inner }
     }
@@ -316,6 +359,34 @@ impl Session {
             Inner::Echo => None,
             Inner::Rr(s) => s.close_reason(),
             Inner::Http(s) => s.close_reason(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_is_written_and_read_as_the_results_csv_writes_it() {
+        for (text, work) in [
+            ("spin:500ns", Ok(Work::Spin { ns: 500 })),
+            ("sleep:20us", Ok(Work::Sleep { us: 20 })),
+            ("spin:1000000000ns", Ok(Work::Spin { ns: rr::MAX_SPIN_NS })),
+            ("spin:1000000001ns", Err("over the limit of 1000000000ns")),
+            ("sleep:99999999999us", Err("over the limit of 10000000us")),
+            ("spin:500", Err("expected spin:<N>ns or sleep:<N>us")),
+            ("spin:-1ns", Err("expected spin:<N>ns")),
+            ("none", Err("bad work `none`")),
+        ] {
+            match (text.parse::<Work>(), work) {
+                (Ok(parsed), Ok(want)) => {
+                    assert_eq!(parsed, want, "{text}");
+                    assert_eq!(parsed.to_string(), text);
+                }
+                (Err(e), Err(want)) => assert!(e.contains(want), "{text}: {e}"),
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
         }
     }
 }

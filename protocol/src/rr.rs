@@ -197,6 +197,8 @@ pub fn payload_matches(offset: usize, bytes: &[u8]) -> bool {
 #[derive(Debug)]
 pub struct Server {
     max_frame: u32,
+    /// Work added to every answered request (`Config::request_work`).
+    request_work: Option<Work>,
     /// The request header being received.
     header: [u8; REQUEST_HEADER_LEN],
     have: usize,
@@ -210,9 +212,10 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(max_frame: u32) -> Self {
+    pub(crate) fn new(max_frame: u32, request_work: Option<Work>) -> Self {
         Server {
             max_frame,
+            request_work,
             header: [0; REQUEST_HEADER_LEN],
             have: 0,
             current: None,
@@ -250,6 +253,9 @@ impl Server {
         match request.kind {
             RequestKind::Request => {
                 if let Some(work) = request.work {
+                    host.work(work);
+                }
+                if let Some(work) = self.request_work {
                     host.work(work);
                 }
                 let header = ResponseHeader {
@@ -398,7 +404,7 @@ mod tests {
     }
 
     fn check(cases: Vec<Case>) {
-        let config = Config { protocol: Protocol::Rr, max_frame: 4096 };
+        let config = Config { max_frame: 4096, ..Config::new(Protocol::Rr) };
         for c in cases {
             let Run { output, requests, closed, work, mid_request } = run_every_split(&config, &c.input);
             assert_eq!(output, c.output, "{}: output", c.name);
@@ -540,7 +546,7 @@ mod tests {
     fn answers_before_a_request_with_work_are_sent_before_the_work_runs() {
         use crate::testing::RecordingHost;
         use crate::{Next, Session};
-        let config = Config { protocol: Protocol::Rr, max_frame: 4096 };
+        let config = Config { max_frame: 4096, ..Config::new(Protocol::Rr) };
         let mut session = Session::new(&config);
         let mut host = RecordingHost::default();
         let sleep = Some(Work::Sleep { us: 7 });
@@ -558,8 +564,27 @@ mod tests {
     }
 
     #[test]
+    fn request_work_is_added_to_every_answered_request_after_its_own() {
+        let added = Work::Spin { ns: 900 };
+        let config = Config { max_frame: 4096, request_work: Some(added), ..Config::new(Protocol::Rr) };
+        let own = Some(Work::Sleep { us: 5 });
+        let mut input = cat(&[req(1, 3, 2, None), req(2, 0, 0, own)]);
+        input.extend(RequestHeader::stats(3).encode());
+        input.extend(req(4, 0, 0, None));
+        let run = run_every_split(&config, &input);
+        assert_eq!(run.requests, 3);
+        // STATS gets none; request 2 does its own work first.
+        assert_eq!(run.work, vec![added, Work::Sleep { us: 5 }, added, added]);
+        // An error answer gets none either.
+        let mut bad = req(5, 0, 0, None);
+        bad[0] = 0;
+        let run = run_every_split(&config, &cat(&[req(4, 0, 0, None), bad]));
+        assert_eq!((run.requests, run.work), (1, vec![added]));
+    }
+
+    #[test]
     fn stats_request_returns_the_hosts_counters_as_json() {
-        let config = Config { protocol: Protocol::Rr, max_frame: 4096 };
+        let config = Config { max_frame: 4096, ..Config::new(Protocol::Rr) };
         let mut input = RequestHeader::stats(42).encode().to_vec();
         input.extend(req(1, 0, 0, None));
         let run = run_every_split(&config, &input);
@@ -574,7 +599,7 @@ mod tests {
 
     #[test]
     fn truncated_request_is_mid_request() {
-        let config = Config { protocol: Protocol::Rr, max_frame: 4096 };
+        let config = Config { max_frame: 4096, ..Config::new(Protocol::Rr) };
         let input = req(1, 10, 0, None);
         for cut in 1..input.len() {
             let run = crate::testing::run(&config, &input[..cut], &[], 64);

@@ -86,7 +86,7 @@ pub(crate) fn run(case: &Case<'_>, cuts: &[usize], out_size: usize) -> Run {
         case.name,
         input.len()
     );
-    let mut session = Session::new(&Config { protocol: case.protocol, max_frame: case.max_frame });
+    let mut session = Session::new(&Config { max_frame: case.max_frame, ..Config::new(case.protocol) });
     let mut host = RecordingHost::default();
     let mut out = vec![0u8; out_size];
     let mut output = Vec::new();

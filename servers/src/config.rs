@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use anyhow::{Context as _, bail};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
-use protocol::{DEFAULT_MAX_FRAME, Protocol};
+use protocol::{DEFAULT_MAX_FRAME, Protocol, Work};
 
 use crate::backend::{Backend, Registration};
 
@@ -80,6 +80,15 @@ pub struct Cli {
     /// larger frames get an error response and the connection is closed.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
     pub max_frame: u32,
+
+    /// Add this work to every rr and http request the server answers:
+    /// `spin:<N>ns` (busy loop) or `sleep:<N>us` (a blocking sleep), done by
+    /// the serving thread just before the response, as a slower request
+    /// handler would. For measuring the measurement: a known slowdown that
+    /// a regression gate must catch. Reported in the counters' `options` as
+    /// `request_work=...`. Not for echo, which has no requests.
+    #[arg(long, value_name = "WORK", value_parser = |s: &str| s.parse::<Work>())]
+    pub request_work: Option<Work>,
 }
 
 /// `echo`, `rr`, `http`, listed in `--help`.
@@ -167,6 +176,12 @@ pub fn build(
     if cli.max_frame == 0 {
         bail!("--max-frame must be at least 1 byte");
     }
+    if cli.request_work.is_some() && cli.protocol == Protocol::Echo {
+        bail!(
+            "--request-work adds work to each request, and echo has no requests (its bytes have no \
+             boundaries): use --protocol rr or http, or drop --request-work"
+        );
+    }
     let cores = cli.cores.map(|c| c.0).unwrap_or_default();
     check_cores(&cores)?;
     if cli.threads == Some(0) {
@@ -174,7 +189,11 @@ pub fn build(
     }
     let config = Config {
         backend: chosen.name,
-        protocol: protocol::Config { protocol: cli.protocol, max_frame: cli.max_frame },
+        protocol: protocol::Config {
+            protocol: cli.protocol,
+            max_frame: cli.max_frame,
+            request_work: cli.request_work,
+        },
         listen: cli.listen,
         threads: cli.threads,
         cores,
@@ -235,6 +254,9 @@ mod tests {
         let (c, _) =
             parse(&["-b", "thread-per-conn", "--listen", "127.0.0.1:0", "--max-frame", "10"]).unwrap();
         assert_eq!((c.listen.port(), c.protocol.max_frame, c.protocol.protocol), (0, 10, Protocol::Http));
+        assert_eq!(c.protocol.request_work, None);
+        let (c, _) = parse(&["-b", "epoll", "-p", "rr", "--request-work", "spin:1500ns"]).unwrap();
+        assert_eq!(c.protocol.request_work, Some(Work::Spin { ns: 1500 }));
         for (args, error) in [
             (&["-b", "thread-per-conn", "--queue", "3"][..], "--queue is a flag of --backend thread-pool"),
             (&["-b", "thread-per-conn", "-t", "2"], "--threads does not apply"),
@@ -245,6 +267,9 @@ mod tests {
             (&["-b", "thread-pool", "--queue", "100000000000"], "--queue must be between"),
             (&["-b", "thread-pool", "-t", "100000000"], "--threads must be at most"),
             (&["-b", "thread-pool", "--cores", "x"], "bad CPU list"),
+            (&["-b", "epoll", "-p", "echo", "--request-work", "spin:1ns"], "echo has no requests"),
+            (&["-b", "epoll", "--request-work", "spin:1us"], "expected spin:<N>ns or sleep:<N>us"),
+            (&["-b", "epoll", "--request-work", "sleep:10000001us"], "over the limit"),
             (&["-b", "nope"], "invalid value 'nope'"),
             (&["-b", "thread-pool", "-p", "ftp"], "invalid value 'ftp'"),
         ] {

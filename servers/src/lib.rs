@@ -44,11 +44,13 @@ use counters::{Counters, RunInfo};
 /// Run `backend` until SIGINT or SIGTERM (or until it fails), then print
 /// `stopped: <counters as JSON>` on stdout. A second signal exits at once.
 pub fn serve(config: Config, backend: Box<dyn Backend>) -> anyhow::Result<()> {
-    let info = RunInfo {
-        backend: config.backend.to_string(),
-        options: backend.options(),
-        protocol: config.protocol.protocol,
-    };
+    let mut options = backend.options();
+    // Added work is the runtime's, not the backend's, but it changes what
+    // is measured, so a results row must show it.
+    if let Some(work) = config.protocol.request_work {
+        options = format!("{options} request_work={work}").trim_start().to_string();
+    }
+    let info = RunInfo { backend: config.backend.to_string(), options, protocol: config.protocol.protocol };
     let counters = Counters::new(info);
     let shutdown = Shutdown::new().context("cannot create the shutdown socket")?;
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;

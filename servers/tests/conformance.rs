@@ -23,7 +23,7 @@ macro_rules! conformance {
                 http_one_connection, http_200_connections, http_pipelining_slow_reader, http_half_close,
                 http_eof_mid_request, http_reset_mid_request, http_malformed_requests, http_oversized,
                 http_connection_close, http_stats,
-                stop_signals, out_of_descriptors
+                request_work, stop_signals, out_of_descriptors
             );
         }
     )+};
@@ -868,6 +868,38 @@ mod suite {
         close(w);
         finish_counts(server);
     }
+    // ---------------- added work ----------------
+
+    /// `--request-work` is done for every rr and http request, and shown in
+    /// the counters' options. Only a lower bound on time is checked (2 ms of
+    /// spin cannot answer sooner), which a busy machine cannot break.
+    pub(super) fn request_work(b: &[&str]) {
+        let at_least = Duration::from_millis(2);
+        for protocol in ["rr", "http"] {
+            let server = start(b, protocol, &["--request-work", "spin:2000000ns"]);
+            let options = server.stats().options;
+            assert!(options.ends_with("request_work=spin:2000000ns"), "{protocol}: options `{options}`");
+            let s = server.connect();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            for id in 1..=2 {
+                let start = Instant::now();
+                if protocol == "rr" {
+                    w.write_all(&rr_frame(RequestHeader::request(id))).unwrap();
+                    rr_expect(&mut r, id, 0);
+                } else {
+                    w.write_all(GET).unwrap();
+                    http_expect_ok(&mut r);
+                }
+                let took = start.elapsed();
+                assert!(took >= at_least, "{protocol}: request {id} answered after {took:?}");
+            }
+            close(w);
+            let stats = finish_counts(server);
+            assert_eq!((stats.requests, stats.conns_closed_error), (2, 0), "{protocol}: {stats:?}");
+        }
+    }
+
     // ---------------- runtime ----------------
 
     /// SIGINT and SIGTERM stop the server promptly even with a connection
@@ -1016,6 +1048,12 @@ mod runtime {
             (&["--backend", "thread-pool", "--cores", "1000"], 1, "CPU 1000 is not available"),
             (&["--backend", "thread-pool", "--cores", "9999"], 2, "CPU numbers go up to 1023"),
             (&["--backend", "warp-drive"], 2, "invalid value 'warp-drive'"),
+            (
+                &["--backend", "epoll", "--protocol", "echo", "--request-work", "spin:1ns"],
+                1,
+                "echo has no requests",
+            ),
+            (&["--backend", "epoll", "--request-work", "spin"], 2, "expected spin:<N>ns or sleep:<N>us"),
             (&["--protocol", "http"], 2, "--backend <BACKEND>"),
         ] {
             let out = Command::new(env!("CARGO_BIN_EXE_ringside-server")).args(args).output().unwrap();

@@ -1,0 +1,186 @@
+//! `ringside-results gate` as CI runs it: the binary, on CSV files written
+//! with `results::append`, judged by its exit status (0 pass, 1 a
+//! regression, 2 bad rules or input).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use protocol::Protocol;
+use results::{Arrival, Mode, Row, SCHEMA_VERSION};
+
+/// A complete closed-loop http run of `backend` at `throughput` req/s.
+fn row(backend: &str, repetition: u32, throughput: f64) -> Row {
+    Row {
+        schema: SCHEMA_VERSION,
+        timestamp: "2025-01-31T09:15:02.123456Z".into(),
+        run_id: "test".into(),
+        repetition,
+        git_rev: "unknown".into(),
+        host: "bench1".into(),
+        kernel: "6.1.0".into(),
+        cpu_model: "test CPU".into(),
+        backend: backend.into(),
+        backend_options: String::new(),
+        protocol: Protocol::Http,
+        server_cores: "0".into(),
+        client_cores: "1".into(),
+        client_threads: 1,
+        connections: 50,
+        pipeline: 1,
+        mode: Mode::Closed,
+        arrival: Arrival::None,
+        target_rate: 0.0,
+        achieved_rate: throughput,
+        rate_shortfall: false,
+        request_bytes: 0,
+        response_bytes: 13,
+        work: "none".into(),
+        warmup_s: 0.1,
+        duration_s: 0.5,
+        requests: (throughput / 2.0) as u64,
+        errors_connect: 0,
+        errors_reset: 0,
+        errors_timeout: 0,
+        errors_bad_response: 0,
+        conns_unanswered: 0,
+        conn_answers_min: 1,
+        conn_answers_max: 2,
+        complete: true,
+        note: String::new(),
+        lat_p50_us: 100.0,
+        lat_p90_us: 150.0,
+        lat_p99_us: 50_000_000.0 / throughput,
+        lat_p999_us: 300.0,
+        lat_p9999_us: 400.0,
+        lat_max_us: 500.0,
+        lat_mean_us: 110.0,
+        raw_p50_us: 100.0,
+        raw_p90_us: 150.0,
+        raw_p99_us: 200.0,
+        raw_p999_us: 300.0,
+        raw_p9999_us: 400.0,
+        raw_max_us: 500.0,
+        raw_mean_us: 110.0,
+        server_cpu_user_us: 5.0,
+        server_cpu_sys_us: 10.0,
+        server_vcs: 0.1,
+        server_ics: 0.01,
+        server_requests: (throughput / 2.0) as u64,
+        client_cpu_user_us: 5.0,
+        client_cpu_sys_us: 10.0,
+        client_vcs: 0.1,
+        client_ics: 0.01,
+        ctxsw_same_cpu_ns: 0.0,
+        ctxsw_cross_cpu_ns: 0.0,
+        switch_share_pct: 0.0,
+        hlog: String::new(),
+    }
+}
+
+/// A fresh directory for one test's files.
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-{name}"));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A CSV of `backend` runs at each throughput, scaled by `k`.
+fn csv(dir: &Path, name: &str, runs: &[(&str, &[f64], f64)]) -> PathBuf {
+    let path = dir.join(name);
+    for (backend, throughputs, k) in runs {
+        for (i, t) in throughputs.iter().enumerate() {
+            results::append(&path, &row(backend, i as u32 + 1, t * k)).unwrap();
+        }
+    }
+    path
+}
+
+fn gate(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ringside-results")).arg("gate").args(args).output().unwrap()
+}
+
+fn status_and_output(out: &Output) -> (i32, String) {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+const FIVE: [f64; 5] = [10_000.0, 10_200.0, 9_800.0, 10_100.0, 9_900.0];
+const NOISE: [f64; 5] = [9_900.0, 10_300.0, 9_700.0, 10_000.0, 10_200.0];
+
+#[test]
+fn exit_status_says_pass_regression_or_bad_input() {
+    let d = dir("exit");
+    let rules = d.join("rules.toml");
+    fs::write(
+        &rules,
+        "[[baseline]]\nbackend = \"epoll\"\nmetric = \"throughput\"\nmax_regression_pct = 10\n\n\
+         [[baseline]]\nmetric = \"p99\"\nmax_regression_pct = 10\n\n\
+         [[check]]\nmin_requests = 1\nmax_errors = 0\ncomplete = true\n",
+    )
+    .unwrap();
+    let base = csv(&d, "base.csv", &[("epoll", &FIVE, 1.0)]);
+    let same = csv(&d, "same.csv", &[("epoll", &NOISE, 1.0)]);
+    let slower = csv(&d, "slower.csv", &[("epoll", &FIVE, 0.8)]);
+    let base3 = csv(&d, "base3.csv", &[("epoll", &FIVE[..3], 1.0)]);
+    let few = csv(&d, "few.csv", &[("epoll", &FIVE[..3], 0.8)]);
+    let baseline = Path::new("--baseline");
+    let strict = Path::new("--strict");
+    let r = Path::new("--rules");
+
+    let (code, text) = status_and_output(&gate(&[r, &rules, baseline, &base, &same]));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("PASS") && text.contains("gate passed"), "{text}");
+
+    let (code, text) = status_and_output(&gate(&[r, &rules, baseline, &base, &slower]));
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("FAIL") && text.contains("-20.0%") && text.contains("p=0.008"), "{text}");
+
+    // 3 runs cannot fail: a warning, and an error under --strict.
+    let (code, text) = status_and_output(&gate(&[r, &rules, baseline, &base3, &few]));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("WARNING") && text.contains("CANNOT FAIL"), "{text}");
+    let (code, _) = status_and_output(&gate(&[r, &rules, strict, baseline, &base3, &few]));
+    assert_eq!(code, 2);
+
+    // A baseline rule without --baseline.
+    let (code, text) = status_and_output(&gate(&[r, &rules, &same]));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("rules.toml line 1") && text.contains("--baseline"), "{text}");
+}
+
+#[test]
+fn bad_rules_and_bad_input_exit_2_saying_where() {
+    let d = dir("bad");
+    let data = csv(&d, "run.csv", &[("epoll", &FIVE, 1.0), ("io-uring", &FIVE, 1.2)]);
+    let r = Path::new("--rules");
+    for (name, rules, message) in [
+        ("syntax", "[[check]\nmin_requests = 1\n", "line 1, column"),
+        ("metric", "[[ratio]]\nbackend = \"io-uring\"\nversus = \"epoll\"\nmetric = \"p98\"\n", "line 4"),
+        ("field", "[[check]]\nmin_request = 1\n", "unknown field `min_request`"),
+        ("typo", "[[check]]\nbackend = \"epol\"\nmin_requests = 1\n", "matches no rows"),
+        ("empty", "# no rules\n", "no rules"),
+    ] {
+        let path = d.join(format!("{name}.toml"));
+        fs::write(&path, rules).unwrap();
+        let (code, text) = status_and_output(&gate(&[r, &path, &data]));
+        assert_eq!(code, 2, "{name}: {text}");
+        assert!(text.contains(message), "{name}: {text}");
+    }
+    // A broken CSV: the error names the file and the line.
+    let rules = d.join("ok.toml");
+    fs::write(
+        &rules,
+        "[[ratio]]\nmetric = \"throughput\"\nbackend = \"io-uring\"\nversus = \"epoll\"\nmin_ratio = 1.05\n",
+    )
+    .unwrap();
+    let (code, text) = status_and_output(&gate(&[r, &rules, &data]));
+    assert_eq!(code, 0, "{text}");
+    let broken = d.join("broken.csv");
+    let good = fs::read_to_string(&data).unwrap();
+    fs::write(&broken, good.replacen(",http,", ",htp,", 1)).unwrap();
+    let (code, text) = status_and_output(&gate(&[r, &rules, &broken]));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("broken.csv line 2, column `protocol`"), "{text}");
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Prove `ringside-results gate` against false alarms and missed regressions.
+#
+# (a) A/A: RUNS times, two fresh sweeps of the same build, the second gated
+#     against the first: any alarm is a false alarm (expected: none).
+# (b) Injected slowdown: a calibration first measures the server's CPU per
+#     request and picks a per-request spin (`ringside-server --request-work`)
+#     that makes every backend at least TARGET% slower in throughput (starting
+#     at 25% of its CPU per request, raised until the slowdown is measured);
+#     then RUNS times, a fresh sweep without and one with the spin, gated:
+#     every run must raise an alarm.
+#
+# The rules (written to the work directory, and printed): METRICS (default
+# throughput and p99) of every backend must not regress more than LIMIT% from
+# the baseline, backend options ignored (the spin shows in them). A rule fails
+# only on a difference both significant (Mann-Whitney, p < 0.05) and beyond
+# the limit.
+#
+# Usage: scripts/gate-experiment.sh [-n RUNS] [-r REPS] [-d DURATION] [-w WARMUP]
+#                                   [-b BACKENDS] [-c CONNS] [-m METRICS] [-l LIMIT] [-t TARGET] [-o DIR]
+#   defaults: -n 10 -r 5 -d 500ms -w 200ms -b epoll,io-uring -c 50 -m throughput,p99 -l 10 -t 15
+#   -o keeps every CSV, rules file and gate output in DIR (default: a temp dir,
+#   removed at the end).
+# Exit status: 0 no false alarm and every slowdown caught, 1 otherwise, 2 a
+# sweep or gate could not run.
+# Takes about RUNS x 4 sweeps of BACKENDS x REPS runs (10 runs: ~10 minutes).
+# Run it on a quiet machine: anything else running is noise it measures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=10 reps=5 duration=500ms warmup=200ms backends=epoll,io-uring conns=50 metrics=throughput,p99
+limit=10 target=15 keep=
+while getopts "n:r:d:w:b:c:m:l:t:o:" opt; do
+    case $opt in
+        n) runs=$OPTARG ;; r) reps=$OPTARG ;; d) duration=$OPTARG ;; w) warmup=$OPTARG ;;
+        b) backends=$OPTARG ;; c) conns=$OPTARG ;; m) metrics=$OPTARG ;; l) limit=$OPTARG ;;
+        t) target=$OPTARG ;;
+        o) keep=$OPTARG ;;
+        *) sed -n '2,28p' "$0" >&2; exit 2 ;;
+    esac
+done
+
+cargo build --release --quiet --bin ringside-server --bin ringside-loadgen --bin ringside-results
+loadgen=target/release/ringside-loadgen
+gate=target/release/ringside-results
+if [[ -n $keep ]]; then
+    mkdir -p "$keep"
+    work=$keep
+else
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
+IFS=, read -r -a backend_list <<<"$backends"
+
+# One sweep into CSV $1; the rest are extra sweep flags.
+sweep() {
+    local csv=$1
+    shift
+    rm -f "$csv"
+    if ! $loadgen sweep --backends "$backends" --protocols http --connections "$conns" \
+        --repetitions "$reps" --duration "$duration" --warmup "$warmup" --csv "$csv" "$@" \
+        >"$csv.log" 2>&1; then
+        echo "gate-experiment: the sweep into $csv failed (or a run was incomplete); its output:" >&2
+        tail -n 20 "$csv.log" >&2
+        exit 2
+    fi
+}
+
+# Gate $3 against baseline $2 with rules $1, output in $4; its exit status in $status.
+judge() {
+    status=0
+    $gate gate --rules "$1" --baseline "$2" "$3" >"$4" 2>&1 || status=$?
+    if ((status == 2)); then
+        echo "gate-experiment: the gate could not judge $3:" >&2
+        cat "$4" >&2
+        exit 2
+    fi
+}
+
+# "backend metric change% p verdict" for each judged workload of a gate output.
+changes() {
+    sed -nE 's/^ +(PASS|FAIL|WARNING) +([a-z-]+) http c=[0-9]+: ([a-z0-9_.]+) [^ ]+ -> [^ ]+( [a-z/]+)? \(([-+0-9.inf]+)%.*, p=([0-9.]+),.*/\2 \3 \5 \6 \1/p' "$1"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+rules=$work/rules.toml
+for metric in ${metrics//,/ }; do
+    printf '[[baseline]]\nprotocol = "http"\nmetric = "%s"\nmax_regression_pct = %s\nignore_options = true\n\n' \
+        "$metric" "$limit"
+done >"$rules"
+# Rules that never fail, only to read the gate's figures.
+measure() {
+    printf '[[baseline]]\nmetric = "%s"\nmax_regression_pct = 1e9\nignore_options = true\n' "$1" >"$work/measure-$1.toml"
+    echo "$work/measure-$1.toml"
+}
+
+echo "== rules ($rules)"
+cat "$rules"
+echo "== calibration: CPU per request without added work"
+sweep "$work/cal-base.csv"
+judge "$(measure server_cpu)" "$work/cal-base.csv" "$work/cal-base.csv" "$work/cal-cpu.out"
+declare -A cpu spin
+for b in "${backend_list[@]}"; do
+    cpu[$b]=$(sed -nE "s/^ +[A-Z]+ +$b http c=[0-9]+: server_cpu ([0-9.]+) .*/\\1/p" "$work/cal-cpu.out")
+    [[ -n ${cpu[$b]} ]] || { echo "gate-experiment: no CPU per request for $b:" >&2; cat "$work/cal-cpu.out" >&2; exit 2; }
+    echo "  $b: ${cpu[$b]} us of server CPU per request"
+done
+
+share=0.25
+spin_flags=()
+for attempt in 1 2 3 4 5; do
+    spin_flags=()
+    for b in "${backend_list[@]}"; do
+        spin[$b]=$(awk -v c="${cpu[$b]}" -v s="$share" 'BEGIN { printf "%d", c * s * 1000 + 0.5 }')
+        spin_flags+=(--server-arg "$b=--request-work=spin:${spin[$b]}ns")
+    done
+    echo "== calibration $attempt: spin = $share x CPU per request (${spin_flags[*]})"
+    sweep "$work/cal-slow.csv" "${spin_flags[@]}"
+    judge "$(measure throughput)" "$work/cal-base.csv" "$work/cal-slow.csv" "$work/cal-slow.out"
+    short=0
+    while read -r b _ pct _; do
+        echo "  $b: throughput $pct% with spin:${spin[$b]}ns"
+        awk -v p="$pct" -v t="$target" 'BEGIN { exit !(p > -t) }' && short=1
+    done < <(changes "$work/cal-slow.out")
+    ((short == 0)) && break
+    if ((attempt == 5)); then
+        echo "gate-experiment: could not make every backend $target% slower; is the server CPU-bound (is the load generator's CPU free)?" >&2
+        exit 2
+    fi
+    share=$(awk -v s="$share" 'BEGIN { print s * 1.6 }')
+done
+calibrated=$(for b in "${backend_list[@]}"; do changes "$work/cal-slow.out" | awk -v b="$b" '$1 == b && $2 == "throughput" { printf "%s %s%% ", b, $3 }'; done)
+
+# One experiment: $1 its name, $2 "" (A/A) or "slow"; fills $work/$1-*.
+experiment() {
+    local name=$1 slow=$2 alarms=0 i flags=()
+    [[ -n $slow ]] && flags=("${spin_flags[@]}")
+    : >"$work/$name.changes"
+    for i in $(seq "$runs"); do
+        sweep "$work/$name-$i-base.csv"
+        sweep "$work/$name-$i-cur.csv" "${flags[@]}"
+        judge "$rules" "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "$work/$name-$i.out"
+        ((status == 1)) && alarms=$((alarms + 1))
+        changes "$work/$name-$i.out" | tee -a "$work/$name.changes" >"$work/$name-$i.changes"
+        printf '  %s %2d/%d: gate exit %d;' "$name" "$i" "$runs" "$status"
+        awk '{ printf " %s %s %s%% p=%s %s;", $1, $2, $3, $4, $5 }' "$work/$name-$i.changes"
+        echo
+    done
+    echo "$alarms" >"$work/$name.alarms"
+}
+
+echo "== A/A: $runs gate runs, each two fresh sweeps of the same build"
+experiment aa ""
+echo "== slowdown: $runs gate runs, the current side with ${spin_flags[*]}"
+experiment slow slow
+
+aa_alarms=$(cat "$work/aa.alarms")
+slow_alarms=$(cat "$work/slow.alarms")
+echo
+echo "== summary (limit $limit%, p < 0.05; $reps repetitions of $duration per side; backends $backends, http, c=$conns)"
+echo "   calibrated slowdown: $calibrated(target -$target%)"
+printf '%-10s %5s %7s %9s   %s\n' experiment runs alarms expected "median change over the runs ($metrics) per backend"
+for e in aa slow; do
+    if [[ $e == aa ]]; then label=A/A expected=0 alarms=$aa_alarms; else label=slowdown expected=$runs alarms=$slow_alarms; fi
+    figures=""
+    for b in "${backend_list[@]}"; do
+        figures+="$b"
+        sep=" "
+        for metric in ${metrics//,/ }; do
+            figures+="$sep$(awk -v b="$b" -v m="$metric" '$1 == b && $2 == m { print $3 }' "$work/$e.changes" | median)%"
+            sep=" / "
+        done
+        figures+="   "
+    done
+    printf '%-10s %5d %7d %9d   %s\n' "$label" "$runs" "$alarms" "$expected" "$figures"
+done
+[[ -n $keep ]] && echo "   files: $work"
+((aa_alarms == 0 && slow_alarms == runs))
