@@ -232,6 +232,11 @@ pub struct Outcome {
     /// received no answer from its start to the end of the run (such as a
     /// connection queued behind a thread pool's busy workers).
     pub unanswered: usize,
+    /// Intervals not yet taken from `ready_intervals`: the window's last
+    /// second (with the answers that arrived after it), which `finish`
+    /// flushes. The caller hands them on like the others, or the interval
+    /// log would miss them.
+    pub intervals: Vec<Interval>,
 }
 
 pub struct Engine {
@@ -674,6 +679,7 @@ impl Engine {
             scheduled: self.scheduled,
             errors: self.errors,
             first_bad: self.first_bad,
+            intervals: self.ready_intervals,
         }
     }
 }

@@ -551,7 +551,11 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
                     Io::Epoll => crate::drive_epoll::drive(&mut engine, socks, &stop, &tx)?,
                     Io::IoUring => crate::drive_uring::drive(&mut engine, socks, &stop, &tx)?,
                 }
-                Ok(engine.finish())
+                let mut outcome = engine.finish();
+                for interval in outcome.intervals.drain(..) {
+                    let _ = tx.send(interval);
+                }
+                Ok(outcome)
             })
             .context("cannot start a load thread")?;
         handles.push(handle);
@@ -777,7 +781,14 @@ impl Progress {
         }
     }
 
-    fn emit(&mut self, second: u64, completed: u64, errors: Errors, hist: &Histogram<u64>, raw: &Histogram<u64>) {
+    fn emit(
+        &mut self,
+        second: u64,
+        completed: u64,
+        errors: Errors,
+        hist: &Histogram<u64>,
+        raw: &Histogram<u64>,
+    ) {
         if !self.quiet {
             let p99 = if hist.is_empty() {
                 "-".to_string()
