@@ -561,7 +561,13 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
     let achieved_rate: f64 = rows.iter().map(|r| r.achieved_rate).sum();
     let target_rate: f64 = rows.iter().map(|r| r.target_rate).sum();
     let longest = rows.iter().map(|r| r.duration_s).fold(0.0, f64::max);
-    let duration_s = if achieved_rate > 0.0 { requests as f64 / achieved_rate } else { longest };
+    let duration_s = if rows.iter().all(|r| r.duration_s == first.duration_s) {
+        first.duration_s
+    } else if achieved_rate > 0.0 {
+        requests as f64 / achieved_rate
+    } else {
+        longest
+    };
     // Totals over total requests.
     let per_request = |f: fn(&Row) -> f64| {
         if requests == 0 {
