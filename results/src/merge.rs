@@ -44,8 +44,9 @@
 //!
 //! A row's `hlog` is looked for as written (relative to the working
 //! directory, where the load generator wrote it), then relative to the
-//! directory of the CSV file holding the row (where the logs end up when
-//! they are collected from several hosts).
+//! directory of the CSV file holding the row, then as the file of that name
+//! beside the CSV file (where the logs end up when they are collected from
+//! several hosts, whatever directory each host wrote them in).
 //!
 //! It must never write anything when the inputs are wrong, and never leave a
 //! half-written output: the merged log and distribution are written to
@@ -83,7 +84,7 @@ const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 0.9999];
                   same time into one row: latencies from the exact sum of their HdrHistogram interval \
                   logs, counts and rates added up, the server's figures from the client whose window \
                   is the longest. Each row's `hlog` is looked for as written, then relative to the \
-                  directory of its CSV file. The rows must have the same backend, options, protocol \
+                  directory of its CSV file, then by its file name beside the CSV file. The rows must have the same backend, options, protocol \
                   and request shape, overlapping windows and the same run_id (or --force)."
 )]
 pub struct Args {
@@ -244,7 +245,8 @@ impl Client {
     }
 
     /// Where its interval log is: as written if that exists, else relative
-    /// to the CSV file's directory.
+    /// to the CSV file's directory, else the file of that name beside the
+    /// CSV file.
     pub fn hlog_path(&self) -> Result<PathBuf, Error> {
         if self.row.hlog.is_empty() {
             return Err(Error::NoHlog { row: self.name() });
@@ -254,15 +256,19 @@ impl Client {
         if given.is_file() {
             return Ok(given);
         }
-        if given.is_relative()
-            && let Some(dir) = self.csv.parent()
-        {
-            let beside = dir.join(&given);
-            if beside.is_file() {
-                return Ok(beside);
+        let dir = match self.csv.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // Relative to the CSV file's directory; then, for a path from
+        // another host, the file of that name beside the CSV file.
+        let candidates = [given.is_relative().then(|| dir.join(&given)), given.file_name().map(|n| dir.join(n))];
+        for candidate in candidates.into_iter().flatten() {
+            if candidate.is_file() {
+                return Ok(candidate);
             }
-            if beside != given {
-                tried.push(beside);
+            if !tried.contains(&candidate) {
+                tried.push(candidate);
             }
         }
         Err(Error::HlogMissing { row: self.name(), tried })
@@ -1053,7 +1059,8 @@ mod tests {
         let garbage = dir.join("garbage.hlog");
         fs::write(&garbage, "#[StartTime: 1 (seconds since epoch)]\nnot a log line\n").unwrap();
         type Change = fn(&mut Row);
-        // (change to client b's row, whether --force, a piece of the error)
+        // (change to client b's row, whether --force, a piece of the error
+        // or nothing if it merges)
         let table: Vec<(Change, bool, String)> = vec![
             (|r| r.backend = "epoll".into(), false, "column `backend`: `epoll`, but".into()),
             (|r| r.protocol = protocol::Protocol::Http, false, "column `protocol`: `http`".into()),
@@ -1063,7 +1070,8 @@ mod tests {
             (|r| r.timestamp = "2026-11-21T22:00:09Z".into(), false, "did not run at the same time".into()),
             (|r| r.timestamp = "yesterday".into(), false, "`yesterday` is not an RFC 3339".into()),
             (|r| r.hlog = String::new(), false, "row 2: column `hlog` is empty".into()),
-            (|r| r.hlog = "gone.hlog".into(), false, format!("not at gone.hlog nor at {d}/gone.hlog")),
+            (|r| r.hlog = "gone.hlog".into(), false, format!("not at gone.hlog nor at {d}/gone.hlog: copy")),
+            (|r| r.hlog = "/elsewhere/b.hlog".into(), false, String::new()),
             (|r| r.hlog = "corrupt.hlog".into(), false, format!("{d}/corrupt.hlog line 4: the histogram")),
             (|r| r.hlog = "garbage.hlog".into(), false, format!("{d}/garbage.hlog line 2: cannot parse")),
             (|r| r.hlog = "tagged.hlog".into(), false, "line 5: unknown tag `other`".into()),
@@ -1072,7 +1080,13 @@ mod tests {
         for (change, force, expected) in table {
             let mut clients = clients.clone();
             change(&mut clients[1].row);
-            let e = check(&clients, force).and_then(|()| read_logs(&clients)).unwrap_err().to_string();
+            let outcome = check(&clients, force).and_then(|()| read_logs(&clients));
+            if expected.is_empty() {
+                // Not an error: found beside the CSV file by its name.
+                outcome.unwrap();
+                continue;
+            }
+            let e = outcome.unwrap_err().to_string();
             assert!(e.contains(&expected), "expected `{expected}` in: {e}");
         }
         // --force merges other run_ids.
