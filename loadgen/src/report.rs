@@ -239,11 +239,14 @@ pub fn write_hgrm(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
 /// The tag of the interval log's raw-latency lines.
 pub const RAW_TAG: &str = "raw";
 
+/// One second for the interval log: its number, corrected and raw latencies.
+type LogSecond = (u64, Histogram<u64>, Histogram<u64>);
+
 /// The interval log (`--hlog`): per second of the window, the corrected
 /// latencies' histogram (untagged) and the raw latencies' (`Tag=raw`),
 /// written by a thread of its own as the seconds complete.
 pub struct IntervalLog {
-    tx: Option<mpsc::Sender<(u64, Histogram<u64>, Histogram<u64>)>>,
+    tx: Option<mpsc::Sender<LogSecond>>,
     writer: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
 
@@ -251,7 +254,7 @@ impl IntervalLog {
     pub fn create(path: &Path, start: SystemTime) -> anyhow::Result<Self> {
         let mut file =
             BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
-        let (tx, rx) = mpsc::channel::<(u64, Histogram<u64>, Histogram<u64>)>();
+        let (tx, rx) = mpsc::channel::<LogSecond>();
         let shown = path.display().to_string();
         let writer =
             std::thread::Builder::new().name("hlog".into()).spawn(move || -> anyhow::Result<()> {

@@ -740,12 +740,16 @@ fn is_refused(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A second some threads reported: how many, requests, errors, corrected
+/// and raw latencies.
+type PendingSecond = (usize, u64, Errors, Histogram<u64>, Histogram<u64>);
+
 /// Merges the threads' one-second intervals and prints a line per second.
 struct Progress {
     threads: usize,
     /// Per second: threads reported, requests, errors, corrected and raw
     /// latencies.
-    pending: std::collections::BTreeMap<u64, (usize, u64, Errors, Histogram<u64>, Histogram<u64>)>,
+    pending: std::collections::BTreeMap<u64, PendingSecond>,
     hlog: Option<crate::report::IntervalLog>,
     quiet: bool,
 }

@@ -262,7 +262,8 @@ impl Client {
         };
         // Relative to the CSV file's directory; then, for a path from
         // another host, the file of that name beside the CSV file.
-        let candidates = [given.is_relative().then(|| dir.join(&given)), given.file_name().map(|n| dir.join(n))];
+        let candidates =
+            [given.is_relative().then(|| dir.join(&given)), given.file_name().map(|n| dir.join(n))];
         for candidate in candidates.into_iter().flatten() {
             if candidate.is_file() {
                 return Ok(candidate);
