@@ -85,7 +85,9 @@ const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 0.9999];
                   logs, counts and rates added up, the server's figures from the client whose window \
                   is the longest. Each row's `hlog` is looked for as written, then relative to the \
                   directory of its CSV file, then by its file name beside the CSV file. The rows must have the same backend, options, protocol \
-                  and request shape, overlapping windows and the same run_id (or --force)."
+                  and request shape, overlapping windows and the same run_id (or --force).",
+    after_long_help = "Example: ringside-results merge --out merged.csv --hlog-out merged.hlog client-1.csv \
+                       client-2.csv\n\nExit status: 0 merged; 2 bad input or usage (nothing written)."
 )]
 pub struct Args {
     /// The clients' results CSV files (`ringside-loadgen run --csv`); every
