@@ -47,15 +47,16 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// The latencies of one thread: corrected (from the intended send time) and
-/// raw (from the actual one). Corrected latencies go into the current
-/// second's histogram, which joins the window's at the end of each second
+/// raw (from the actual one). Both go into the current second's histograms,
+/// which join the window's at the end of each second
 /// ([`Latencies::close_interval`]); so recording one answer is two
 /// subtractions, two multiplications and two histogram increments (the
 /// `record` benchmark measures it with the two clock reads around it).
 pub struct Latencies {
     corrected: Histogram<u64>,
-    pub raw: Histogram<u64>,
+    raw: Histogram<u64>,
     interval: Histogram<u64>,
+    interval_raw: Histogram<u64>,
     us_per_tick: f64,
 }
 
@@ -65,17 +66,19 @@ impl Latencies {
             corrected: new_histogram(),
             raw: new_histogram(),
             interval: new_histogram(),
+            interval_raw: new_histogram(),
             us_per_tick: 1e6 / ticks_per_second(clock),
         }
     }
 
-    /// Hand over the current second's corrected latencies, adding them to
-    /// the window's.
-    pub fn close_interval(&mut self) -> Histogram<u64> {
+    /// Hand over the current second's (corrected, raw) latencies, adding
+    /// them to the window's.
+    pub fn close_interval(&mut self) -> (Histogram<u64>, Histogram<u64>) {
         self.corrected.add(&self.interval).expect("same bounds");
-        let mut second = new_histogram();
-        std::mem::swap(&mut second, &mut self.interval);
-        second
+        self.raw.add(&self.interval_raw).expect("same bounds");
+        let corrected = std::mem::replace(&mut self.interval, new_histogram());
+        let raw = std::mem::replace(&mut self.interval_raw, new_histogram());
+        (corrected, raw)
     }
 
     /// The window's (corrected, raw) latencies, the current second included.
@@ -91,7 +94,7 @@ impl Latencies {
         let corrected = self.to_us(now.saturating_sub(intended));
         let raw = self.to_us(now.saturating_sub(sent));
         self.interval.saturating_record(corrected);
-        self.raw.saturating_record(raw);
+        self.interval_raw.saturating_record(raw);
     }
 
     #[inline]
@@ -179,6 +182,8 @@ pub struct Interval {
     pub errors: Errors,
     /// Corrected latencies of the requests completed in that second.
     pub latency: Histogram<u64>,
+    /// Their raw latencies (from the actual send).
+    pub raw: Histogram<u64>,
 }
 
 /// A request on the wire.
@@ -227,6 +232,11 @@ pub struct Outcome {
     /// received no answer from its start to the end of the run (such as a
     /// connection queued behind a thread pool's busy workers).
     pub unanswered: usize,
+    /// Intervals not yet taken from `ready_intervals`: the window's last
+    /// second (with the answers that arrived after it), which `finish`
+    /// flushes. The caller hands them on like the others, or the interval
+    /// log would miss them.
+    pub intervals: Vec<Interval>,
 }
 
 pub struct Engine {
@@ -577,12 +587,13 @@ impl Engine {
     }
 
     fn flush_interval(&mut self) {
-        let latency = self.latencies.close_interval();
+        let (latency, raw) = self.latencies.close_interval();
         self.ready_intervals.push(Interval {
             second: self.second,
             completed: std::mem::take(&mut self.interval_completed),
             errors: std::mem::take(&mut self.interval_errors),
             latency,
+            raw,
         });
         self.second += 1;
     }
@@ -668,6 +679,7 @@ impl Engine {
             scheduled: self.scheduled,
             errors: self.errors,
             first_bad: self.first_bad,
+            intervals: self.ready_intervals,
         }
     }
 }

@@ -87,7 +87,7 @@ fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.csv {
         let context = csv_row::Context {
-            run_id: results::timestamp_utc(r.window_started),
+            run_id: args.run_id.clone().unwrap_or_else(|| results::timestamp_utc(r.window_started)),
             repetition: 1,
             ctxsw_same_cpu_ns: r.switch_cost.map_or(0.0, |c| c.same_cpu_ns),
             ctxsw_cross_cpu_ns: r.switch_cost.map_or(0.0, |c| c.cross_cpu_ns),

@@ -4,6 +4,12 @@
 //! Histograms hold microseconds. Files use milliseconds as HdrHistogram's
 //! tools expect (`--hgrm` values, and the interval log's max-value divisor of
 //! 1000), so they plot next to wrk2's.
+//!
+//! The interval log holds, for each second, the corrected latencies as an
+//! untagged line (what HdrHistogram's tools read by default) and the raw
+//! ones as a line tagged `Tag=raw`; logs written before the raw lines
+//! existed hold only the untagged ones, which mean the same.
+//! `ringside-results merge` adds the logs of several load generators up.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -15,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::run::{Report, describe_work};
 
@@ -230,10 +236,17 @@ pub fn write_hgrm(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The interval log (`--hlog`): one corrected-latency histogram per second
-/// of the window, written by a thread of its own as the seconds complete.
+/// The tag of the interval log's raw-latency lines.
+pub const RAW_TAG: &str = "raw";
+
+/// One second for the interval log: its number, corrected and raw latencies.
+type LogSecond = (u64, Histogram<u64>, Histogram<u64>);
+
+/// The interval log (`--hlog`): per second of the window, the corrected
+/// latencies' histogram (untagged) and the raw latencies' (`Tag=raw`),
+/// written by a thread of its own as the seconds complete.
 pub struct IntervalLog {
-    tx: Option<mpsc::Sender<(u64, Histogram<u64>)>>,
+    tx: Option<mpsc::Sender<LogSecond>>,
     writer: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
 
@@ -241,22 +254,26 @@ impl IntervalLog {
     pub fn create(path: &Path, start: SystemTime) -> anyhow::Result<Self> {
         let mut file =
             BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
-        let (tx, rx) = mpsc::channel::<(u64, Histogram<u64>)>();
+        let (tx, rx) = mpsc::channel::<LogSecond>();
         let shown = path.display().to_string();
         let writer =
             std::thread::Builder::new().name("hlog".into()).spawn(move || -> anyhow::Result<()> {
                 let mut serializer = V2DeflateSerializer::new();
                 let mut log = IntervalLogWriterBuilder::new()
                     .add_comment(
-                        "ringside-loadgen: corrected latency (from the intended send time), in microseconds",
+                        "ringside-loadgen: latency in microseconds; untagged lines: corrected (from the \
+                         intended send time), Tag=raw: raw (from the actual send)",
                     )
                     .with_start_time(start)
                     .with_base_time(start)
                     .with_max_value_divisor(1000.0)
                     .begin_log_with(&mut file, &mut serializer)
                     .with_context(|| format!("cannot write {shown}"))?;
-                for (second, h) in rx {
-                    log.write_histogram(&h, Duration::from_secs(second), Duration::from_secs(1), None)
+                let raw_tag = Tag::new(RAW_TAG);
+                for (second, corrected, raw) in rx {
+                    let (start, length) = (Duration::from_secs(second), Duration::from_secs(1));
+                    log.write_histogram(&corrected, start, length, None)
+                        .and_then(|()| log.write_histogram(&raw, start, length, raw_tag))
                         .map_err(|e| anyhow::anyhow!("cannot write {shown}: {e}"))?;
                 }
                 drop(log);
@@ -266,9 +283,10 @@ impl IntervalLog {
         Ok(IntervalLog { tx: Some(tx), writer: Some(writer) })
     }
 
-    pub fn write(&mut self, second: u64, h: &Histogram<u64>) {
+    /// Log one second's corrected and raw latencies.
+    pub fn write(&mut self, second: u64, corrected: &Histogram<u64>, raw: &Histogram<u64>) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send((second, h.clone()));
+            let _ = tx.send((second, corrected.clone(), raw.clone()));
         }
     }
 
@@ -304,21 +322,30 @@ mod tests {
         let start = SystemTime::now();
         let mut log = IntervalLog::create(&path, start).unwrap();
         for second in 0..3 {
-            let mut h = crate::engine::new_histogram();
-            h.record(100 * (second + 1)).unwrap();
-            log.write(second, &h);
+            let (mut corrected, mut raw) = (crate::engine::new_histogram(), crate::engine::new_histogram());
+            corrected.record(100 * (second + 1)).unwrap();
+            raw.record(10 * (second + 1)).unwrap();
+            log.write(second, &corrected, &raw);
         }
         log.close().unwrap();
         let text = std::fs::read(&path).unwrap();
         let mut seen = Vec::new();
         for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&text) {
             if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
-                seen.push((h.start_timestamp(), h.max()));
+                seen.push((h.tag().map(|t| t.as_str()), h.start_timestamp().as_secs(), h.max()));
             }
         }
+        // Max values in ms (the divisor); untagged lines are corrected.
         assert_eq!(
             seen,
-            vec![(Duration::from_secs(0), 0.1), (Duration::from_secs(1), 0.2), (Duration::from_secs(2), 0.3)]
+            vec![
+                (None, 0, 0.1),
+                (Some("raw"), 0, 0.01),
+                (None, 1, 0.2),
+                (Some("raw"), 1, 0.02),
+                (None, 2, 0.3),
+                (Some("raw"), 2, 0.03)
+            ]
         );
         let _ = std::fs::remove_file(path);
     }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
@@ -128,6 +128,23 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Io::IoUring)]
     pub io: Io,
 
+    /// Begin at this wall-clock time (connect, then warm up), so that load
+    /// generators on several hosts start together: RFC 3339 in UTC
+    /// (`2026-11-21T22:00:05Z`, a fraction allowed), unix seconds
+    /// (`1795298405`, a fraction allowed) or `+SECONDS` from now (`+5`). The
+    /// server's counters are read and the calibration runs before the wait;
+    /// Ctrl-C ends it. A time more than an hour ahead, or more than a second
+    /// past when the run starts, is refused. Synchronise the hosts' clocks
+    /// (NTP): each waits by its own.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<SystemTime>,
+
+    /// The CSV row's `run_id` (default: the window's start time). Give the
+    /// load generators that drive one server together the same one, so that
+    /// `ringside-results merge` knows their rows belong together.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+
     /// Seed of the open-loop arrival process.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -181,6 +198,74 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(v * scale))
+}
+
+/// How far ahead `--start-at` may be: a longer wait is more likely a
+/// mistake (a wrong date or time zone) than a plan.
+pub const MAX_START_AHEAD: Duration = Duration::from_secs(3600);
+
+/// How far in the past `--start-at` may be when the run starts: the hosts'
+/// clocks and their launchers differ by a little.
+pub const MAX_START_LATE: Duration = Duration::from_secs(1);
+
+/// `--start-at`: RFC 3339 UTC, unix seconds, or `+SECONDS` from now.
+pub fn parse_start_at(s: &str) -> Result<SystemTime, String> {
+    let s = s.trim();
+    let seconds = |n: &str| -> Option<Duration> {
+        let v: f64 = n.parse().ok()?;
+        (v.is_finite() && v >= 0.0 && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            .then(|| Duration::try_from_secs_f64(v).ok())?
+    };
+    let parsed = if let Some(n) = s.strip_prefix('+') {
+        seconds(n).map(|d| SystemTime::now() + d)
+    } else if s.contains('T') {
+        results::parse_timestamp_utc(s)
+    } else {
+        seconds(s).map(|d| UNIX_EPOCH + d)
+    };
+    parsed.ok_or_else(|| {
+        format!(
+            "bad time `{s}`: expected RFC 3339 in UTC (2026-11-21T22:00:05Z), unix seconds (1795298405) or \
+             +SECONDS from now (+5)"
+        )
+    })
+}
+
+/// How long to wait from `now` for `--start-at` `at`, or why not to.
+pub fn start_wait(at: SystemTime, now: SystemTime) -> anyhow::Result<Duration> {
+    match at.duration_since(now) {
+        Ok(ahead) if ahead > MAX_START_AHEAD => bail!(
+            "--start-at {} is {:.0} s from now ({}), more than the {} s allowed: check the date, and that it \
+             is in UTC",
+            results::timestamp_utc(at),
+            ahead.as_secs_f64(),
+            results::timestamp_utc(now),
+            MAX_START_AHEAD.as_secs()
+        ),
+        Ok(ahead) => Ok(ahead),
+        Err(e) if e.duration() > MAX_START_LATE => bail!(
+            "--start-at {} passed {:.1} s ago (now {}): give a later time, or more time to start every load \
+             generator (are the hosts' clocks synchronised?)",
+            results::timestamp_utc(at),
+            e.duration().as_secs_f64(),
+            results::timestamp_utc(now)
+        ),
+        Err(_) => Ok(Duration::ZERO),
+    }
+}
+
+/// Sleep until `at` by the wall clock, in short steps so a stop is seen.
+fn wait_until(at: SystemTime, stop: &AtomicBool) -> anyhow::Result<()> {
+    loop {
+        let Ok(left) = at.duration_since(SystemTime::now()) else { return Ok(()) };
+        if left.is_zero() {
+            return Ok(());
+        }
+        if stop.load(Ordering::Relaxed) {
+            bail!("interrupted while waiting for --start-at {}", results::timestamp_utc(at));
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 /// `none`, `spin:<N>ns` or `sleep:<N>us`.
@@ -313,6 +398,9 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     if args.protocol == Protocol::Echo && args.request_bytes == 0 {
         bail!("--request-bytes must be at least 1 for echo");
     }
+    if let Some(at) = args.start_at {
+        start_wait(at, SystemTime::now())?;
+    }
 
     // The server's counters; for rr and http this also proves it speaks the
     // protocol asked for.
@@ -364,6 +452,19 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             }
         },
     };
+
+    if let Some(at) = args.start_at {
+        wait_until(at, &stop)?;
+        if let Ok(late) = SystemTime::now().duration_since(at)
+            && late > Duration::from_millis(10)
+        {
+            notes.push(format!(
+                "started {} after --start-at {} (the counters' read and the calibration took longer)",
+                crate::report::fmt_us(late.as_secs_f64() * 1e6),
+                results::timestamp_utc(at)
+            ));
+        }
+    }
 
     // Connect everything before any load. Connections that fail to connect
     // are counted (and the run goes on with the rest); none at all is an
@@ -450,7 +551,11 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
                     Io::Epoll => crate::drive_epoll::drive(&mut engine, socks, &stop, &tx)?,
                     Io::IoUring => crate::drive_uring::drive(&mut engine, socks, &stop, &tx)?,
                 }
-                Ok(engine.finish())
+                let mut outcome = engine.finish();
+                for interval in outcome.intervals.drain(..) {
+                    let _ = tx.send(interval);
+                }
+                Ok(outcome)
             })
             .context("cannot start a load thread")?;
         handles.push(handle);
@@ -635,10 +740,16 @@ fn is_refused(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A second some threads reported: how many, requests, errors, corrected
+/// and raw latencies.
+type PendingSecond = (usize, u64, Errors, Histogram<u64>, Histogram<u64>);
+
 /// Merges the threads' one-second intervals and prints a line per second.
 struct Progress {
     threads: usize,
-    pending: std::collections::BTreeMap<u64, (usize, u64, Errors, Histogram<u64>)>,
+    /// Per second: threads reported, requests, errors, corrected and raw
+    /// latencies.
+    pending: std::collections::BTreeMap<u64, PendingSecond>,
     hlog: Option<crate::report::IntervalLog>,
     quiet: bool,
 }
@@ -658,22 +769,30 @@ impl Progress {
         let entry = self
             .pending
             .entry(i.second)
-            .or_insert_with(|| (0, 0, Errors::default(), engine::new_histogram()));
+            .or_insert_with(|| (0, 0, Errors::default(), engine::new_histogram(), engine::new_histogram()));
         entry.0 += 1;
         entry.1 += i.completed;
         entry.2.add(&i.errors);
         entry.3.add(&i.latency).expect("same bounds");
+        entry.4.add(&i.raw).expect("same bounds");
         // Seconds are complete when every thread reported them, in order.
         while let Some((&second, entry)) = self.pending.first_key_value() {
             if entry.0 < self.threads {
                 break;
             }
-            let (_, (_, completed, errors, hist)) = self.pending.pop_first().expect("just seen");
-            self.emit(second, completed, errors, &hist);
+            let (_, (_, completed, errors, hist, raw)) = self.pending.pop_first().expect("just seen");
+            self.emit(second, completed, errors, &hist, &raw);
         }
     }
 
-    fn emit(&mut self, second: u64, completed: u64, errors: Errors, hist: &Histogram<u64>) {
+    fn emit(
+        &mut self,
+        second: u64,
+        completed: u64,
+        errors: Errors,
+        hist: &Histogram<u64>,
+        raw: &Histogram<u64>,
+    ) {
         if !self.quiet {
             let p99 = if hist.is_empty() {
                 "-".to_string()
@@ -689,15 +808,15 @@ impl Progress {
             );
         }
         if let Some(log) = &mut self.hlog {
-            log.write(second, hist);
+            log.write(second, hist, raw);
         }
     }
 
     /// Seconds some thread did not report (it ended early): emit what
     /// came; then close the interval log.
     fn finish(mut self) -> anyhow::Result<()> {
-        while let Some((second, (_, completed, errors, hist))) = self.pending.pop_first() {
-            self.emit(second, completed, errors, &hist);
+        while let Some((second, (_, completed, errors, hist, raw))) = self.pending.pop_first() {
+            self.emit(second, completed, errors, &hist, &raw);
         }
         self.hlog.take().map_or(Ok(()), crate::report::IntervalLog::close)
     }
@@ -749,5 +868,40 @@ mod tests {
         assert_eq!(parse_work("sleep:100us"), Ok(Work::Sleep { us: 100 }));
         assert!(parse_work("sleep:1ms").is_err());
         assert_eq!(describe_work(Some(Work::Sleep { us: 3 })), "sleep:3us");
+    }
+
+    #[test]
+    fn start_times() {
+        let at = |secs: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms);
+        // (text, expected instant); `+` is relative to now, checked below.
+        let table = [
+            ("2026-11-21T22:00:05Z", Some(at(1_795_298_405, 0))),
+            ("2026-11-21T22:00:05.250Z", Some(at(1_795_298_405, 250))),
+            ("1795298405", Some(at(1_795_298_405, 0))),
+            ("1795298405.5", Some(at(1_795_298_405, 500))),
+            ("2026-11-21T22:00:05", None),
+            ("2026-11-21T23:00:05+01:00", None),
+            ("-5", None),
+            ("+-5", None),
+            ("5s", None),
+            ("", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_start_at(text).ok(), expected, "{text:?}");
+        }
+        let before = SystemTime::now();
+        let plus = parse_start_at("+2.5").unwrap();
+        let after = SystemTime::now();
+        assert!(plus >= before + Duration::from_millis(2500) && plus <= after + Duration::from_millis(2500));
+
+        let now = at(1_795_298_405, 0);
+        let s = Duration::from_secs;
+        assert_eq!(start_wait(now + s(5), now).unwrap(), s(5));
+        assert_eq!(start_wait(now + s(3600), now).unwrap(), s(3600));
+        assert_eq!(start_wait(now - Duration::from_millis(900), now).unwrap(), Duration::ZERO);
+        let ahead = start_wait(now + s(3601), now).unwrap_err().to_string();
+        assert!(ahead.contains("more than the 3600 s allowed"), "{ahead}");
+        let past = start_wait(now - s(2), now).unwrap_err().to_string();
+        assert!(past.contains("passed 2.0 s ago"), "{past}");
     }
 }

@@ -26,4 +26,4 @@ pub mod workload;
 
 pub use error::Error;
 pub use file::{append, check_writable, read, read_all};
-pub use row::{Arrival, COLUMNS, Mode, Row, SCHEMA_VERSION, timestamp_utc};
+pub use row::{Arrival, COLUMNS, Mode, Row, SCHEMA_VERSION, parse_timestamp_utc, timestamp_utc};

@@ -376,6 +376,54 @@ pub fn timestamp_utc(t: SystemTime) -> String {
     )
 }
 
+/// The inverse of [`timestamp_utc`]: an RFC 3339 time in UTC,
+/// `YYYY-MM-DDTHH:MM:SS` with an optional fraction (up to nanoseconds) and
+/// `Z` or `+00:00`, e.g. `2025-01-31T09:15:02.123456Z` or
+/// `2026-11-21T22:00:05Z`. `None` for anything else, including other time
+/// zones and times before 1970.
+pub fn parse_timestamp_utc(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let body = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+    let (date, time) = body.split_once('T')?;
+    let number = |t: &str, len: usize| -> Option<u64> {
+        (t.len() == len && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let mut d = date.split('-');
+    let (year, month, day) = (number(d.next()?, 4)?, number(d.next()?, 2)?, number(d.next()?, 2)?);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':');
+    let (hour, minute, second) = (number(t.next()?, 2)?, number(t.next()?, 2)?, number(t.next()?, 2)?);
+    if d.next().is_some() || t.next().is_some() || !(1970..=9999).contains(&year) {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day == 0 || day > month_days[month as usize - 1] {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanos = if time.contains('.') {
+        if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        fraction.parse::<u64>().ok()? * 10u64.pow(9 - fraction.len() as u32)
+    } else {
+        0
+    };
+    // Days since 1970-01-01 from a civil date (Howard Hinnant's
+    // `days_from_civil`, for years from 1970).
+    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(UNIX_EPOCH + std::time::Duration::new(secs, nanos as u32))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -575,5 +623,32 @@ pub(crate) mod tests {
             assert_eq!(timestamp_utc(t), expected, "{secs} s");
         }
         assert_eq!(timestamp_utc(UNIX_EPOCH - Duration::from_secs(1)), "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn timestamps_parse_back() {
+        for secs in [0u64, 951_827_696, 1_738_314_902, 4_107_542_399, 4_107_542_400] {
+            let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(123_456);
+            assert_eq!(parse_timestamp_utc(&timestamp_utc(t)), Some(t), "{secs} s");
+        }
+        let at = |secs: u64, nanos: u32| Some(UNIX_EPOCH + Duration::new(secs, nanos));
+        // (text, expected); the expected values are from `date -u -d TEXT +%s`.
+        let table: [(&str, Option<SystemTime>); 12] = [
+            ("2026-11-21T22:00:05Z", at(1_795_298_405, 0)),
+            ("2026-11-21T22:00:05+00:00", at(1_795_298_405, 0)),
+            ("2026-11-21T22:00:05.5Z", at(1_795_298_405, 500_000_000)),
+            ("2000-02-29T00:00:00Z", at(951_782_400, 0)),
+            ("2001-02-29T00:00:00Z", None),
+            ("2026-11-21T22:00:05", None),
+            ("2026-11-21T22:00:05+01:00", None),
+            ("2026-11-21 22:00:05Z", None),
+            ("2026-11-21T24:00:00Z", None),
+            ("2026-11-21T22:00:05.Z", None),
+            ("1969-12-31T23:59:59Z", None),
+            ("", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_timestamp_utc(text), expected, "{text:?}");
+        }
     }
 }
