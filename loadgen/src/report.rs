@@ -211,33 +211,18 @@ fn per_request(p: &crate::server_stats::PerRequest) -> String {
     )
 }
 
-/// Write `h` (µs) as HdrHistogram's percentile distribution, in ms.
+/// Write `h` (µs) as HdrHistogram's percentile distribution, in ms (the
+/// same text `ringside-results merge --hgrm-out` writes).
 pub fn write_hgrm(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    writeln!(w, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")?;
-    let mut total = 0u64;
-    for v in h.iter_quantiles(5) {
-        total += v.count_since_last_iteration();
-        let q = v.quantile_iterated_to();
-        let value = v.value_iterated_to() as f64 / 1000.0;
-        if q < 1.0 {
-            writeln!(w, "{value:>12.3} {q:>14.12} {total:>10} {:>14.2}", 1.0 / (1.0 - q))?;
-        } else {
-            writeln!(w, "{value:>12.3} {q:>14.12} {total:>10}")?;
-        }
-    }
-    writeln!(w, "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]", h.mean() / 1000.0, h.stdev() / 1000.0)?;
-    writeln!(w, "#[Max     = {:>12.3}, Total count    = {:>12}]", h.max() as f64 / 1000.0, h.len())?;
-    // The counts array holds (buckets + 1) * sub_buckets / 2 entries.
-    let sub_buckets = 2 * h.distinct_values() / (usize::from(h.buckets()) + 1);
-    writeln!(w, "#[Buckets = {:>12}, SubBuckets     = {:>12}]", h.buckets(), sub_buckets)?;
+    results::merge::write_hgrm(&mut w, h)?;
     w.flush()?;
     Ok(())
 }
 
-/// The tag of the interval log's raw-latency lines.
-pub const RAW_TAG: &str = "raw";
+/// The tag of the interval log's raw-latency lines (what `merge` reads).
+pub use results::merge::RAW_TAG;
 
 /// One second for the interval log: its number, corrected and raw latencies.
 type LogSecond = (u64, Histogram<u64>, Histogram<u64>);

@@ -2,51 +2,17 @@
 //! files written with `results::append`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use protocol::Protocol;
-use results::{Arrival, Mode, Row, SCHEMA_VERSION};
+use results::Row;
+
+use crate::support::{self, ringside_results, scratch};
 
 /// A complete closed-loop http run of `backend` with `connections`, whose
 /// every compared figure is `value`.
 fn run(backend: &str, connections: u32, value: f64) -> Row {
     Row {
-        schema: SCHEMA_VERSION,
-        timestamp: "2025-01-31T09:15:02.123456Z".into(),
-        run_id: "sweep-1".into(),
-        repetition: 0,
-        git_rev: "8fde1c8".into(),
-        host: "bench1".into(),
-        kernel: "6.18.0-1-amd64".into(),
-        cpu_model: "test CPU".into(),
-        backend: backend.into(),
-        backend_options: String::new(),
-        protocol: Protocol::Http,
-        server_cores: "0".into(),
-        client_cores: "1".into(),
-        client_threads: 1,
-        connections,
-        pipeline: 1,
-        mode: Mode::Closed,
-        arrival: Arrival::None,
-        target_rate: 0.0,
         achieved_rate: value,
-        rate_shortfall: false,
-        request_bytes: 0,
-        response_bytes: 0,
-        work: "none".into(),
-        warmup_s: 0.1,
-        duration_s: 0.3,
-        requests: 1000,
-        errors_connect: 0,
-        errors_reset: 0,
-        errors_timeout: 0,
-        errors_bad_response: 0,
-        conns_unanswered: 0,
-        conn_answers_min: 1,
-        conn_answers_max: 1,
-        complete: true,
-        note: String::new(),
         lat_p50_us: value,
         lat_p90_us: value,
         lat_p99_us: value,
@@ -54,35 +20,17 @@ fn run(backend: &str, connections: u32, value: f64) -> Row {
         lat_p9999_us: value,
         lat_max_us: value,
         lat_mean_us: value,
-        raw_p50_us: value,
-        raw_p90_us: value,
-        raw_p99_us: value,
-        raw_p999_us: value,
-        raw_p9999_us: value,
-        raw_max_us: value,
-        raw_mean_us: value,
         server_cpu_user_us: value / 2.0,
         server_cpu_sys_us: value / 2.0,
         server_vcs: value,
         server_ics: 0.0,
-        server_requests: 1000,
-        client_cpu_user_us: 1.0,
-        client_cpu_sys_us: 1.0,
-        client_vcs: 1.0,
-        client_ics: 0.0,
-        ctxsw_same_cpu_ns: 0.0,
-        ctxsw_cross_cpu_ns: 0.0,
-        switch_share_pct: 0.0,
-        hlog: String::new(),
+        ..support::row(backend, connections)
     }
 }
 
 /// A fresh directory for one test.
 fn dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ringside-compare-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch(&format!("compare-{test}"))
 }
 
 /// Writes `runs` (backend, connections, values) to `path`.
@@ -95,7 +43,7 @@ fn write(path: &Path, runs: &[(&str, u32, &[f64])]) {
 }
 
 fn compare(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringside-results")).arg("compare").args(args).output().unwrap()
+    ringside_results("compare").args(args).output().unwrap()
 }
 
 fn stdout(out: &Output) -> String {

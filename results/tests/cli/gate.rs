@@ -4,86 +4,29 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use protocol::Protocol;
-use results::{Arrival, Mode, Row, SCHEMA_VERSION};
+use results::Row;
 
-/// A complete closed-loop http run of `backend` at `throughput` req/s.
+use crate::support::{self, ringside_results, scratch};
+
+/// A complete closed-loop http run of `backend` at `throughput` req/s
+/// (p99 falls as throughput rises).
 fn row(backend: &str, repetition: u32, throughput: f64) -> Row {
     Row {
-        schema: SCHEMA_VERSION,
-        timestamp: "2025-01-31T09:15:02.123456Z".into(),
-        run_id: "test".into(),
         repetition,
-        git_rev: "unknown".into(),
-        host: "bench1".into(),
-        kernel: "6.1.0".into(),
-        cpu_model: "test CPU".into(),
-        backend: backend.into(),
-        backend_options: String::new(),
-        protocol: Protocol::Http,
-        server_cores: "0".into(),
-        client_cores: "1".into(),
-        client_threads: 1,
-        connections: 50,
-        pipeline: 1,
-        mode: Mode::Closed,
-        arrival: Arrival::None,
-        target_rate: 0.0,
         achieved_rate: throughput,
-        rate_shortfall: false,
-        request_bytes: 0,
-        response_bytes: 13,
-        work: "none".into(),
-        warmup_s: 0.1,
         duration_s: 0.5,
         requests: (throughput / 2.0) as u64,
-        errors_connect: 0,
-        errors_reset: 0,
-        errors_timeout: 0,
-        errors_bad_response: 0,
-        conns_unanswered: 0,
-        conn_answers_min: 1,
-        conn_answers_max: 2,
-        complete: true,
-        note: String::new(),
-        lat_p50_us: 100.0,
-        lat_p90_us: 150.0,
-        lat_p99_us: 50_000_000.0 / throughput,
-        lat_p999_us: 300.0,
-        lat_p9999_us: 400.0,
-        lat_max_us: 500.0,
-        lat_mean_us: 110.0,
-        raw_p50_us: 100.0,
-        raw_p90_us: 150.0,
-        raw_p99_us: 200.0,
-        raw_p999_us: 300.0,
-        raw_p9999_us: 400.0,
-        raw_max_us: 500.0,
-        raw_mean_us: 110.0,
-        server_cpu_user_us: 5.0,
-        server_cpu_sys_us: 10.0,
-        server_vcs: 0.1,
-        server_ics: 0.01,
         server_requests: (throughput / 2.0) as u64,
-        client_cpu_user_us: 5.0,
-        client_cpu_sys_us: 10.0,
-        client_vcs: 0.1,
-        client_ics: 0.01,
-        ctxsw_same_cpu_ns: 0.0,
-        ctxsw_cross_cpu_ns: 0.0,
-        switch_share_pct: 0.0,
-        hlog: String::new(),
+        lat_p99_us: 50_000_000.0 / throughput,
+        ..support::row(backend, 50)
     }
 }
 
 /// A fresh directory for one test's files.
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-{name}"));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+    scratch(&format!("gate-{name}"))
 }
 
 /// A CSV of `backend` runs at each throughput, scaled by `k`.
@@ -98,7 +41,7 @@ fn csv(dir: &Path, name: &str, runs: &[(&str, &[f64], f64)]) -> PathBuf {
 }
 
 fn gate(args: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringside-results")).arg("gate").args(args).output().unwrap()
+    ringside_results("gate").args(args).output().unwrap()
 }
 
 fn status_and_output(out: &Output) -> (i32, String) {

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use results::Row;
 
+use crate::support::{self, ringside_results};
+
 /// A complete row as the load generator writes it (from a real sweep).
 const TEMPLATE: &str = "2,2026-11-21T22:41:44.980588Z,sweep-1,1,83b5e40fde17,vm,6.18.44-fc-v669,\
 Intel(R) Xeon(R) Processor,thread-per-conn,stack=131072,http,0,1,1,50,1,closed,,0.0,17006.6,false,0,13,\
@@ -20,12 +22,9 @@ none,0.1,0.3,5102,0,0,0,0,0,89,112,true,,3529.0,4431.0,8639.0,9423.0,12559.0,125
 4431.0,8639.0,9423.0,12559.0,12559.0,2936.9,3.17,12.55,0.95,0.20,5102,2.17,9.63,0.046,0.0014,704.8,\
 72591.4,5.19,\n";
 
-/// A fresh directory for one test under Cargo's temporary directory.
+/// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{name}"));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch(&format!("report-{name}"))
 }
 
 fn template() -> Row {
@@ -89,7 +88,7 @@ fn write_sweep(path: &Path) {
 }
 
 fn report(args: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ringside-results")).arg("report").args(args).output().unwrap()
+    ringside_results("report").args(args).output().unwrap()
 }
 
 fn report_into(csv: &[&Path], out: &Path) -> Output {

@@ -12,7 +12,7 @@
 //! them, except when the environment variable `CI` is `true`, where it
 //! fails.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -23,17 +23,10 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
+use crate::support::{bin_dir, ringside_results, scratch, skip};
+
 /// One test at a time: they share the machine's CPUs.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn skip(test: &str, why: &str) {
-    // libtest captures eprintln!, not a write to the stderr handle.
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
-}
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_ringside-results")).parent().expect("a directory").to_path_buf()
-}
 
 /// The server and load generator binaries, or why not.
 fn binaries() -> Result<(PathBuf, PathBuf), String> {
@@ -51,10 +44,7 @@ fn binaries() -> Result<(PathBuf, PathBuf), String> {
 }
 
 fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ringside-merge-it-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch(&format!("merge-{test}"))
 }
 
 /// The corrected (untagged) latencies of interval logs, added up here with
@@ -155,8 +145,7 @@ fn two_loadgens_on_loopback() {
     drop(child);
 
     let merged = dir.join("merged.csv");
-    let out = Command::new(env!("CARGO_BIN_EXE_ringside-results"))
-        .arg("merge")
+    let out = ringside_results("merge")
         .arg("--out")
         .arg(&merged)
         .arg("--hlog-out")
@@ -177,13 +166,7 @@ fn two_loadgens_on_loopback() {
     lines[n] = "0.000,1.000,0.100,HISTFAAA!!!!";
     std::fs::write(dir.join("b.hlog"), lines.join("\n") + "\n").unwrap();
     let refused = dir.join("refused.csv");
-    let out = Command::new(env!("CARGO_BIN_EXE_ringside-results"))
-        .arg("merge")
-        .arg("--out")
-        .arg(&refused)
-        .args(&csvs)
-        .output()
-        .unwrap();
+    let out = ringside_results("merge").arg("--out").arg(&refused).args(&csvs).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("b.hlog line {}:", n + 1)), "{stderr}");
