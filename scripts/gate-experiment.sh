@@ -3,6 +3,11 @@
 #
 # (a) A/A: RUNS times, two fresh sweeps of the same build, the second gated
 #     against the first: any alarm is a false alarm (expected: none).
+#     The two sides of a gate run are interleaved, one repetition of each in
+#     turn, as a CI job comparing a baseline build with the candidate should
+#     run them (scripts/ci-gate.sh --baseline-server): a noisy minute then
+#     falls on both sides. Two sweeps one after the other raised 2 false
+#     alarms in 10 here (docs/CI.md).
 # (b) Injected slowdown: a calibration first measures the server's CPU per
 #     request and picks a per-request spin (`ringside-server --request-work`)
 #     that makes every backend at least TARGET% slower in throughput (starting
@@ -36,7 +41,7 @@ while getopts "n:r:d:w:b:c:m:l:t:o:" opt; do
         b) backends=$OPTARG ;; c) conns=$OPTARG ;; m) metrics=$OPTARG ;; l) limit=$OPTARG ;;
         t) target=$OPTARG ;;
         o) keep=$OPTARG ;;
-        *) sed -n '2,28p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
     esac
 done
 
@@ -52,18 +57,39 @@ else
 fi
 IFS=, read -r -a backend_list <<<"$backends"
 
-# One sweep into CSV $1; the rest are extra sweep flags.
-sweep() {
-    local csv=$1
-    shift
-    rm -f "$csv"
+# Sweep REPS repetitions ($1) into CSV $2, appending; the rest are extra
+# sweep flags.
+sweep_append() {
+    local n=$1 csv=$2
+    shift 2
     if ! $loadgen sweep --backends "$backends" --protocols http --connections "$conns" \
-        --repetitions "$reps" --duration "$duration" --warmup "$warmup" --csv "$csv" "$@" \
-        >"$csv.log" 2>&1; then
+        --repetitions "$n" --duration "$duration" --warmup "$warmup" --csv "$csv" "$@" \
+        >>"$csv.log" 2>&1; then
         echo "gate-experiment: the sweep into $csv failed (or a run was incomplete); its output:" >&2
         tail -n 20 "$csv.log" >&2
         exit 2
     fi
+}
+
+# One fresh sweep of REPS repetitions into CSV $1; the rest are extra flags.
+sweep() {
+    local csv=$1
+    shift
+    rm -f "$csv" "$csv.log"
+    sweep_append "$reps" "$csv" "$@"
+}
+
+# The two sides of one gate run, interleaved: repetition by repetition, a
+# sweep into $1 (plain) then one into $2 (with the rest as extra flags), so
+# a change in the machine's load during the run falls on both sides alike.
+sweep_pair() {
+    local base=$1 cur=$2 r
+    shift 2
+    rm -f "$base" "$base.log" "$cur" "$cur.log"
+    for r in $(seq "$reps"); do
+        sweep_append 1 "$base"
+        sweep_append 1 "$cur" "$@"
+    done
 }
 
 # Gate $3 against baseline $2 with rules $1, output in $4; its exit status in $status.
@@ -138,8 +164,7 @@ experiment() {
     [[ -n $slow ]] && flags=("${spin_flags[@]}")
     : >"$work/$name.changes"
     for i in $(seq "$runs"); do
-        sweep "$work/$name-$i-base.csv"
-        sweep "$work/$name-$i-cur.csv" "${flags[@]}"
+        sweep_pair "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "${flags[@]}"
         judge "$rules" "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "$work/$name-$i.out"
         ((status == 1)) && alarms=$((alarms + 1))
         changes "$work/$name-$i.out" | tee -a "$work/$name.changes" >"$work/$name-$i.changes"
@@ -150,7 +175,7 @@ experiment() {
     echo "$alarms" >"$work/$name.alarms"
 }
 
-echo "== A/A: $runs gate runs, each two fresh sweeps of the same build"
+echo "== A/A: $runs gate runs, each two sweeps of the same build, interleaved by repetition"
 experiment aa ""
 echo "== slowdown: $runs gate runs, the current side with ${spin_flags[*]}"
 experiment slow slow
