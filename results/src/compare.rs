@@ -161,21 +161,19 @@ struct Input {
 }
 
 /// Every file, read whole and checked (an error names the file, line and
-/// column), labelled by its file name, or by its path as given where two
-/// files share a name.
+/// column), labelled by its file name, or by as much of its path as tells
+/// it apart where two files share a name (`base/a.csv`, `new/a.csv`).
 fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
-    let names: Vec<String> = paths
-        .iter()
-        .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into()))
-        .collect();
+    let labels = crate::file_labels(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let mut inputs = Vec::new();
-    for (path, name) in paths.iter().zip(&names) {
+    for (path, label) in paths.iter().zip(labels) {
         let rows = crate::read(path)?;
-        let label = if names.iter().filter(|n| *n == name).count() > 1 {
-            path.display().to_string()
-        } else {
-            name.clone()
-        };
+        anyhow::ensure!(
+            !rows.is_empty(),
+            "{} has no rows, only a header: nothing to compare; give a file the load generator has \
+             written runs to",
+            path.display()
+        );
         inputs.push(Input::new(label, rows));
     }
     Ok(inputs)
@@ -895,7 +893,7 @@ mod tests {
     }
 
     #[test]
-    fn files_with_one_name_are_labelled_by_path() {
+    fn files_with_one_name_are_labelled_by_their_paths_ends() {
         let dir = std::env::temp_dir().join(format!("ringside-compare-labels-{}", std::process::id()));
         let (x, y) = (dir.join("x"), dir.join("y"));
         std::fs::create_dir_all(&x).unwrap();
@@ -906,8 +904,7 @@ mod tests {
         crate::append(&dir.join("s.csv"), &run("epoll", 50, 1.0)).unwrap();
         let inputs = load(&[x.join("r.csv"), y.join("r.csv"), dir.join("s.csv")]).unwrap();
         let labels: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
-        assert_eq!(labels[2], "s.csv");
-        assert_eq!(labels[0], x.join("r.csv").display().to_string());
+        assert_eq!(labels, ["x/r.csv", "y/r.csv", "s.csv"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -113,13 +113,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::DirectoryNotWritable { source, .. }
-            | Error::FileNotWritable { source, .. }
-            | Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source`: every message already includes its cause (an `io::Error`
+/// in parentheses or after a colon), and a chain printed by `{:#}` would say
+/// it twice.
+impl std::error::Error for Error {}

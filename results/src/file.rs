@@ -127,6 +127,28 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Row>, Error> {
 }
 
 /// One data row, checked cell by cell.
+/// How each results file is named in tables and charts: its file name, or,
+/// where two files share it, as many of the path's last components as tell
+/// them apart (`base/a.csv`, `new/a.csv`).
+pub fn labels(paths: &[&Path]) -> Vec<String> {
+    let tail = |p: &Path, k: usize| {
+        let parts: Vec<String> =
+            p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        parts[parts.len().saturating_sub(k)..].join("/")
+    };
+    let deepest = paths.iter().map(|p| p.components().count()).max().unwrap_or(1);
+    paths
+        .iter()
+        .map(|path| {
+            let others: Vec<&Path> = paths.iter().copied().filter(|p| p != path).collect();
+            (1..=deepest)
+                .map(|k| tail(path, k))
+                .find(|label| others.iter().all(|o| tail(o, label.matches('/').count() + 1) != *label))
+                .unwrap_or_else(|| path.display().to_string())
+        })
+        .collect()
+}
+
 fn parse_row(path: &Path, record: ByteRecord) -> Result<Row, Error> {
     let line = record.position().map_or(0, |p| p.line());
     let malformed = |column: &str, problem: String| Error::Malformed {

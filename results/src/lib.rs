@@ -25,5 +25,5 @@ pub mod stats;
 pub mod workload;
 
 pub use error::Error;
-pub use file::{append, check_writable, read, read_all};
+pub use file::{append, check_writable, labels as file_labels, read, read_all};
 pub use row::{Arrival, COLUMNS, Mode, Row, SCHEMA_VERSION, parse_timestamp_utc, timestamp_utc};

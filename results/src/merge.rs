@@ -215,15 +215,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Results(e) => Some(e),
-            Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source`: every message already includes its cause, and a chain
+/// printed by `{:#}` would say it twice.
+impl std::error::Error for Error {}
 
 impl From<crate::Error> for Error {
     fn from(e: crate::Error) -> Self {

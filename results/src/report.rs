@@ -397,27 +397,9 @@ impl Report {
     }
 }
 
-/// How each input is named in series labels: its file name, or, where two
-/// inputs share it, as many of the path's last components as tell them
-/// apart (`base/a.csv`, `new/a.csv`).
+/// How each input is named in series labels ([`crate::file_labels`]).
 fn file_labels(inputs: &[Input]) -> Vec<String> {
-    let tail = |p: &Path, k: usize| {
-        let parts: Vec<String> =
-            p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        parts[parts.len().saturating_sub(k)..].join("/")
-    };
-    let deepest = inputs.iter().map(|i| i.path.components().count()).max().unwrap_or(1);
-    inputs
-        .iter()
-        .map(|i| {
-            let others: Vec<&Path> =
-                inputs.iter().map(|j| j.path.as_path()).filter(|p| *p != i.path.as_path()).collect();
-            (1..=deepest)
-                .map(|k| tail(&i.path, k))
-                .find(|label| others.iter().all(|o| tail(o, label.matches('/').count() + 1) != *label))
-                .unwrap_or_else(|| i.path.display().to_string())
-        })
-        .collect()
+    crate::file_labels(&inputs.iter().map(|i| i.path.as_path()).collect::<Vec<_>>())
 }
 
 /// A group of cells, the workload without backend and connections, in few

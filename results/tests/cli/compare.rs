@@ -200,7 +200,16 @@ fn a_bad_file_is_exit_2_naming_file_and_line() {
 
     let out = compare(&[&a, &dir.join("missing.csv").display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.csv"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.csv"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "the cause once: {err}");
+
+    let header_only = dir.join("header.csv");
+    std::fs::write(&header_only, results::COLUMNS.join(",") + "\n").unwrap();
+    let out = compare(&[&a, &header_only.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no half report");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("header.csv has no rows"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
