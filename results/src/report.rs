@@ -557,6 +557,11 @@ mod tests {
             complete: true,
             note: String::new(),
             requests: 1000,
+            errors_connect: 0,
+            errors_reset: 0,
+            errors_timeout: 0,
+            errors_bad_response: 0,
+            conns_unanswered: 0,
             achieved_rate: rate,
             lat_p50_us: p50,
             lat_p90_us: p50 * 1.5,
@@ -689,6 +694,19 @@ mod tests {
         assert!(cost.caption.contains("1 of 8 complete runs are left out"), "{}", cost.caption);
         let html = page::html(&report);
         assert!(html.contains("the server died") && html.contains("server counters unreadable"));
+        assert!(html.contains("None: every complete run answered every connection"));
+    }
+
+    #[test]
+    fn complete_runs_with_errors_or_unanswered_connections_are_listed() {
+        let mut rows = sweep();
+        (rows[2].errors_timeout, rows[2].conns_unanswered) = (83, 83);
+        let html = page::html(&Report::of(&[input("a.csv", rows.clone())]).unwrap());
+        let section = &html[html.find("Complete runs with errors").unwrap()..];
+        let table = &section[..section.find("</table>").unwrap()];
+        assert!(table.contains(&rows[2].backend), "{table}");
+        assert!(table.contains(&format!("83 of {}", rows[2].connections)), "{table}");
+        assert_eq!(table.matches("<tr>").count(), 2, "a header and the one run: {table}");
     }
 
     #[test]

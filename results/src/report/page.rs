@@ -270,6 +270,41 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
         );
         listed(&mut h, &incomplete, true);
     }
+    // Complete runs can still have broken connections (a timeout breaks its
+    // connection) or connections never answered (a thread pool's queue):
+    // the charts' medians do not show them, so the page lists them.
+    let errors = |r: &Row| r.errors_connect + r.errors_reset + r.errors_timeout + r.errors_bad_response;
+    let troubled: Vec<(usize, &Row)> =
+        all().filter(|(_, r)| r.complete && (errors(r) > 0 || r.conns_unanswered > 0)).collect();
+    h.push_str("<h3>Complete runs with errors or unanswered connections</h3>\n");
+    if troubled.is_empty() {
+        h.push_str("<p>None: every complete run answered every connection, without errors.</p>\n");
+    } else {
+        h.push_str("<table>\n<tr>");
+        if many {
+            h.push_str("<th>file</th>");
+        }
+        h.push_str(
+            "<th>run id</th><th>repetition</th><th>backend</th><th>workload</th><th>connect</th>\
+             <th>reset</th><th>timeout</th><th>bad response</th><th>connections never answered</th></tr>\n",
+        );
+        for (f, r) in &troubled {
+            h.push_str("<tr>");
+            if many {
+                cell(&mut h, &file_labels[*f]);
+            }
+            cell(&mut h, &r.run_id);
+            num(&mut h, &r.repetition.to_string());
+            cell(&mut h, &r.backend);
+            cell(&mut h, &Workload::of(r).without_backend().short());
+            for n in [r.errors_connect, r.errors_reset, r.errors_timeout, r.errors_bad_response] {
+                num(&mut h, &n.to_string());
+            }
+            num(&mut h, &format!("{} of {}", r.conns_unanswered, r.connections));
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     let noted: Vec<(usize, &Row)> = all().filter(|(_, r)| r.complete && !r.note.is_empty()).collect();
     h.push_str("<h3>Notes on complete rows</h3>\n");
     if noted.is_empty() {
