@@ -617,27 +617,14 @@ impl MetricTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::tests::sample;
-    use protocol::Protocol;
+    use crate::row::tests::clean;
 
     /// A complete closed-loop http run of `backend` with `connections`,
     /// whose every metric is `value` (throughput `value`, latencies `value`
     /// µs, server CPU `value` µs and switches `value` per request).
     fn run(backend: &str, connections: u32, value: f64) -> Row {
         Row {
-            complete: true,
-            backend: backend.into(),
-            backend_options: String::new(),
-            protocol: Protocol::Http,
-            connections,
-            pipeline: 1,
-            mode: crate::Mode::Closed,
-            arrival: crate::Arrival::None,
-            target_rate: 0.0,
-            request_bytes: 0,
             response_bytes: 0,
-            work: "none".into(),
-            requests: 1000,
             achieved_rate: value,
             lat_p50_us: value,
             lat_p99_us: value,
@@ -646,7 +633,7 @@ mod tests {
             server_cpu_sys_us: value / 2.0,
             server_vcs: value,
             server_ics: 0.0,
-            ..sample(1)
+            ..clean(backend, connections)
         }
     }
 

@@ -1040,8 +1040,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::tests::sample;
-    use crate::{Arrival, Mode};
+    use crate::row::tests::clean;
 
     fn parse(text: &str) -> Result<Rules, RulesError> {
         Rules::parse(text, Path::new("rules.toml"))
@@ -1174,30 +1173,7 @@ connections_min = 50
     }
 
     fn row(backend: &str, connections: u32, throughput: f64, p99: f64) -> Row {
-        Row {
-            backend: backend.into(),
-            backend_options: String::new(),
-            protocol: Protocol::Http,
-            connections,
-            pipeline: 1,
-            mode: Mode::Closed,
-            arrival: Arrival::None,
-            target_rate: 0.0,
-            request_bytes: 0,
-            response_bytes: 13,
-            work: "none".into(),
-            complete: true,
-            note: String::new(),
-            requests: 1000,
-            errors_connect: 0,
-            errors_reset: 0,
-            errors_timeout: 0,
-            errors_bad_response: 0,
-            conns_unanswered: 0,
-            achieved_rate: throughput,
-            lat_p99_us: p99,
-            ..sample(1)
-        }
+        Row { achieved_rate: throughput, lat_p99_us: p99, ..clean(backend, connections) }
     }
 
     #[test]

@@ -536,32 +536,16 @@ fn write_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::tests::sample;
+    use crate::row::tests::clean;
     use protocol::Protocol;
 
     /// A complete closed-loop row of `backend` at `connections` with
     /// throughput `rate` and latencies growing from `p50`.
     pub(crate) fn row(backend: &str, protocol: Protocol, connections: u32, rate: f64, p50: f64) -> Row {
         Row {
-            backend: backend.to_string(),
-            backend_options: String::new(),
             protocol,
-            connections,
-            mode: crate::Mode::Closed,
-            arrival: crate::Arrival::None,
-            target_rate: 0.0,
-            pipeline: 1,
             request_bytes: 128,
             response_bytes: 128,
-            work: "none".into(),
-            complete: true,
-            note: String::new(),
-            requests: 1000,
-            errors_connect: 0,
-            errors_reset: 0,
-            errors_timeout: 0,
-            errors_bad_response: 0,
-            conns_unanswered: 0,
             achieved_rate: rate,
             lat_p50_us: p50,
             lat_p90_us: p50 * 1.5,
@@ -573,7 +557,7 @@ mod tests {
             server_cpu_sys_us: 3.0,
             server_vcs: 0.5,
             server_ics: 0.1,
-            ..sample(1)
+            ..clean(backend, connections)
         }
     }
 

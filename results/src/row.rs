@@ -429,6 +429,34 @@ pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A complete, error-free closed-loop http run of `backend` at
+    /// `connections`: 1,000 requests, every connection answered; the other
+    /// figures are [`sample`]'s, for tests to set the ones they look at.
+    pub(crate) fn clean(backend: &str, connections: u32) -> Row {
+        Row {
+            backend: backend.into(),
+            backend_options: String::new(),
+            protocol: Protocol::Http,
+            connections,
+            pipeline: 1,
+            mode: Mode::Closed,
+            arrival: Arrival::None,
+            target_rate: 0.0,
+            request_bytes: 0,
+            response_bytes: 13,
+            work: "none".into(),
+            complete: true,
+            note: String::new(),
+            requests: 1000,
+            errors_connect: 0,
+            errors_reset: 0,
+            errors_timeout: 0,
+            errors_bad_response: 0,
+            conns_unanswered: 0,
+            ..sample(1)
+        }
+    }
+
     /// A row with a different value in every column, so a column read into
     /// the wrong field shows.
     pub(crate) fn sample(run: u32) -> Row {
