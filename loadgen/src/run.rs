@@ -584,7 +584,8 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     let read_before = read_started.elapsed();
 
     // Progress, one line a second, merged over threads.
-    let mut progress = Progress::new(threads, args.hlog.as_deref(), window_started, args.quiet)?;
+    let mut progress =
+        Progress::new(threads, args.hlog.as_deref(), window_started, args.quiet, args.duration)?;
     for interval in rx {
         progress.add(interval);
     }
@@ -752,6 +753,9 @@ struct Progress {
     pending: std::collections::BTreeMap<u64, PendingSecond>,
     hlog: Option<crate::report::IntervalLog>,
     quiet: bool,
+    /// The window's planned length: a last, partial second's rate is over
+    /// its part, and answers after the end are said to be that.
+    window: Duration,
 }
 
 impl Progress {
@@ -760,9 +764,10 @@ impl Progress {
         hlog: Option<&std::path::Path>,
         start: std::time::SystemTime,
         quiet: bool,
+        window: Duration,
     ) -> anyhow::Result<Self> {
         let hlog = hlog.map(|p| crate::report::IntervalLog::create(p, start)).transpose()?;
-        Ok(Progress { threads, pending: Default::default(), hlog, quiet })
+        Ok(Progress { threads, pending: Default::default(), hlog, quiet, window })
     }
 
     fn add(&mut self, i: Interval) {
@@ -799,13 +804,7 @@ impl Progress {
             } else {
                 crate::report::fmt_us(hist.value_at_quantile(0.99) as f64)
             };
-            eprintln!(
-                "{:>4}s  {:>10} req/s  p99 {:>9}  errors {}",
-                second + 1,
-                crate::report::thousands(completed),
-                p99,
-                errors.total()
-            );
+            eprintln!("{}", progress_line(second, self.window, completed, &p99, errors.total()));
         }
         if let Some(log) = &mut self.hlog {
             log.write(second, hist, raw);
@@ -822,9 +821,34 @@ impl Progress {
     }
 }
 
+/// One progress line: second `second` (from 0) of a window of `window`
+/// held `completed` answers. A partial last second's rate is over its part;
+/// a second after the window holds the answers to requests sent in it.
+fn progress_line(second: u64, window: Duration, completed: u64, p99: &str, errors: u64) -> String {
+    let part = (window.as_secs_f64() - second as f64).min(1.0);
+    if part <= 0.0 {
+        return format!(
+            "{:>4}s  {:>10} answers after the window, to requests sent in it  p99 {p99:>9}  errors {errors}",
+            second + 1,
+            crate::report::thousands(completed),
+        );
+    }
+    let rate = (completed as f64 / part).round() as u64;
+    format!("{:>4}s  {:>10} req/s  p99 {p99:>9}  errors {errors}", second + 1, crate::report::thousands(rate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_for_whole_partial_and_after_seconds() {
+        let w = Duration::from_millis(2500);
+        assert_eq!(progress_line(0, w, 1000, "1ms", 0), "   1s       1,000 req/s  p99       1ms  errors 0");
+        assert!(progress_line(2, w, 1000, "1ms", 0).contains("2,000 req/s"), "half a second");
+        let after = progress_line(3, w, 48, "7ms", 0);
+        assert!(after.contains("48 answers after the window"), "{after}");
+    }
 
     #[test]
     fn counters_read_late_do_not_describe_the_window() {
