@@ -13,7 +13,8 @@
 # for the C ones, so both sides are measured alike; the window therefore
 # also holds the run's connects and closes (a few ms against seconds). The
 # request count is the load generator's (echo servers count none). Sides are
-# interleaved within each repetition (ringside, reference, ringside, ...);
+# interleaved within each repetition, the first side alternating (ringside
+# then reference in odd repetitions, reference then ringside in even ones);
 # the ratios are of those adjacent pairs.
 #
 # Usage: scripts/perf-vs-references.sh [-r REPS] [-d DURATION] [-c "50,500"] [-o OUTDIR]
@@ -167,7 +168,11 @@ for rep in $(seq "$reps"); do
     for pair in "${pairs[@]}"; do
         read -r label ours theirs <<<"$pair"
         for conns in "${conns_arr[@]}"; do
-            for side in ringside reference; do
+            # Which side goes first alternates by repetition (A B, B A, ...),
+            # so a drift within a pair does not always favour one side.
+            order="ringside reference"
+            ((rep % 2 == 0)) && order="reference ringside"
+            for side in $order; do
                 name=$ours; [[ $side == reference ]] && name=$theirs
                 # Not in a subshell, so the EXIT trap knows the server's pid.
                 run_one "$name" "$conns" "$out/$name.csv" >"$tmp/result"
