@@ -4,8 +4,12 @@
 use std::process::Command;
 
 fn main() {
+    // --no-optional-locks: `git status` must not refresh the index file,
+    // which this script watches; otherwise every build would make the next
+    // one rerun it and rebuild the load generator.
     let git = |args: &[&str]| {
         Command::new("git")
+            .arg("--no-optional-locks")
             .args(args)
             .output()
             .ok()

@@ -3,7 +3,8 @@
 # floors in scripts/reference/): req/s and the server's CPU per request,
 # 128-byte echo, closed loop, ringside-loadgen pinned to one CPU and the
 # server to the other. Pairs: ringside epoll vs epoll_echo.c, ringside
-# thread-per-conn vs tpc_echo.c.
+# thread-per-conn vs tpc_echo.c, and ringside io-uring vs ringside epoll
+# (issue 6's io_uring target; there "ours" is io-uring, "ref" epoll).
 #
 # Each run starts a fresh server, waits for its `listening on` line, warms
 # it up with a separate load run (-w, discarded), then measures one load run
@@ -27,15 +28,17 @@
 #                 bench-results/perf-vs-references-<UTC time>); must not exist
 #   -w WARMUP     warm-up run before each measured one (default 1s; 0s: none)
 #   -s CPU, -l CPU  server's and load generator's CPUs (default 0 and 1)
+#   -p LIST       pairs to run, by label, comma-separated (default: all:
+#                 epoll,thread-per-conn,io-uring-vs-epoll)
 # Needs: cc, taskset, python3 (to read the CSV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-reps=5 duration=5s conns_list=50,500 out="" warmup=1s server_cpu=0 client_cpu=1
-while getopts "r:d:c:o:w:s:l:h" opt; do
+reps=5 duration=5s conns_list=50,500 out="" warmup=1s server_cpu=0 client_cpu=1 only=""
+while getopts "r:d:c:o:w:s:l:p:h" opt; do
     case $opt in
         r) reps=$OPTARG ;; d) duration=$OPTARG ;; c) conns_list=$OPTARG ;; o) out=$OPTARG ;;
-        w) warmup=$OPTARG ;; s) server_cpu=$OPTARG ;; l) client_cpu=$OPTARG ;;
+        w) warmup=$OPTARG ;; s) server_cpu=$OPTARG ;; l) client_cpu=$OPTARG ;; p) only=$OPTARG ;;
         *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
     esac
 done
@@ -67,11 +70,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The pairs compared: "label ringside-server reference-server". Add a line
-# (and its servers below) for more, e.g. "io-uring-vs-epoll ringside-io-uring c-epoll".
-pairs=(
+# (and its servers below) for more.
+all_pairs=(
     "epoll ringside-epoll c-epoll"
     "thread-per-conn ringside-thread-per-conn c-tpc"
+    "io-uring-vs-epoll ringside-io-uring ringside-epoll"
 )
+pairs=()
+for pair in "${all_pairs[@]}"; do
+    [[ -z $only || ",$only," == *",${pair%% *},"* ]] && pairs+=("$pair")
+done
+if [[ ${#pairs[@]} -eq 0 ]]; then
+    echo "perf-vs-references: -p $only names no pair; the pairs are: $(printf '%s ' "${all_pairs[@]%% *}")" >&2
+    exit 2
+fi
 
 # The command line of a server by name, in the array `cmd`; each listens on
 # 127.0.0.1, port 0, and prints `listening on ADDR`.
@@ -163,7 +175,7 @@ PY
 
 runs=$out/runs.tsv
 printf 'rep\tpair\tconns\tside\tserver\treq_s\tcpu_us_per_req\n' >"$runs"
-printf '%-4s %-16s %6s %-26s %10s %12s\n' rep pair conns server req/s cpu_us/req
+printf '%-4s %-18s %6s %-26s %10s %12s\n' rep pair conns server req/s cpu_us/req
 for rep in $(seq "$reps"); do
     for pair in "${pairs[@]}"; do
         read -r label ours theirs <<<"$pair"
@@ -177,7 +189,7 @@ for rep in $(seq "$reps"); do
                 # Not in a subshell, so the EXIT trap knows the server's pid.
                 run_one "$name" "$conns" "$out/$name.csv" >"$tmp/result"
                 read -r rps cpu <"$tmp/result"
-                printf '%-4s %-16s %6s %-26s %10s %12s\n' "$rep" "$label" "$conns" "$name" "$rps" "$cpu"
+                printf '%-4s %-18s %6s %-26s %10s %12s\n' "$rep" "$label" "$conns" "$name" "$rps" "$cpu"
                 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$label" "$conns" "$side" "$name" "$rps" "$cpu" >>"$runs"
             done
         done
@@ -213,11 +225,11 @@ awk -F'\t' -v reps="$reps" -v dur="$duration" '
     }
     END {
         printf "echo 128 B, %s repetitions of %s; medians, and ringside/reference ratios of paired runs (min-max)\n", reps, dur
-        printf "%-16s %6s | %11s %11s %6s %13s | %9s %9s %6s %13s\n", "pair", "conns", "req/s ours", "req/s ref", "ratio", "min-max", "cpu ours", "cpu ref", "ratio", "min-max"
+        printf "%-18s %6s | %11s %11s %6s %13s | %9s %9s %6s %13s\n", "pair", "conns", "req/s ours", "req/s ref", "ratio", "min-max", "cpu ours", "cpu ref", "ratio", "min-max"
         for (i = 1; i <= k; i++) {
             key = order[i]
             split(stats(key, 1), r, " "); split(stats(key, 2), c, " ")
-            printf "%-16s %6s | %11.0f %11.0f %6.3f %6.3f-%6.3f | %9.3f %9.3f %6.3f %6.3f-%6.3f\n", label[key], conns[key], r[1], r[2], r[3], r[4], r[5], c[1], c[2], c[3], c[4], c[5]
+            printf "%-18s %6s | %11.0f %11.0f %6.3f %6.3f-%6.3f | %9.3f %9.3f %6.3f %6.3f-%6.3f\n", label[key], conns[key], r[1], r[2], r[3], r[4], r[5], c[1], c[2], c[3], c[4], c[5]
         }
         print "(cpu: server CPU us per request, /proc utime+stime; req/s ratio > 1 and cpu ratio < 1 favour ringside)"
     }' "$runs" | tee "$out/summary.txt"
