@@ -80,6 +80,14 @@ fn exit_status_says_pass_regression_or_bad_input() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("FAIL") && text.contains("-20.0%") && text.contains("p=0.008"), "{text}");
 
+    // A closed stdout (`| head`, `| grep -q`) does not turn a regression
+    // into a pass.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status =
+        ringside_results("gate").args([r, &rules, baseline, &base, &slower]).stdout(writer).status().unwrap();
+    assert_eq!(status.code(), Some(1));
+
     // 3 runs cannot fail: a warning, and an error under --strict.
     let (code, text) = status_and_output(&gate(&[r, &rules, baseline, &base3, &few]));
     assert_eq!(code, 0, "{text}");
