@@ -143,6 +143,8 @@ pub enum Error {
     RunIdMismatch { first: String, first_value: String, other: String, other_value: String },
     /// A row's timestamp cannot be read.
     BadTimestamp { row: String, value: String },
+    /// An input given twice, or one client's row twice.
+    Duplicate { what: String },
     /// Two rows' windows do not overlap.
     Disjoint { starts_last: String, start: String, ends_first: String, end: String },
 }
@@ -179,6 +181,9 @@ impl fmt::Display for Error {
                 )
             }
             Error::Io { path, doing, source } => write!(f, "cannot {doing} {}: {source}", path.display()),
+            Error::Duplicate { what } => {
+                write!(f, "{what}: its requests would be counted twice; give each client's row once")
+            }
             Error::HlogCorrupt { path, line, problem } => write!(
                 f,
                 "{} line {line}: {problem}: this is not an interval log as ringside-loadgen --hlog writes \
@@ -396,13 +401,39 @@ pub struct Merged {
     pub start: SystemTime,
 }
 
+/// Whether two paths name one file (as given, or once resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+}
+
 /// The rows of `files` (only those with `run_id`, if given), as clients.
+/// A file given twice, or one client's row in two files (the same run,
+/// start and interval log), is refused: it would be counted twice.
 pub fn read_clients(files: &[PathBuf], run_id: Option<&str>) -> Result<Vec<Client>, Error> {
-    let mut clients = Vec::new();
+    for (i, a) in files.iter().enumerate() {
+        if files[..i].iter().any(|b| same_file(a, b)) {
+            return Err(Error::Duplicate { what: format!("{} is given twice", a.display()) });
+        }
+    }
+    let mut clients: Vec<Client> = Vec::new();
     for file in files {
         for (i, row) in crate::read(file)?.into_iter().enumerate() {
             if run_id.is_none_or(|id| row.run_id == id) {
-                clients.push(Client { csv: file.clone(), number: i + 1, row });
+                let client = Client { csv: file.clone(), number: i + 1, row };
+                let same = |c: &&Client| {
+                    (&c.row.run_id, &c.row.timestamp, &c.row.hlog)
+                        == (&client.row.run_id, &client.row.timestamp, &client.row.hlog)
+                };
+                if let Some(first) = clients.iter().find(same) {
+                    return Err(Error::Duplicate {
+                        what: format!(
+                            "{} and {} are one client's row (same run_id, timestamp and hlog)",
+                            first.name(),
+                            client.name()
+                        ),
+                    });
+                }
+                clients.push(client);
             }
         }
     }
@@ -826,6 +857,19 @@ impl Drop for Pending {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // Two outputs on one path would overwrite each other.
+    let outputs: Vec<&Path> = [Some(args.out.as_path()), args.hlog_out.as_deref(), args.hgrm_out.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    for (i, a) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|b| same_file(a, b)) {
+            anyhow::bail!(
+                "{} is given as two outputs: give --out, --hlog-out and --hgrm-out different files",
+                a.display()
+            );
+        }
+    }
     let clients = read_clients(&args.inputs, args.run_id.as_deref())?;
     check(&clients, args.force)?;
     let logs = read_logs(&clients)?;
@@ -840,9 +884,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let empty = Histogram::<u64>::new(3).expect("3 significant figures are valid");
         pending.push(Pending::write(path, |w| write_hgrm(w, merged.corrected.as_ref().unwrap_or(&empty)))?);
     }
-    crate::append(&args.out, &merged.row)?;
+    // The side files first, the row last: a row is never left without its
+    // files; if the row cannot be appended, the files are taken back.
+    let mut committed = Vec::new();
     for p in pending {
+        let dest = p.dest.clone();
         p.commit()?;
+        committed.push(dest);
+    }
+    if let Err(e) = crate::append(&args.out, &merged.row) {
+        for dest in &committed {
+            let _ = fs::remove_file(dest);
+        }
+        return Err(e.into());
     }
 
     let mut out = io::stdout().lock();
@@ -1036,6 +1090,21 @@ mod tests {
         assert!(r.note.contains("raw_* columns 0"), "{}", r.note);
         assert!(r.lat_p50_us > 0.0);
         let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn one_client_counted_twice_is_refused() {
+        let dir = temp_dir("twice");
+        let (a, copy) = (dir.join("a.csv"), dir.join("copy.csv"));
+        for path in [&a, &copy] {
+            crate::append(path, &sample(1)).unwrap();
+        }
+        let err = read_clients(&[a.clone(), a.clone()], None).err().unwrap().to_string();
+        assert!(err.contains("a.csv is given twice"), "{err}");
+        let err = read_clients(&[a.clone(), copy.clone()], None).err().unwrap().to_string();
+        assert!(err.contains("are one client's row"), "{err}");
+        assert_eq!(read_clients(&[a], None).unwrap().len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
