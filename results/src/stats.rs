@@ -56,10 +56,18 @@ fn median_ci_rank(n: usize) -> Option<usize> {
         return None;
     }
     // P(x(j) <= m <= x(n+1-j)) = 1 - 2 * P(Binomial(n, 1/2) <= j - 1).
+    // P(B = k) in logs, each from the one before (ln P(0) = -n ln 2;
+    // P(k) = P(k-1) (n-k+1)/k), so a large n costs O(n), not O(n^2), and
+    // does not overflow.
     let mut best = None;
     let mut tail = 0.0; // P(B <= j - 1)
+    let mut ln_p = -(n as f64) * std::f64::consts::LN_2; // ln P(B = j - 1)
     for j in 1..=n.div_ceil(2) {
-        tail += binomial_half(n, j - 1);
+        if j > 1 {
+            let k = (j - 1) as f64;
+            ln_p += (n as f64 - k + 1.0).ln() - k.ln();
+        }
+        tail += ln_p.exp();
         if 1.0 - 2.0 * tail >= CONFIDENCE {
             best = Some(j);
         } else {
@@ -67,19 +75,6 @@ fn median_ci_rank(n: usize) -> Option<usize> {
         }
     }
     best
-}
-
-/// `P(Binomial(n, 1/2) = k)`, in logs so that large `n` does not overflow.
-fn binomial_half(n: usize, k: usize) -> f64 {
-    (ln_choose(n, k) - n as f64 * std::f64::consts::LN_2).exp()
-}
-
-fn ln_choose(n: usize, k: usize) -> f64 {
-    ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
-}
-
-fn ln_factorial(n: usize) -> f64 {
-    (2..=n).map(|i| (i as f64).ln()).sum()
 }
 
 /// The geometric mean of positive values (`None` if any is not positive,
