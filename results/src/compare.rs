@@ -89,7 +89,7 @@ moves a mean, not a median. For each later file, delta is the change of the medi
 baseline and p the two-sided Mann-Whitney U p-value: how likely a difference at least this large \
 would be if both sides' runs came from one distribution. Delta reads `~` when p >= 0.05, a \
 difference within the noise. With 3 runs against 3 the smallest p possible is 0.1, so a difference \
-can be significant only with at least 4 runs on each side (¹ marks a side with fewer). The geomean \
+can be significant only with at least 4 runs on each side (¹ marks a side that, against the baseline, has too few). The geomean \
 line compares the geometric means of the medians over the workloads a side and the baseline both have.";
 
 const AFTER_LONG_HELP: &str = "\
@@ -517,6 +517,10 @@ struct Versus {
     delta: Option<f64>,
     /// Mann–Whitney U two-sided p-value; `None` if either side has no value.
     p: Option<f64>,
+    /// Whether these two sample sizes can give p < α at all (3 against 3,
+    /// or 4 against 3, cannot; 3 against 6 can); true when a side has no
+    /// values (there is nothing to test).
+    can_be_significant: bool,
 }
 
 impl Versus {
@@ -566,7 +570,14 @@ fn tabulate(section: &Section, metric: Metric) -> MetricTable {
                             }
                             _ => None,
                         };
-                        Versus { delta, p: stats::mann_whitney_p(&values[0], &values[side]) }
+                        Versus {
+                            delta,
+                            p: stats::mann_whitney_p(&values[0], &values[side]),
+                            // A side with no values is marked `—`, not `¹`.
+                            can_be_significant: values[0].is_empty()
+                                || values[side].is_empty()
+                                || crate::gate::can_be_significant(values[0].len(), values[side].len()),
+                        }
                     })
                 })
                 .collect();
@@ -678,7 +689,7 @@ mod tests {
         );
         let t = only_table(&report, Metric::Throughput);
         assert_eq!(t.lines[1].cells[1], None);
-        assert_eq!(t.lines[1].versus[1], Some(Versus { delta: None, p: None }));
+        assert_eq!(t.lines[1].versus[1], Some(Versus { delta: None, p: None, can_be_significant: true }));
     }
 
     #[test]
@@ -813,7 +824,7 @@ mod tests {
         assert!(v.significant() && (v.delta.unwrap() - (121.5 / 101.5 - 1.0)).abs() < 1e-12);
         assert_eq!(t.lines[1].versus[1].unwrap().delta, Some(0.0));
         assert!(!t.lines[1].versus[1].unwrap().significant());
-        assert_eq!(t.lines[2].versus[2], Some(Versus { delta: None, p: None }));
+        assert_eq!(t.lines[2].versus[2], Some(Versus { delta: None, p: None, can_be_significant: true }));
     }
 
     #[test]

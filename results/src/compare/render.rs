@@ -234,7 +234,9 @@ impl Grid {
                             (Some(_), Some(r)) => interval(r),
                             (Some(_), None) => "±?".into(),
                         });
-                        let small = sides > 1 && s.n < FEW_RUNS;
+                        // Marked where this side against the baseline can
+                        // never be significant, whatever the runs show.
+                        let small = versus[side].is_some_and(|v| !v.can_be_significant);
                         few |= small;
                         row.push(format!("{}{}", s.n, if small { FEW_MARK } else { "" }));
                     }
@@ -323,9 +325,9 @@ impl Grid {
         }
         if few {
             notes.push(format!(
-                "{FEW_MARK} fewer than {FEW_RUNS} runs on that side: with 3 runs against 3 the smallest p \
-                 possible is 0.1, so no difference can be significant at α = 0.05; run at least {FEW_RUNS} \
-                 repetitions per side"
+                "{FEW_MARK} too few runs on this side and the baseline's for any difference to be \
+                 significant at α = 0.05 (3 against 3: the smallest p possible is 0.1; 4 against 3: 0.057); \
+                 run at least {FEW_RUNS} repetitions per side"
             ));
         }
         if no_interval {
@@ -502,10 +504,10 @@ mod tests {
         assert!(table.iter().all(|l| bars(l) == bars(table[0])), "{out}");
         let row =
             |w: &str| table.iter().find(|l| l.starts_with(w)).unwrap().split_whitespace().collect::<Vec<_>>();
-        // 3 against 3: marked, and `~` however large the change.
+        // 3 against 3: the side is marked, and `~` however large the change.
         assert_eq!(
             row("epoll http c=50 "),
-            ["epoll", "http", "c=50", "│", "101.0", "±∞", "3¹", "│", "111.0", "±∞", "3¹", "~", "0.100"]
+            ["epoll", "http", "c=50", "│", "101.0", "±∞", "3", "│", "111.0", "±∞", "3¹", "~", "0.100"]
         );
         // 4 against 4, separated: significant.
         assert_eq!(row("epoll http c=500 ")[8..], ["100.0", "±∞", "4", "-50.0%", "0.029"]);
@@ -514,7 +516,7 @@ mod tests {
         let notes: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("geomean")).skip(1).collect();
         assert_eq!(notes.len(), 4, "{out}");
         assert!(notes[0].starts_with("geomean: over the 2 workloads"));
-        assert!(notes[1].starts_with("¹ fewer than 4 runs"));
+        assert!(notes[1].starts_with("¹ too few runs on this side and the baseline's"));
         assert!(notes[2].starts_with("±∞ fewer than 6 runs"));
         assert!(notes[3].starts_with("— no run of this workload"));
     }
