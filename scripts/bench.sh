@@ -68,25 +68,41 @@ if [[ ! -s "$csv" ]]; then
     exit "$(( sweep_status == 0 ? 2 : sweep_status ))"
 fi
 
+# The report first: it needs no baseline, so a compare that cannot run
+# (say --backends without epoll and no --baseline) still leaves the charts.
+echo
+echo "== report"
+report_status=0
+"$bin/ringside-results" report "$csv" --out "$out/report" || report_status=$?
+((report_status == 0)) || echo "bench.sh: the report failed; the results are in $csv" >&2
+
 echo
 echo "== every backend against $baseline, same run (ringside-results compare)"
 echo "(throughput, p99 and server CPU here; every metric in $out/compare.txt)"
-"$bin/ringside-results" compare --across backend --baseline "$baseline" "$csv" >"$out/compare.txt" \
-    || { echo "bench.sh: compare failed; the results are in $csv" >&2; exit 2; }
-"$bin/ringside-results" compare --across backend --baseline "$baseline" \
-    --metric throughput --metric p99 --metric server_cpu "$csv"
-"$bin/ringside-results" compare --across backend --baseline "$baseline" --format markdown "$csv" \
-    >"$out/compare.md"
-
-echo
-echo "== report"
-"$bin/ringside-results" report "$csv" --out "$out/report" \
-    || { echo "bench.sh: the report failed; the results are in $csv" >&2; exit 2; }
+compare_status=0
+for format in text markdown; do
+    ext=txt
+    [[ $format == markdown ]] && ext=md
+    if "$bin/ringside-results" compare --across backend --baseline "$baseline" --format "$format" "$csv" \
+        >"$out/compare.$ext.tmp"; then
+        mv "$out/compare.$ext.tmp" "$out/compare.$ext"
+    else
+        compare_status=2
+        rm -f "$out/compare.$ext.tmp"
+    fi
+done
+if ((compare_status == 0)); then
+    "$bin/ringside-results" compare --across backend --baseline "$baseline" \
+        --metric throughput --metric p99 --metric server_cpu "$csv"
+else
+    echo "bench.sh: compare failed (is --baseline $baseline among the backends?); the results are in $csv" >&2
+fi
+((report_status == 0 && compare_status == 0)) || exit 2
 
 echo
 echo "results:  $csv"
-echo "compare:  $out/compare.txt (and .md)"
 echo "report:   $out/report/index.html"
+echo "compare:  $out/compare.txt (and .md)"
 previous=$(ls -1d "$(dirname "$out")"/*/sweep.csv 2>/dev/null | grep -vF "$csv" | tail -n 1 || true)
 if [[ -n "$previous" ]]; then
     echo "against the previous run: $bin/ringside-results compare $previous $csv"
