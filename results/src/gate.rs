@@ -773,6 +773,28 @@ struct Sample {
     missing: usize,
 }
 
+/// Rows that one workload key would pool although they ran with different
+/// backend options (io-uring with and without `--sqpoll` in one cell, say):
+/// their sample would mix two distributions, so the rule must not judge it.
+fn pooled_options<'a>(
+    rows: impl IntoIterator<Item = &'a Row>,
+    key: impl Fn(&Row) -> Workload,
+) -> Option<String> {
+    let mut sets: BTreeMap<Workload, BTreeSet<&str>> = BTreeMap::new();
+    for row in rows {
+        sets.entry(key(row)).or_default().insert(&row.backend_options);
+    }
+    sets.into_iter().find(|(_, options)| options.len() > 1).map(|(w, options)| {
+        let options: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
+        format!(
+            "ran {} with several option sets ({}): one sample would mix them; select one with \
+             `options = \"...\"`, or keep them in separate files",
+            w.short().trim_start(),
+            options.join(", ")
+        )
+    })
+}
+
 fn samples<'a>(
     rows: impl IntoIterator<Item = &'a Row>,
     metric: Metric,
@@ -826,6 +848,11 @@ impl Rule {
                     let w = Workload::of(row);
                     if *ignore_options { Workload { backend_options: String::new(), ..w } } else { w }
                 };
+                for (side, rows) in [("the current results", &selected), ("the baseline", &base_selected)] {
+                    if let Some(message) = pooled_options(rows.iter().copied(), key) {
+                        return error(format!("in {side}, a backend {message}"));
+                    }
+                }
                 let cur = samples(selected, *metric, key);
                 let base = samples(base_selected, *metric, key);
                 self.judge_pairs(&base, &cur, "the baseline", "the current results", |w, b, c| {
@@ -861,6 +888,12 @@ impl Rule {
                     })
                 };
                 let (a, b) = (of(backend), of(versus));
+                for name in [backend, versus] {
+                    let rows = selected.iter().copied().filter(|r| r.backend == *name);
+                    if let Some(message) = pooled_options(rows, |r| Workload::of(r).without_backend()) {
+                        return error(format!("`{name}` {message}"));
+                    }
+                }
                 for (name, side) in [(backend, &a), (versus, &b)] {
                     if side.is_empty() {
                         return error(format!(
@@ -1349,6 +1382,13 @@ connections_min = 50
         let findings = rule(&text.replace("epoll", "thread-pool")).evaluate(&run, None);
         assert_eq!(findings[0].verdict, Verdict::Error);
         assert!(findings[0].text.contains("no rows of backend `thread-pool`"), "{}", findings[0]);
+        // io-uring with two option sets in one workload: not one sample.
+        run.extend(rows("io-uring", "sqpoll=1", &fast));
+        let findings = rule(text).evaluate(&run, None);
+        assert_eq!(findings[0].verdict, Verdict::Error, "{}", findings[0]);
+        assert!(findings[0].text.contains("several option sets (`b=2`, `sqpoll=1`)"), "{}", findings[0]);
+        let findings = rule(&format!("{text}options = \"b=2\"\n")).evaluate(&run, None);
+        assert!(findings[0].text.contains("no rows of backend `epoll`"), "selects both: {}", findings[0]);
     }
 
     #[test]
