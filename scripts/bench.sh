@@ -89,6 +89,7 @@ for format in text markdown; do
     else
         compare_status=2
         rm -f "$out/compare.$ext.tmp"
+        break
     fi
 done
 if ((compare_status == 0)); then
