@@ -6,7 +6,7 @@
 
 use std::net::TcpStream;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 
 use anyhow::Context as _;
@@ -35,17 +35,9 @@ pub fn drive(
     let mut events = Vec::with_capacity(256);
     let mut dirty = Vec::new();
     engine.start();
-    let mut stopped = false;
     loop {
         flush(engine, &mut socks, &mut dirty);
-        for interval in engine.ready_intervals.drain(..) {
-            let _ = intervals.send(interval);
-        }
-        if !stopped && stop.load(Ordering::Relaxed) {
-            engine.stop(engine.clock().raw());
-            stopped = true;
-        }
-        if engine.finished() {
+        if engine.end_turn(stop, intervals) {
             return Ok(());
         }
         let now = engine.clock().raw();

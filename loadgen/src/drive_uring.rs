@@ -15,7 +15,7 @@
 
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 
 use anyhow::Context as _;
@@ -78,7 +78,6 @@ pub fn drive(
     let mut rearm = Vec::new();
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     engine.start();
-    let mut stopped = false;
     loop {
         engine.take_dirty(&mut dirty);
         for i in dirty.drain(..) {
@@ -88,14 +87,7 @@ pub fn drive(
                 send(&mut ring, engine, &mut conns[i], i);
             }
         }
-        for interval in engine.ready_intervals.drain(..) {
-            let _ = intervals.send(interval);
-        }
-        if !stopped && stop.load(Ordering::Relaxed) {
-            engine.stop(engine.clock().raw());
-            stopped = true;
-        }
-        if engine.finished() {
+        if engine.end_turn(stop, intervals) {
             break;
         }
         bufs.publish();

@@ -33,6 +33,8 @@
 //! behind a thread pool's busy workers shows.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
 
 use hdrhistogram::Histogram;
 
@@ -504,6 +506,21 @@ impl Engine {
             // Queued requests never sent are not part of the window any more.
             c.queued.retain(|&t| t < now);
         }
+    }
+
+    /// A driver's end of turn, the same for every driver: hand the seconds
+    /// finished so far to `intervals`, stop scheduling once `stop` is raised
+    /// (Ctrl-C, or the main thread ended the run), and say whether the run
+    /// is over.
+    pub fn end_turn(&mut self, stop: &AtomicBool, intervals: &Sender<Interval>) -> bool {
+        for interval in self.ready_intervals.drain(..) {
+            // The receiver gone means the run is being torn down; nothing to tell.
+            let _ = intervals.send(interval);
+        }
+        if !self.stopping && stop.load(Ordering::Relaxed) {
+            self.stop(self.clock.raw());
+        }
+        self.finished()
     }
 
     /// Open-loop arrivals, timeouts and the per-second report, as of now.
