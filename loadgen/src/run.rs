@@ -97,6 +97,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub stats: Option<SocketAddr>,
 
+    /// Do not read the server's counters: for servers that are not
+    /// ringside's (nginx, a hand-written one), which do not answer
+    /// `GET /stats` or an rr STATS request with them. The run then reports
+    /// no server CPU or context switches per request, and no backend; its
+    /// responses are still checked as always.
+    #[arg(long, conflicts_with = "stats")]
+    pub no_server_counters: bool,
+
     /// Append one result row to this CSV file (header once).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
@@ -404,7 +412,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
 
     // The server's counters; for rr and http this also proves it speaks the
     // protocol asked for.
-    let source = Source::new(addr, args.protocol, args.stats);
+    let source = if args.no_server_counters { None } else { Source::new(addr, args.protocol, args.stats) };
     let mut notes = Vec::new();
     let first_stats = match &source {
         Some(s) => match s.read() {
@@ -422,6 +430,10 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             }
             Err(e) => return Err(e),
         },
+        None if args.no_server_counters => {
+            notes.push("server counters not read (--no-server-counters)".to_string());
+            None
+        }
         None => {
             notes.push("server counters unavailable: echo carries none (pass --stats)".to_string());
             None

@@ -141,3 +141,76 @@ fn a_server_killed_mid_run_ends_it_with_an_error_and_keeps_what_was_measured() {
     assert!(rows[0].note.contains("incomplete"), "{}", rows[0].note);
     let _ = std::fs::remove_file(&csv);
 }
+
+/// An HTTP server that is not ringside's, as nginx is: every request, `/stats`
+/// included, gets `Hello, World!` with headers of its own, a `Date` that
+/// changes from response to response among them.
+fn foreign_http_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                let mut n = 0u64;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match r.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if line == "\r\n" => {
+                            n += 1;
+                            let date = format!("Sun, 22 Nov 2026 01:{:02}:{:02} GMT", n / 60 % 60, n % 60);
+                            let resp = format!(
+                                "HTTP/1.1 200 OK\r\nServer: other/1.0\r\nDate: {date}\r\nContent-Type: \
+                                 text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, World!"
+                            );
+                            if w.write_all(resp.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_server_without_ringside_counters_is_measured_with_no_server_counters() {
+    let addr = foreign_http_server();
+    let base = ["run", "--target", &addr, "-c", "2", "--warmup", "0s", "-d", "300ms", "--no-calibrate", "-q"];
+
+    // Without the flag its /stats answer is refused, before any load.
+    let out = loadgen(&base);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read the server's http counters"), "{stderr}");
+
+    let csv = std::env::temp_dir().join(format!("ringside-foreign-{}.csv", std::process::id()));
+    let _ = std::fs::remove_file(&csv);
+    let mut args = base.to_vec();
+    args.extend(["--no-server-counters", "--csv", csv.to_str().unwrap()]);
+    let out = loadgen(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let _ = std::fs::remove_file(&csv);
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let row = rows.records().next().expect("a row").unwrap();
+    let cell = |name: &str| row.get(header.iter().position(|h| h == name).unwrap()).unwrap().to_string();
+    assert!(cell("requests").parse::<u64>().unwrap() > 10, "{text}");
+    assert_eq!(cell("errors_bad_response"), "0", "{text}");
+    assert_eq!(cell("complete"), "true", "{text}");
+    assert!(cell("note").contains("--no-server-counters"), "{text}");
+
+    // And it cannot be combined with a stats address.
+    let out = loadgen(&["run", "--target", &addr, "--no-server-counters", "--stats", &addr]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
