@@ -28,8 +28,9 @@
 #                 bench-results/perf-vs-references-<UTC time>); must not exist
 #   -w WARMUP     warm-up run before each measured one (default 1s; 0s: none)
 #   -s CPU, -l CPU  server's and load generator's CPUs (default 0 and 1)
-#   -p LIST       pairs to run, by label, comma-separated (default: all:
-#                 epoll,thread-per-conn,io-uring-vs-epoll)
+#   -p LIST       pairs to run, by label, comma-separated (default:
+#                 epoll,thread-per-conn,io-uring-vs-epoll); io-uring-features
+#                 stands for every uring-* pair (see the list below)
 # Needs: cc, taskset, python3 (to read the CSV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,32 +70,143 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The pairs compared: "label ringside-server reference-server". Add a line
-# (and its servers below) for more.
-all_pairs=(
+# The pairs compared: "label ringside-server reference-server". A ringside
+# server's name may carry flags after `+` (ringside-io-uring+--no-buf-ring).
+# Add a line (and its servers below) for more. The default pairs run when
+# no -p is given; `-p io-uring-features` runs every uring-* pair: io-uring
+# with its defaults against io-uring with one default feature switched off
+# (a ratio below 1 in CPU is what that feature buys), and io-uring with one
+# optional feature switched on against its defaults.
+#
+# A pair's 4th and 5th words, if given, are its protocol (default echo) and
+# its load generator (`loadgen`, the default, or `wrk`). The nginx pairs
+# serve http, `return 200 "Hello, World!"`: nginx with one worker process
+# pinned to the server CPU (its idle master too), keep-alive without a
+# request limit, no access log.
+default_pairs=(
     "epoll ringside-epoll c-epoll"
     "thread-per-conn ringside-thread-per-conn c-tpc"
     "io-uring-vs-epoll ringside-io-uring ringside-epoll"
+    "nginx ringside-io-uring nginx http loadgen"
+    "nginx-wrk ringside-io-uring nginx http wrk"
 )
+extra_pairs=(
+    "nginx-epoll ringside-epoll nginx http loadgen"
+    "nginx-epoll-wrk ringside-epoll nginx http wrk"
+)
+feature_pairs=(
+    "uring-multishot-accept ringside-io-uring ringside-io-uring+--no-multishot-accept"
+    "uring-multishot-recv ringside-io-uring ringside-io-uring+--no-multishot-recv"
+    "uring-buf-ring ringside-io-uring ringside-io-uring+--no-buf-ring"
+    "uring-defer-taskrun ringside-io-uring ringside-io-uring+--no-defer-taskrun"
+    "uring-batching ringside-io-uring ringside-io-uring+--no-batching"
+    "uring-sqpoll ringside-io-uring+--sqpoll ringside-io-uring"
+    "uring-fixed-files ringside-io-uring+--fixed-files ringside-io-uring"
+    "uring-zc-send ringside-io-uring+--zc-send=0 ringside-io-uring"
+)
+all_pairs=("${default_pairs[@]}" "${extra_pairs[@]}" "${feature_pairs[@]}")
 pairs=()
-for pair in "${all_pairs[@]}"; do
-    [[ -z $only || ",$only," == *",${pair%% *},"* ]] && pairs+=("$pair")
-done
-if [[ ${#pairs[@]} -eq 0 ]]; then
-    echo "perf-vs-references: -p $only names no pair; the pairs are: $(printf '%s ' "${all_pairs[@]%% *}")" >&2
-    exit 2
+if [[ -z $only ]]; then
+    pairs=("${default_pairs[@]}")
+else
+    IFS=, read -r -a wanted <<<"$only"
+    for w in "${wanted[@]}"; do
+        found=0
+        for pair in "${all_pairs[@]}"; do
+            if [[ ${pair%% *} == "$w" || ( $w == io-uring-features && $pair == uring-* ) ]]; then
+                pairs+=("$pair"); found=1
+            fi
+        done
+        if ((!found)); then
+            echo "perf-vs-references: -p $w names no pair; the pairs are: io-uring-features $(printf '%s ' "${all_pairs[@]%% *}")" >&2
+            exit 2
+        fi
+    done
 fi
+PATH=$PATH:/usr/sbin
+for pair in "${pairs[@]}"; do
+    read -r _ _ theirs _ client <<<"$pair"
+    needs=()
+    [[ $theirs == nginx ]] && needs+=(nginx)
+    [[ $client == wrk ]] && needs+=(wrk)
+    for tool in "${needs[@]}"; do
+        command -v "$tool" >/dev/null \
+            || { echo "perf-vs-references: pair ${pair%% *} needs $tool (Debian: apt-get install $tool)" >&2; exit 2; }
+    done
+done
 
-# The command line of a server by name, in the array `cmd`; each listens on
-# 127.0.0.1, port 0, and prints `listening on ADDR`.
+# The command line of a server by name serving PROTOCOL, in the array
+# `cmd`; each listens on 127.0.0.1, port 0, and prints `listening on ADDR`
+# (nginx, which does neither, is started by start_nginx).
 server_cmd() {
     case $1 in
-        ringside-*) cmd=(target/release/ringside-server --backend "${1#ringside-}" --protocol echo
-                         --listen 127.0.0.1:0 --cores "$server_cpu") ;;
+        ringside-*)
+            local flags
+            IFS=+ read -r -a flags <<<"${1#ringside-}"
+            cmd=(target/release/ringside-server --backend "${flags[0]}" --protocol "$2"
+                 --listen 127.0.0.1:0 --cores "$server_cpu" "${flags[@]:1}") ;;
         c-epoll) cmd=(target/reference/epoll_echo 0 127.0.0.1) ;;
         c-tpc) cmd=(target/reference/tpc_echo 0 127.0.0.1) ;;
         *) echo "perf-vs-references: no server named $1" >&2; exit 2 ;;
     esac
+}
+
+# nginx as issue 6 asks for it: one worker pinned to the server CPU,
+# `return 200 "Hello, World!"`, keep-alive. Beyond nginx's defaults: no
+# access log (a file write per request is not what the comparison is
+# about), keep-alive connections never closed by request count or timeout
+# during a run (keepalive_requests defaults to 1000), and room for 4096
+# connections (the default 512 is below 500 plus the listener). A free port
+# is picked by binding port 0 and closing it; nginx is ready once a TCP
+# connect succeeds and its worker exists. Sets `pid` (the master's) and
+# `addr`.
+start_nginx() {
+    local dir=$tmp/nginx port i
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+error_log stderr warn;
+pid $dir/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+    }
+}
+CONF
+    taskset -c "$server_cpu" nginx -p "$dir" -c "$dir/nginx.conf" -e stderr </dev/null >/dev/null 2>"$tmp/err" &
+    pid=$!
+    for i in $(seq 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [[ -n $(nginx_workers) ]]; then
+            addr=127.0.0.1:$port
+            return
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "perf-vs-references: nginx did not start:" >&2
+    cat "$tmp/err" >&2
+    exit 1
+}
+
+# The nginx master's children (its worker).
+nginx_workers() {
+    cat /proc/"$pid"/task/*/children 2>/dev/null || true
 }
 
 # Start a server pinned to the server CPU; return once it prints its
@@ -122,7 +234,8 @@ stop_server() {
     wait "$pid" || rc=$?
     (( rc == 0 )) || { echo "perf-vs-references: the server exited with status $rc:" >&2; cat "$tmp/err" >&2; }
     pid=""
-    exec {srv_fd}<&-
+    if [[ -n $srv_fd ]]; then exec {srv_fd}<&-; fi
+    srv_fd=""
 }
 
 # The CPU time of a whole process so far (user + system, every thread,
@@ -136,28 +249,87 @@ cpu_ticks() {
     echo $(( f[11] + f[12] ))
 }
 
+# The same for a process and its children (nginx's master and worker).
+cpu_ticks_tree() {
+    local total=0 p
+    for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        total=$(( total + $(cpu_ticks "$p") ))
+    done
+    echo "$total"
+}
+
 load_failed() {
     echo "perf-vs-references: the load generator failed against $1 at $2 connections:" >&2
     cat "$tmp/load.err" >&2
     exit 1
 }
 
-# One repetition of one server at CONNS connections: prints
-# "req/s cpu_us_per_req" and appends the load generator's row to CSV.
+# wrk, one thread pinned to the client CPU, for DURATION against the server
+# at CONNS connections: its output goes to FILE, followed by a line
+# `client_ticks N`, the CPU time wrk used (user + system, clock ticks: the
+# waiting subshell's cutime + cstime).
+run_wrk() {
+    local secs=$1 conns=$2 file=$3
+    (
+        taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"$secs" --timeout 10s "http://$addr/" >"$file" 2>&1 || exit 1
+        stat=$(<"/proc/$BASHPID/stat")
+        read -r -a f <<<"${stat##*) }"
+        echo "client_ticks $(( f[13] + f[14] ))" >>"$file"
+    )
+}
+
+# One repetition of one server serving PROTOCOL at CONNS connections, driven
+# by CLIENT (loadgen or wrk): prints "req/s server_cpu_us_per_req
+# client_cpu_us_per_req". The load generator's row is appended to CSV;
+# wrk's output to the same path with .wrk.txt for .csv.
 run_one() {
-    local name=$1 conns=$2 csv=$3 before after
-    server_cmd "$name"
-    start_server "${cmd[@]}"
-    local load=("$loadgen" run -a "$addr" --protocol echo --request-bytes 128 -c "$conns" --cores "$client_cpu"
-                --no-calibrate --timeout 10s -q)
-    if [[ $warmup != 0 && $warmup != 0s ]]; then
-        "${load[@]}" -d "$warmup" --warmup 0s >/dev/null 2>"$tmp/load.err" || load_failed "$name" "$conns"
+    local name=$1 conns=$2 csv=$3 proto=$4 client=$5 before after
+    if [[ $name == nginx ]]; then
+        start_nginx
+    else
+        server_cmd "$name" "$proto"
+        start_server "${cmd[@]}"
     fi
-    before=$(cpu_ticks "$pid")
-    "${load[@]}" -d "$duration" --warmup 0s --csv "$csv" >"$tmp/load.out" 2>"$tmp/load.err" \
-        || load_failed "$name" "$conns"
-    after=$(cpu_ticks "$pid")
+    local load=("$loadgen" run -a "$addr" --protocol "$proto" -c "$conns" --cores "$client_cpu"
+                --no-calibrate --timeout 10s -q)
+    [[ $proto == echo ]] && load+=(--request-bytes 128)
+    [[ $name == nginx ]] && load+=(--no-server-counters)
+    if [[ $warmup != 0 && $warmup != 0s ]]; then
+        if [[ $client == wrk ]]; then
+            run_wrk "$warmup" "$conns" "$tmp/load.err" || load_failed "$name" "$conns"
+        else
+            "${load[@]}" -d "$warmup" --warmup 0s >/dev/null 2>"$tmp/load.err" || load_failed "$name" "$conns"
+        fi
+    fi
+    before=$(cpu_ticks_tree "$pid")
+    if [[ $client == wrk ]]; then
+        run_wrk "$duration" "$conns" "$tmp/load.err" || load_failed "$name" "$conns"
+    else
+        "${load[@]}" -d "$duration" --warmup 0s --csv "$csv" >"$tmp/load.out" 2>"$tmp/load.err" \
+            || load_failed "$name" "$conns"
+    fi
+    after=$(cpu_ticks_tree "$pid")
     stop_server
+    if [[ $client == wrk ]]; then
+        { echo "# $name c=$conns"; cat "$tmp/load.err"; } >>"${csv%.csv}.wrk.txt"
+        python3 - "$tmp/load.err" "$(( after - before ))" "$hz" "$name" "$conns" <<'PY'
+import re, sys
+path, ticks, hz, name, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+text = open(path).read()
+m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", text)
+if not m:
+    sys.exit(f"perf-vs-references: no request count in wrk's output against {name}:\n{text}")
+reqs = int(m.group(1))
+secs = float(m.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[m.group(3)]
+client = int(re.search(r"client_ticks (\d+)", text).group(1))
+bad = [l.strip() for l in text.splitlines() if l.strip().startswith(("Socket errors", "Non-2xx"))]
+if bad or reqs == 0:
+    sys.stderr.write(f"perf-vs-references: warning: {name} c={conns}: {'; '.join(bad)}, {reqs} requests\n")
+per = lambda t: t * 1e6 / hz / reqs if reqs else 0
+print(f"{reqs / secs:.0f} {per(ticks):.3f} {per(client):.3f}")
+PY
+        return
+    fi
     python3 - "$csv" "$(( after - before ))" "$hz" "$name" "$conns" <<'PY'
 import csv, sys
 path, ticks, hz, name, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
@@ -169,16 +341,19 @@ if errors or int(row["conns_unanswered"]) or row["complete"] != "true" or reqs =
     sys.stderr.write(f"perf-vs-references: warning: {name} c={conns}: {errors} errors, "
                      f"{row['conns_unanswered']} connections unanswered, complete={row['complete']}, "
                      f"{reqs} requests ({row['note']})\n")
-print(f"{reqs / secs:.0f} {ticks * 1e6 / hz / reqs if reqs else 0:.3f}")
+# The load generator's own CPU per request, as its row gives it.
+client_us = float(row["client_cpu_user_us"]) + float(row["client_cpu_sys_us"])
+print(f"{reqs / secs:.0f} {ticks * 1e6 / hz / reqs if reqs else 0:.3f} {client_us:.3f}")
 PY
 }
 
 runs=$out/runs.tsv
-printf 'rep\tpair\tconns\tside\tserver\treq_s\tcpu_us_per_req\n' >"$runs"
-printf '%-4s %-18s %6s %-26s %10s %12s\n' rep pair conns server req/s cpu_us/req
+printf 'rep\tpair\tconns\tside\tserver\treq_s\tcpu_us_per_req\tclient_cpu_us_per_req\tclient\tprotocol\n' >"$runs"
+printf '%-4s %-22s %6s %-40s %10s %12s %12s\n' rep pair conns server req/s cpu_us/req client_us/req
 for rep in $(seq "$reps"); do
     for pair in "${pairs[@]}"; do
-        read -r label ours theirs <<<"$pair"
+        read -r label ours theirs proto client <<<"$pair"
+        proto=${proto:-echo} client=${client:-loadgen}
         for conns in "${conns_arr[@]}"; do
             # Which side goes first alternates by repetition (A B, B A, ...),
             # so a drift within a pair does not always favour one side.
@@ -187,10 +362,11 @@ for rep in $(seq "$reps"); do
             for side in $order; do
                 name=$ours; [[ $side == reference ]] && name=$theirs
                 # Not in a subshell, so the EXIT trap knows the server's pid.
-                run_one "$name" "$conns" "$out/$name.csv" >"$tmp/result"
-                read -r rps cpu <"$tmp/result"
-                printf '%-4s %-18s %6s %-26s %10s %12s\n' "$rep" "$label" "$conns" "$name" "$rps" "$cpu"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$label" "$conns" "$side" "$name" "$rps" "$cpu" >>"$runs"
+                run_one "$name" "$conns" "$out/$name.csv" "$proto" "$client" >"$tmp/result"
+                read -r rps cpu client_us <"$tmp/result"
+                printf '%-4s %-22s %6s %-40s %10s %12s %12s\n' "$rep" "$label" "$conns" "$name" "$rps" "$cpu" "$client_us"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$label" "$conns" "$side" "$name" "$rps" "$cpu" \
+                    "$client_us" "$client" "$proto" >>"$runs"
             done
         done
     done
@@ -224,12 +400,12 @@ awk -F'\t' -v reps="$reps" -v dur="$duration" '
         if (!(key in seen)) { seen[key] = 1; order[++k] = key; label[key] = $2; conns[key] = $3 }
     }
     END {
-        printf "echo 128 B, %s repetitions of %s; medians, and ringside/reference ratios of paired runs (min-max)\n", reps, dur
-        printf "%-18s %6s | %11s %11s %6s %13s | %9s %9s %6s %13s\n", "pair", "conns", "req/s ours", "req/s ref", "ratio", "min-max", "cpu ours", "cpu ref", "ratio", "min-max"
+        printf "%s repetitions of %s (echo 128 B; the nginx pairs http); medians, and ringside/reference ratios of paired runs (min-max)\n", reps, dur
+        printf "%-22s %6s | %11s %11s %6s %13s | %9s %9s %6s %13s\n", "pair", "conns", "req/s ours", "req/s ref", "ratio", "min-max", "cpu ours", "cpu ref", "ratio", "min-max"
         for (i = 1; i <= k; i++) {
             key = order[i]
             split(stats(key, 1), r, " "); split(stats(key, 2), c, " ")
-            printf "%-18s %6s | %11.0f %11.0f %6.3f %6.3f-%6.3f | %9.3f %9.3f %6.3f %6.3f-%6.3f\n", label[key], conns[key], r[1], r[2], r[3], r[4], r[5], c[1], c[2], c[3], c[4], c[5]
+            printf "%-22s %6s | %11.0f %11.0f %6.3f %6.3f-%6.3f | %9.3f %9.3f %6.3f %6.3f-%6.3f\n", label[key], conns[key], r[1], r[2], r[3], r[4], r[5], c[1], c[2], c[3], c[4], c[5]
         }
         print "(cpu: server CPU us per request, /proc utime+stime; req/s ratio > 1 and cpu ratio < 1 favour ringside)"
     }' "$runs" | tee "$out/summary.txt"
