@@ -40,12 +40,14 @@ pub struct Args {
 
     /// Compare within each file instead of across files: every backend against the --baseline
     /// backend, over workloads that are the same but for the backend. A backend run with several
-    /// option sets in one workload counts once per set, labelled `backend (options)`.
+    /// option sets in one workload counts once per set, labelled `backend (options)` with the
+    /// options that differ between its sets.
     #[arg(long, value_enum, value_name = "WHAT", requires = "baseline")]
     pub across: Option<Across>,
 
     /// With --across backend: the backend the others are compared against, e.g. `epoll` (or a
-    /// label such as `epoll (threads=1)` when it ran with several option sets).
+    /// label such as `epoll (threads=1)` when it ran with several option sets; the label with all
+    /// of the set's options, as its rows spell them, is accepted too).
     #[arg(long, value_name = "BACKEND", requires = "across")]
     pub baseline: Option<String>,
 
@@ -302,7 +304,7 @@ fn across_backend(inputs: &[Input], baseline: &str) -> anyhow::Result<Report> {
             found.insert(row.backend.as_str());
             in_any |= row.backend == baseline;
         }
-        in_any |= backend_sides(&input.rows).iter().any(|s| s.label == baseline);
+        in_any |= backend_sides(&input.rows).iter().any(|s| s.label == baseline || s.full_label == baseline);
     }
     if !in_any {
         let files: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
@@ -333,6 +335,9 @@ struct BackendSide {
     /// workload, so that each set is a side of its own.
     options: Option<String>,
     label: String,
+    /// `backend (all its options)`, which `--baseline` also accepts, where
+    /// `label` names only the options that differ between the sets.
+    full_label: String,
 }
 
 impl BackendSide {
@@ -343,7 +348,9 @@ impl BackendSide {
 
 /// The backends of `rows` in order of first appearance (a sweep's backend
 /// order), labelled by name. A backend that ran with several option sets in
-/// one workload is a side per set, labelled `backend (options)`; one whose
+/// one workload is a side per set, labelled `backend (options)` with only
+/// the options that differ between its sets (`io-uring (buf_ring=off
+/// multishot_recv=off)`, not the dozen it always reports); one whose
 /// options only differ between workloads (the sweep sizes thread-pool's
 /// threads by the connection count) stays one side, so that it is compared
 /// in every workload.
@@ -361,22 +368,42 @@ fn backend_sides(rows: &[Row]) -> Vec<BackendSide> {
             continue;
         }
         let name = if row.backend.is_empty() { UNKNOWN_BACKEND } else { &row.backend };
-        let (options, label) = if split(&row.backend) {
+        let (options, label, full_label) = if split(&row.backend) {
             let o = &row.backend_options;
-            let label = if o.is_empty() { format!("{name} (no options)") } else { format!("{name} ({o})") };
-            (Some(o.clone()), label)
+            let full = if o.is_empty() { format!("{name} (no options)") } else { format!("{name} ({o})") };
+            let all_sets =
+                rows.iter().filter(|r| r.backend == row.backend).map(|r| r.backend_options.as_str());
+            let label = match differing_options(o, all_sets) {
+                Some(d) => format!("{name} ({d})"),
+                None => full.clone(),
+            };
+            (Some(o.clone()), label, full)
         } else {
-            (None, name.to_string())
+            (None, name.to_string(), name.to_string())
         };
-        sides.push(BackendSide { backend: row.backend.clone(), options, label });
+        sides.push(BackendSide { backend: row.backend.clone(), options, label, full_label });
     }
     sides
+}
+
+/// The `key=value` words of `options` that not every one of `all` (a
+/// backend's option sets) has, in `options`' order; `None` if that leaves
+/// nothing to tell the sets apart by (options that are not such words).
+fn differing_options<'a>(options: &str, all: impl Iterator<Item = &'a str>) -> Option<String> {
+    let sets: Vec<Vec<&str>> = all.map(|o| o.split_whitespace().collect()).collect();
+    let differ: Vec<&str> =
+        options.split_whitespace().filter(|w| !sets.iter().all(|set| set.contains(w))).collect();
+    let mine: Vec<&str> = options.split_whitespace().collect();
+    // Tells the sets apart only if no other set has all of these words
+    // (a set that is a superset of this one, say).
+    let distinct = sets.iter().filter(|set| **set != mine).all(|set| !differ.iter().all(|w| set.contains(w)));
+    (!differ.is_empty() && distinct).then(|| differ.join(" "))
 }
 
 /// One file's backends against the baseline.
 fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
     let mut sides = backend_sides(&input.rows);
-    let base = match sides.iter().position(|s| s.label == baseline) {
+    let base = match sides.iter().position(|s| s.label == baseline || s.full_label == baseline) {
         Some(i) => Some(i),
         None => {
             let matching: Vec<usize> = (0..sides.len()).filter(|&i| sides[i].backend == baseline).collect();
@@ -850,6 +877,35 @@ mod tests {
         assert!(e.contains("2 option sets") && e.contains("--baseline 'thread-pool (threads=64)'"), "{e}");
         let report = across_backend(&[input("a.csv", rows)], "thread-pool (threads=64)").unwrap();
         assert_eq!(report.sections[0].sides[0], "thread-pool (threads=64)");
+    }
+
+    #[test]
+    fn option_sets_are_labelled_by_the_options_that_differ() {
+        let with = |options: &str, v: f64| {
+            runs("io-uring", 50, &[v; 4])
+                .into_iter()
+                .map(|r| Row { backend_options: options.into(), ..r })
+                .collect::<Vec<_>>()
+        };
+        let default = "threads=1 multishot_recv=on buf_ring=on batching=on ring_entries=1024";
+        let no_ring = "threads=1 multishot_recv=off buf_ring=off batching=on ring_entries=1024";
+        let mut rows = with(default, 100.0);
+        rows.extend(with(no_ring, 90.0));
+        let report =
+            across_backend(&[input("a.csv", rows.clone())], "io-uring (multishot_recv=off buf_ring=off)")
+                .unwrap();
+        assert_eq!(
+            report.sections[0].sides,
+            ["io-uring (multishot_recv=off buf_ring=off)", "io-uring (multishot_recv=on buf_ring=on)"]
+        );
+        // The whole label, as the rows spell it, is accepted too.
+        let report = across_backend(&[input("a.csv", rows)], &format!("io-uring ({default})")).unwrap();
+        assert_eq!(report.sections[0].sides[0], "io-uring (multishot_recv=on buf_ring=on)");
+
+        // A set whose every word the other has too keeps its whole options.
+        assert_eq!(differing_options("a=1", ["a=1", "a=1 b=2"].into_iter()), None);
+        assert_eq!(differing_options("a=1 b=2", ["a=1", "a=1 b=2"].into_iter()).as_deref(), Some("b=2"));
+        assert_eq!(differing_options("", ["", "a=1"].into_iter()), None);
     }
 
     #[test]
