@@ -53,7 +53,7 @@ done
 out=${out:-bench-results/perf-vs-references-$(date -u +%Y%m%dT%H%M%SZ)}
 [[ -e $out ]] && { echo "perf-vs-references: $out exists; pick another -o" >&2; exit 2; }
 
-cargo build --release --quiet --bin ringside-server --bin ringside-loadgen
+cargo build --release --quiet --bin ringside-server --bin ringside-loadgen --bin ringside-results
 mkdir -p target/reference
 cc -O2 -Wall -Wextra -Werror -o target/reference/epoll_echo scripts/reference/epoll_echo.c
 cc -O2 -Wall -Wextra -Werror -pthread -o target/reference/tpc_echo scripts/reference/tpc_echo.c
@@ -144,7 +144,7 @@ server_cmd() {
             local flags
             IFS=+ read -r -a flags <<<"${1#ringside-}"
             cmd=(target/release/ringside-server --backend "${flags[0]}" --protocol "$2"
-                 --listen 127.0.0.1:0 --cores "$server_cpu" "${flags[@]:1}") ;;
+                 --listen 127.0.0.1:0 --stats-listen 127.0.0.1:0 --cores "$server_cpu" "${flags[@]:1}") ;;
         c-epoll) cmd=(target/reference/epoll_echo 0 127.0.0.1) ;;
         c-tpc) cmd=(target/reference/tpc_echo 0 127.0.0.1) ;;
         *) echo "perf-vs-references: no server named $1" >&2; exit 2 ;;
@@ -211,7 +211,9 @@ nginx_workers() {
 
 # Start a server pinned to the server CPU; return once it prints its
 # `listening on` line (read through a FIFO, so no polling), with `pid` and
-# `addr` set.
+# `addr` set, and `stats` set to its counters' address if it printed a
+# `stats on` line first (ringside's servers; their counters put the
+# server's CPU per request in the CSV rows, for `ringside-results compare`).
 start_server() {
     rm -f "$tmp/fifo"
     mkfifo "$tmp/fifo"
@@ -219,7 +221,12 @@ start_server() {
     pid=$!
     exec {srv_fd}<"$tmp/fifo"
     local line=""
-    if ! read -r -t 20 -u "$srv_fd" line || [[ $line != "listening on "* ]]; then
+    stats=""
+    if read -r -t 20 -u "$srv_fd" line && [[ $line == "stats on "* ]]; then
+        stats=${line#stats on }
+        read -r -t 20 -u "$srv_fd" line || true
+    fi
+    if [[ $line != "listening on "* ]]; then
         echo "perf-vs-references: $* did not start (first line: '$line'):" >&2
         cat "$tmp/err" >&2
         exit 1
@@ -280,11 +287,14 @@ run_wrk() {
 
 # One repetition of one server serving PROTOCOL at CONNS connections, driven
 # by CLIENT (loadgen or wrk): prints "req/s server_cpu_us_per_req
-# client_cpu_us_per_req". The load generator's row is appended to CSV;
-# wrk's output to the same path with .wrk.txt for .csv.
+# client_cpu_us_per_req" and, on a second line, the label `compare --across
+# backend` gives the server (`-` for one not ringside's). The load
+# generator's row is appended to CSV; wrk's output to the same path with
+# .wrk.txt for .csv.
 run_one() {
     local name=$1 conns=$2 csv=$3 proto=$4 client=$5 before after
     if [[ $name == nginx ]]; then
+        stats=""
         start_nginx
     else
         server_cmd "$name" "$proto"
@@ -294,6 +304,7 @@ run_one() {
                 --no-calibrate --timeout 10s -q)
     [[ $proto == echo ]] && load+=(--request-bytes 128)
     [[ $name == nginx ]] && load+=(--no-server-counters)
+    [[ -n $stats ]] && load+=(--stats "$stats")
     if [[ $warmup != 0 && $warmup != 0s ]]; then
         if [[ $client == wrk ]]; then
             run_wrk "$warmup" "$conns" "$tmp/load.err" || load_failed "$name" "$conns"
@@ -327,6 +338,7 @@ if bad or reqs == 0:
     sys.stderr.write(f"perf-vs-references: warning: {name} c={conns}: {'; '.join(bad)}, {reqs} requests\n")
 per = lambda t: t * 1e6 / hz / reqs if reqs else 0
 print(f"{reqs / secs:.0f} {per(ticks):.3f} {per(client):.3f}")
+print("-")
 PY
         return
     fi
@@ -344,9 +356,12 @@ if errors or int(row["conns_unanswered"]) or row["complete"] != "true" or reqs =
 # The load generator's own CPU per request, as its row gives it.
 client_us = float(row["client_cpu_user_us"]) + float(row["client_cpu_sys_us"])
 print(f"{reqs / secs:.0f} {ticks * 1e6 / hz / reqs if reqs else 0:.3f} {client_us:.3f}")
+options = row["backend_options"]
+print("-" if not row["backend"] else f"{row['backend']} ({options})" if options else f"{row['backend']} (no options)")
 PY
 }
 
+declare -A baseline ours_label
 runs=$out/runs.tsv
 printf 'rep\tpair\tconns\tside\tserver\treq_s\tcpu_us_per_req\tclient_cpu_us_per_req\tclient\tprotocol\n' >"$runs"
 printf '%-4s %-22s %6s %-40s %10s %12s %12s\n' rep pair conns server req/s cpu_us/req client_us/req
@@ -362,8 +377,10 @@ for rep in $(seq "$reps"); do
             for side in $order; do
                 name=$ours; [[ $side == reference ]] && name=$theirs
                 # Not in a subshell, so the EXIT trap knows the server's pid.
-                run_one "$name" "$conns" "$out/$name.csv" "$proto" "$client" >"$tmp/result"
-                read -r rps cpu client_us <"$tmp/result"
+                run_one "$name" "$conns" "$out/$label.csv" "$proto" "$client" >"$tmp/result"
+                { read -r rps cpu client_us; read -r side_label; } <"$tmp/result"
+                [[ $side == reference ]] && baseline[$label]=$side_label
+                [[ $side == ringside ]] && ours_label[$label]=$side_label
                 printf '%-4s %-22s %6s %-40s %10s %12s %12s\n' "$rep" "$label" "$conns" "$name" "$rps" "$cpu" "$client_us"
                 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$label" "$conns" "$side" "$name" "$rps" "$cpu" \
                     "$client_us" "$client" "$proto" >>"$runs"
@@ -409,4 +426,25 @@ awk -F'\t' -v reps="$reps" -v dur="$duration" '
         }
         print "(cpu: server CPU us per request, /proc utime+stime; req/s ratio > 1 and cpu ratio < 1 favour ringside)"
     }' "$runs" | tee "$out/summary.txt"
+
+# Where both sides are ringside's servers, their rows (server CPU included,
+# from the servers' counters) in the pair's CSV go through `compare`: each
+# pair's ringside side against its reference, with medians, confidence
+# intervals and Mann-Whitney p-values.
+: >"$out/compare.txt"
+for pair in "${pairs[@]}"; do
+    label=${pair%% *}
+    base=${baseline[$label]:-} mine=${ours_label[$label]:-}
+    [[ -n $base && $base != - && -n $mine && $mine != - ]] || continue
+    # compare labels a backend by its name alone unless it ran with two
+    # option sets in the file (the feature pairs).
+    [[ ${base%% *} != "${mine%% *}" ]] && base=${base%% *}
+    {
+        echo "== $label: ringside-results compare --across backend --baseline '$base' $out/$label.csv"
+        target/release/ringside-results compare --across backend --baseline "$base" \
+            --metric throughput --metric server_cpu "$out/$label.csv" || echo "(compare failed)"
+        echo
+    } >>"$out/compare.txt" 2>&1
+done
+[[ -s $out/compare.txt ]] && echo "compare's tables (server CPU from the servers' counters): $out/compare.txt"
 echo "raw rows: $out/*.csv; runs: $runs"
