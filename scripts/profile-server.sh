@@ -4,8 +4,10 @@
 # client CPU), and samples the server's CPU with `perf record -e cpu-clock`
 # (a software clock: hardware counters are not needed) in the middle of the
 # run. Prints the split between the server's own code, its libraries and
-# the kernel, then the hottest symbols; perf.data stays in OUTDIR for
-# `perf report -i`.
+# the kernel; the same split by what it is for (own code, the kernel's I/O
+# interface: syscalls, descriptor lookups, VFS, epoll, io_uring; and the
+# TCP/IP work every design does alike); then the hottest symbols.
+# perf.data stays in OUTDIR for `perf report -i`.
 #
 # Usage: scripts/profile-server.sh [-b BACKEND] [-p PROTOCOL] [-c CONNS] [-d SECS] [-n TOP]
 #                                  [-o OUTDIR] [-s CPU] [-l CPU] [-g] [-- SERVER-FLAGS...]
@@ -20,7 +22,7 @@
 #   -s CPU, -l CPU  server's and load generator's CPUs (default 0 and 1)
 #   -g            record call graphs too (perf report -g then shows callers)
 #   SERVER-FLAGS  passed to ringside-server (e.g. -- --no-multishot-recv)
-# Needs: perf, taskset, cc (for the C servers).
+# Needs: perf, taskset, python3, cc (for the C servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,7 @@ while getopts "b:p:c:d:n:o:s:l:gh" opt; do
 done
 shift $((OPTIND - 1))
 [[ $secs =~ ^[1-9][0-9]*$ ]] || { echo "profile-server: -d wants whole seconds, not '$secs'" >&2; exit 2; }
-for tool in perf taskset; do
+for tool in perf taskset python3; do
     command -v $tool >/dev/null || { echo "profile-server: $tool is needed (Debian: linux-perf)" >&2; exit 2; }
 done
 out=${out:-bench-results/profile-$backend-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -90,6 +92,30 @@ perf report -i "$out/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null
 echo "${server[*]} at $conns connections ($proto), $secs s sampled; $(grep -o 'Requests [0-9,]* in [^ ]*' "$out/load.txt" || true)"
 echo "-- CPU by object (kernel = [kernel.kallsyms]):"
 head -8 "$out/by-dso.txt"
+echo "-- the same by what it is for:"
+python3 - "$out/by-symbol.txt" <<'PY' | tee "$out/split.txt"
+import re, sys
+# The kernel's entry points, descriptor lookups, VFS, epoll and io_uring:
+# what an I/O interface costs on top of the TCP/IP work itself. The rest of
+# the kernel's share is TCP/IP, socket buffers, wake-ups and interrupts,
+# which every design does alike for the same requests.
+iface = re.compile(r"^(__)?(io_|epoll|ep_|do_epoll|x64_sys|do_sys|do_syscall|entry_SYSCALL|syscall_|ksys_|vfs_|"
+                   r"rw_verify|fdget|fget|fput|sock_(read|write)_iter|sys_|import_|copy_msghdr|sock_recvmsg$|"
+                   r"sock_sendmsg$|sock_sendmsg|exit_to_user|rseq|sock_poll|tcp_poll|"
+                   r"do_writev|do_iter)")
+share = {"own code and libraries": 0.0, "kernel: I/O interface (syscalls, fd lookup, VFS, epoll, io_uring)": 0.0,
+         "kernel: TCP/IP, skbs, wake-ups, interrupts": 0.0}
+keys = list(share)
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*([\d.]+)%\s+\S+\s+\[(.)\]\s+(\S+)", line)
+    if not m:
+        continue
+    pct, kind, sym = float(m.group(1)), m.group(2), m.group(3)
+    share[keys[0] if kind == "." else keys[1] if iface.match(sym) else keys[2]] += pct
+total = sum(share.values()) or 1
+for k, v in share.items():
+    print(f"  {100 * v / total:5.1f}%  {k}")
+PY
 echo "-- hottest $top symbols:"
 head -n "$top" "$out/by-symbol.txt"
 echo "(all of it: $out/by-symbol.txt; perf report -i $out/perf.data)"
