@@ -389,7 +389,7 @@ fn backend_sides(rows: &[Row]) -> Vec<BackendSide> {
 /// The `key=value` words of `options` that not every one of `all` (a
 /// backend's option sets) has, in `options`' order; `None` if that leaves
 /// nothing to tell the sets apart by (options that are not such words).
-fn differing_options<'a>(options: &str, all: impl Iterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn differing_options<'a>(options: &str, all: impl Iterator<Item = &'a str>) -> Option<String> {
     let sets: Vec<Vec<&str>> = all.map(|o| o.split_whitespace().collect()).collect();
     let differ: Vec<&str> =
         options.split_whitespace().filter(|w| !sets.iter().all(|set| set.contains(w))).collect();

@@ -21,8 +21,9 @@
 //!
 //! A backend run with different options in one cell of one file (e.g.
 //! io-uring with and without `--sqpoll`) gets a series per option set,
-//! labelled with the options; options that only change with the connection
-//! count (the sweep sizes the thread pool by it) stay one series.
+//! labelled with the options that tell its sets apart (`[sqpoll=on]`, not
+//! every option the backend reports); options that only change with the
+//! connection count (the sweep sizes the thread pool by it) stay one series.
 //!
 //! It must never write half a report or write into a directory that holds
 //! something else: everything is drawn before anything is written, each
@@ -203,6 +204,15 @@ impl Report {
         }
         let split: Vec<(usize, &str)> =
             options_in_cell.iter().filter(|(_, o)| o.len() > 1).map(|((f, b, _), _)| (*f, *b)).collect();
+        // Every option set of a split (file, backend), to label each set by
+        // the options that tell it from the others.
+        let mut sets_of: HashMap<(usize, &str), Vec<&str>> = HashMap::new();
+        for ((f, b, _), sets) in &options_in_cell {
+            if split.contains(&(*f, *b)) {
+                let all = sets_of.entry((*f, *b)).or_default();
+                all.extend(sets.iter().filter(|s| !all.contains(s)).collect::<Vec<_>>());
+            }
+        }
 
         let key_of = |f: usize, row: &Row| SeriesKey {
             backend_rank: backends.iter().position(|b| *b == row.backend).unwrap_or(backends.len()),
@@ -213,7 +223,11 @@ impl Report {
             let mut label =
                 if backend.is_empty() { "(unknown backend)".to_string() } else { backend.to_string() };
             if let Some(options) = &key.options {
-                label.push_str(&format!(" [{}]", if options.is_empty() { "no options" } else { options }));
+                let all = sets_of.get(&(key.file, backend)).map(Vec::as_slice).unwrap_or_default();
+                let shown = crate::compare::differing_options(options, all.iter().copied());
+                let shown =
+                    shown.as_deref().unwrap_or(if options.is_empty() { "no options" } else { options });
+                label.push_str(&format!(" [{shown}]"));
             }
             if many {
                 label.push_str(&format!(" ({})", file_labels[key.file]));
@@ -661,6 +675,21 @@ mod tests {
         let report = Report::of(&[input("a.csv", rows)]).unwrap();
         let labels: Vec<&str> = report.key.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["thread-pool", "epoll", "io-uring [no options]", "io-uring [sqpoll=on]"]);
+
+        // Sets that share most of their options are labelled by the rest.
+        let mut rows = sweep();
+        rows.retain(|r| r.backend == "io-uring");
+        let mut other = rows.clone();
+        for r in &mut rows {
+            r.backend_options = "threads=1 buf_ring=on batching=on".into();
+        }
+        for r in &mut other {
+            r.backend_options = "threads=1 buf_ring=off batching=on".into();
+        }
+        rows.extend(other);
+        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let labels: Vec<&str> = report.key.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["io-uring [buf_ring=off]", "io-uring [buf_ring=on]"]);
     }
 
     #[test]
