@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# ringside's backends against minimal C servers doing the same job (the
-# floors in scripts/reference/): req/s and the server's CPU per request,
-# 128-byte echo, closed loop, ringside-loadgen pinned to one CPU and the
-# server to the other. Pairs: ringside epoll vs epoll_echo.c, ringside
-# thread-per-conn vs tpc_echo.c, and ringside io-uring vs ringside epoll
-# (issue 6's io_uring target; there "ours" is io-uring, "ref" epoll).
+# ringside's backends against servers doing the same job: req/s, the
+# server's CPU per request and the client's, closed loop, the load generator
+# pinned to one CPU and the server to the other. Default pairs (docs/
+# PERFORMANCE.md): ringside epoll vs epoll_echo.c and ringside
+# thread-per-conn vs tpc_echo.c (the floors in scripts/reference/, 128-byte
+# echo), ringside io-uring vs ringside epoll (echo; there "ours" is
+# io-uring, "ref" epoll), and ringside io-uring vs nginx (http), driven by
+# ringside-loadgen and by wrk. More pairs by name with -p: io-uring against
+# itself with one feature switched (io-uring-features), epoll vs nginx.
 #
 # Each run starts a fresh server, waits for its `listening on` line, warms
 # it up with a separate load run (-w, discarded), then measures one load run
@@ -16,22 +19,26 @@
 # request count is the load generator's (echo servers count none). Sides are
 # interleaved within each repetition, the first side alternating (ringside
 # then reference in odd repetitions, reference then ringside in even ones);
-# the ratios are of those adjacent pairs.
+# the ratios are of those adjacent pairs. Each pair's load generator rows
+# go to OUTDIR/<pair>.csv; pairs of two ringside servers (which report their
+# own counters there) also go through `ringside-results compare` into
+# OUTDIR/compare.txt.
 #
 # Usage: scripts/perf-vs-references.sh [-r REPS] [-d DURATION] [-c "50,500"] [-o OUTDIR]
-#                                      [-w WARMUP] [-s CPU] [-l CPU]
+#                                      [-w WARMUP] [-s CPU] [-l CPU] [-p PAIRS]
 #   -r REPS       repetitions (default 5)
 #   -d DURATION   measured window per run, ringside-loadgen syntax (default 5s)
 #   -c LIST       connection counts, comma-separated (default 50,500)
-#   -o OUTDIR     where the raw CSVs (one per server, schema results/SCHEMA.md),
-#                 runs.tsv and summary.txt go (default:
+#   -o OUTDIR     where the raw CSVs (one per pair, schema results/SCHEMA.md),
+#                 wrk's output, runs.tsv, summary.txt and compare.txt go (default:
 #                 bench-results/perf-vs-references-<UTC time>); must not exist
 #   -w WARMUP     warm-up run before each measured one (default 1s; 0s: none)
 #   -s CPU, -l CPU  server's and load generator's CPUs (default 0 and 1)
 #   -p LIST       pairs to run, by label, comma-separated (default:
-#                 epoll,thread-per-conn,io-uring-vs-epoll); io-uring-features
-#                 stands for every uring-* pair (see the list below)
-# Needs: cc, taskset, python3 (to read the CSV).
+#                 epoll,thread-per-conn,io-uring-vs-epoll,nginx,nginx-wrk;
+#                 also nginx-epoll, nginx-epoll-wrk and the uring-* pairs);
+#                 io-uring-features stands for every uring-* pair
+# Needs: cc, taskset, python3; nginx and wrk for the pairs that use them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
