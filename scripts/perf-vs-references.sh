@@ -396,43 +396,85 @@ for rep in $(seq "$reps"); do
     done
 done
 
-# Per pair and connection count: medians of each side, and the median and
+# Per pair and connection count: medians of each side, the median and
 # min-max of the paired ratios ringside/reference (req/s: above 1 is
-# ringside faster; CPU: below 1 is ringside cheaper).
+# ringside faster; CPU: below 1 is ringside cheaper), and the two-sided
+# p-value of the Wilcoxon signed-rank test on the pairs' log ratios: the
+# runs are paired (adjacent, order alternating), and a paired test is not
+# fooled by the machine drifting over the run as an unpaired one is.
 echo
-awk -F'\t' -v reps="$reps" -v dur="$duration" '
-    function median(a, n,    i, j, t) {
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function stats(key, col,    n, i, a, b, q, lo, hi) {
-        n = 0; lo = ""; hi = ""
-        for (i = 1; i <= reps; i++) {
-            if (!((key SUBSEP i SUBSEP "ringside") in v) || !((key SUBSEP i SUBSEP "reference") in v)) continue
-            n++
-            split(v[key, i, "ringside"], x, " "); a[n] = x[col]
-            split(v[key, i, "reference"], y, " "); b[n] = y[col]
-            q[n] = y[col] > 0 ? x[col] / y[col] : 0
-            if (lo == "" || q[n] < lo) lo = q[n]
-            if (hi == "" || q[n] > hi) hi = q[n]
-        }
-        return sprintf("%s %s %s %s %s", median(a, n), median(b, n), median(q, n), lo, hi)
-    }
-    NR > 1 {
-        key = $2 SUBSEP $3
-        v[key, $1, $4] = $6 " " $7
-        if (!(key in seen)) { seen[key] = 1; order[++k] = key; label[key] = $2; conns[key] = $3 }
-    }
-    END {
-        printf "%s repetitions of %s (echo 128 B; the nginx pairs http); medians, and ringside/reference ratios of paired runs (min-max)\n", reps, dur
-        printf "%-22s %6s | %11s %11s %6s %13s | %9s %9s %6s %13s\n", "pair", "conns", "req/s ours", "req/s ref", "ratio", "min-max", "cpu ours", "cpu ref", "ratio", "min-max"
-        for (i = 1; i <= k; i++) {
-            key = order[i]
-            split(stats(key, 1), r, " "); split(stats(key, 2), c, " ")
-            printf "%-22s %6s | %11.0f %11.0f %6.3f %6.3f-%6.3f | %9.3f %9.3f %6.3f %6.3f-%6.3f\n", label[key], conns[key], r[1], r[2], r[3], r[4], r[5], c[1], c[2], c[3], c[4], c[5]
-        }
-        print "(cpu: server CPU us per request, /proc utime+stime; req/s ratio > 1 and cpu ratio < 1 favour ringside)"
-    }' "$runs" | tee "$out/summary.txt"
+python3 - "$runs" "$reps" "$duration" <<'PY' | tee "$out/summary.txt"
+import csv, math, statistics, sys
+from itertools import combinations
+path, reps, dur = sys.argv[1], sys.argv[2], sys.argv[3]
+cells, order = {}, []
+for r in csv.DictReader(open(path), delimiter="\t"):
+    key = (r["pair"], r["conns"])
+    if key not in cells:
+        cells[key] = {}
+        order.append(key)
+    cells[key].setdefault(r["rep"], {})[r["side"]] = (float(r["req_s"]), float(r["cpu_us_per_req"]))
+
+def signed_rank_p(ratios):
+    """Two-sided Wilcoxon signed-rank p on log ratios (ratios of exactly 1
+    dropped): exact up to 50 pairs, the normal approximation beyond."""
+    d = [math.log(q) for q in ratios if q > 0 and q != 1]
+    n = len(d)
+    if n == 0:
+        return 1.0
+    ranked = sorted(range(n), key=lambda i: abs(d[i]))
+    ranks = [0.0] * n
+    i = 0
+    while i < n:  # average ranks over ties
+        j = i
+        while j + 1 < n and abs(d[ranked[j + 1]]) == abs(d[ranked[i]]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks[ranked[k]] = (i + j) / 2 + 1
+        i = j + 1
+    w = sum(r for r, x in zip(ranks, d) if x > 0)
+    mean = n * (n + 1) / 4
+    if n <= 50:
+        # Every assignment of signs to the ranks is equally likely under the
+        # null hypothesis: the distribution of the positive ranks' sum, by
+        # dynamic programming over doubled (so integer) ranks; count the
+        # assignments at least as far from the mean as the one observed.
+        counts = {0: 1}
+        for r in ranks:
+            step = round(2 * r)
+            nxt = dict(counts)
+            for total, ways in counts.items():
+                nxt[total + step] = nxt.get(total + step, 0) + ways
+            counts = nxt
+        far = abs(2 * w - 2 * mean)
+        hits = sum(ways for total, ways in counts.items() if abs(total - 2 * mean) >= far - 1e-9)
+        return hits / (1 << n)
+    sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    return math.erfc(abs(w - mean) / sd / math.sqrt(2))
+
+print(f"{reps} repetitions of {dur} (echo 128 B; the nginx pairs http); medians, ringside/reference ratios of "
+      "paired runs (min-max) and their signed-rank p")
+print(f"{'pair':<22} {'conns':>6} | {'req/s ours':>11} {'req/s ref':>11} {'ratio':>6} {'min-max':>13} {'p':>6} | "
+      f"{'cpu ours':>9} {'cpu ref':>9} {'ratio':>6} {'min-max':>13} {'p':>6}")
+for key in order:
+    pairs = [v for _, v in sorted(cells[key].items(), key=lambda kv: int(kv[0]))
+             if "ringside" in v and "reference" in v]
+    if not pairs:
+        continue
+    cols = []
+    for col in (0, 1):
+        ours = [v["ringside"][col] for v in pairs]
+        ref = [v["reference"][col] for v in pairs]
+        q = [a / b for a, b in zip(ours, ref) if b > 0]
+        cols.append((statistics.median(ours), statistics.median(ref), statistics.median(q), min(q), max(q),
+                     signed_rank_p(q)))
+    r, c = cols
+    print(f"{key[0]:<22} {key[1]:>6} | {r[0]:>11.0f} {r[1]:>11.0f} {r[2]:>6.3f} {r[3]:>6.3f}-{r[4]:>6.3f} {r[5]:>6.3f} | "
+          f"{c[0]:>9.3f} {c[1]:>9.3f} {c[2]:>6.3f} {c[3]:>6.3f}-{c[4]:>6.3f} {c[5]:>6.3f}")
+print("(cpu: server CPU us per request, /proc utime+stime; req/s ratio > 1 and cpu ratio < 1 favour ringside;")
+print(" p: two-sided Wilcoxon signed-rank test of the paired ratios against 1; with 5 pairs it is at least 0.0625,")
+print(" so a difference can be significant at 0.05 only from 6 repetitions)")
+PY
 
 # Where both sides are ringside's servers, their rows (server CPU included,
 # from the servers' counters) in the pair's CSV go through `compare`: each
