@@ -59,6 +59,16 @@ pub struct Args {
     /// Output: aligned text tables, markdown pipe tables, or long-format CSV (columns below).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The runs were interleaved (A B, B A, ... as `scripts/ci-gate.sh --baseline-server`,
+    /// `scripts/perf-vs-references.sh` or an A/B started in turn run them): pair each side's
+    /// i-th run of a workload with the baseline's i-th, in file order. Delta is then the median of
+    /// the paired ratios and p the two-sided Wilcoxon signed-rank p-value of their logs, which the
+    /// machine's drift during the runs does not blur as it blurs the unpaired test. A workload
+    /// whose sides have different run counts is not tested (a note says so); significance needs
+    /// at least 6 pairs.
+    #[arg(long)]
+    pub paired: bool,
 }
 
 /// What `--across` compares within a file.
@@ -92,7 +102,13 @@ baseline and p the two-sided Mann-Whitney U p-value: how likely a difference at 
 would be if both sides' runs came from one distribution. Delta reads `~` when p >= 0.05, a \
 difference within the noise. With 3 runs against 3 the smallest p possible is 0.1, so a difference \
 can be significant only with at least 4 runs on each side (¹ marks a side that, against the baseline, has too few). The geomean \
-line compares the geometric means of the medians over the workloads a side and the baseline both have.";
+line compares the geometric means of the medians over the workloads a side and the baseline both have.
+
+With --paired (for runs interleaved with the baseline's, as an A/B run in turn is), each side's i-th run \
+of a workload is paired with the baseline's i-th: delta is the median of the paired ratios and p the \
+two-sided Wilcoxon signed-rank p-value of their logs. A drift of the machine during the runs moves both \
+runs of a pair alike, so it does not hide a small difference from the paired test as it does from the \
+unpaired one; 6 pairs at least are needed for p < 0.05.";
 
 const AFTER_LONG_HELP: &str = "\
 --format csv columns, one row per (metric, workload, side), plus `geomean` rows (the baseline's, and
@@ -106,14 +122,17 @@ one per side with a geomean against it) where the table has a geomean line:
   ci_low       low end of the median's 95% confidence interval; empty if too few runs
   ci_high      high end of that interval
   n            runs with this figure (empty on geomean rows)
-  delta_pct    median against the baseline's, percent; empty on the baseline side
-  p_value      Mann-Whitney U two-sided p-value against the baseline; empty if not computable
+  delta_pct    median against the baseline's, percent (--paired: the median of the paired ratios);
+               empty on the baseline side
+  p_value      Mann-Whitney U two-sided p-value against the baseline (--paired: Wilcoxon
+               signed-rank); empty if not computable
   significant  true if p_value < 0.05; empty on the baseline side
 
 Examples:
   ringside-results compare before.csv after.csv
   ringside-results compare --metric throughput --metric p99 before.csv after.csv
   ringside-results compare --across backend --baseline epoll sweep.csv
+  ringside-results compare --paired ringside-ci.baseline.csv ringside-ci.csv
   ringside-results compare --format csv before.csv after.csv > delta.csv";
 
 fn parse_metric(s: &str) -> Result<Metric, String> {
@@ -126,11 +145,14 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let inputs = load(&args.files)?;
     let metrics = if args.metrics.is_empty() { Metric::ALL.to_vec() } else { args.metrics.clone() };
-    let report = match (args.across, &args.baseline) {
+    let mut report = match (args.across, &args.baseline) {
         (Some(Across::Backend), Some(baseline)) => across_backend(&inputs, baseline)?,
         // clap makes --across and --baseline require each other.
         (None, _) | (_, None) => by_file(&inputs),
     };
+    for section in &mut report.sections {
+        section.paired = args.paired;
+    }
     let out = match args.format {
         Format::Text => render::text(&report, &metrics),
         Format::Markdown => render::markdown(&report, &metrics),
@@ -208,6 +230,9 @@ struct Section {
     notes: Vec<String>,
     sides: Vec<String>,
     lines: Vec<Line>,
+    /// `--paired`: each side's runs of a workload paired with the
+    /// baseline's, in order.
+    paired: bool,
 }
 
 /// A workload and its complete runs on each side (empty where the side has
@@ -290,7 +315,10 @@ fn by_file(inputs: &[Input]) -> Report {
     };
     let lines =
         labels.into_iter().zip(groups.into_values()).map(|(label, runs)| Line { label, runs }).collect();
-    Report { notes, sections: vec![Section { within: None, heading, notes: Vec::new(), sides, lines }] }
+    Report {
+        notes,
+        sections: vec![Section { within: None, heading, notes: Vec::new(), sides, lines, paired: false }],
+    }
 }
 
 /// `--across backend --baseline B`: within each file, every backend (each
@@ -432,6 +460,7 @@ fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
             )],
             sides: Vec::new(),
             lines: Vec::new(),
+            paired: false,
         });
     };
     let base_side = sides.remove(base);
@@ -480,6 +509,7 @@ fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
         notes,
         sides: sides.into_iter().map(|s| s.label).collect(),
         lines,
+        paired: false,
     })
 }
 
@@ -580,6 +610,37 @@ impl Geomean {
     }
 }
 
+/// Fewer pairs than this cannot give a signed-rank p below α: with 5, the
+/// smallest p possible is 2/32 = 0.0625.
+pub(crate) const FEW_PAIRS: usize = 6;
+
+/// `--paired`: a side's runs of a workload against the baseline's, the i-th
+/// with the i-th (pairs where either lacks the figure are left out). Delta
+/// is the median of the ratios minus 1, p the signed-rank p of their logs.
+/// Different run counts pair nothing: no delta, no p.
+fn paired_versus(base: &[Row], this: &[Row], metric: Metric) -> Versus {
+    if base.is_empty() || this.is_empty() {
+        return Versus { delta: None, p: None, can_be_significant: true };
+    }
+    if base.len() != this.len() {
+        return Versus { delta: None, p: None, can_be_significant: true };
+    }
+    let ratios: Vec<f64> = base
+        .iter()
+        .zip(this)
+        .filter_map(|(b, t)| match (metric.value(b), metric.value(t)) {
+            (Some(b), Some(t)) if b > 0.0 && t > 0.0 => Some(t / b),
+            _ => None,
+        })
+        .collect();
+    let logs: Vec<f64> = ratios.iter().map(|q| q.ln()).collect();
+    Versus {
+        delta: Summary::of(&ratios).map(|s| s.median - 1.0),
+        p: stats::signed_rank_p(&logs),
+        can_be_significant: ratios.is_empty() || ratios.len() >= FEW_PAIRS,
+    }
+}
+
 fn tabulate(section: &Section, metric: Metric) -> MetricTable {
     let lines: Vec<TableLine> = section
         .lines
@@ -591,6 +652,9 @@ fn tabulate(section: &Section, metric: Metric) -> MetricTable {
             let versus = (0..values.len())
                 .map(|side| {
                     (side > 0).then(|| {
+                        if section.paired {
+                            return paired_versus(&line.runs[0], &line.runs[side], metric);
+                        }
                         let delta = match (cells[0], cells[side]) {
                             (Some(base), Some(this)) if base.median != 0.0 => {
                                 Some(this.median / base.median - 1.0)
@@ -877,6 +941,42 @@ mod tests {
         assert!(e.contains("2 option sets") && e.contains("--baseline 'thread-pool (threads=64)'"), "{e}");
         let report = across_backend(&[input("a.csv", rows)], "thread-pool (threads=64)").unwrap();
         assert_eq!(report.sections[0].sides[0], "thread-pool (threads=64)");
+    }
+
+    #[test]
+    fn paired_sees_through_drift_that_hides_a_difference_from_the_unpaired_test() {
+        // The machine speeds up run after run; the other side is 2% faster
+        // than the baseline in every pair.
+        let base: Vec<f64> = (0..8).map(|i| 100.0 + 4.0 * f64::from(i)).collect();
+        let other: Vec<f64> = base.iter().map(|v| v * 1.02).collect();
+        let inputs = [input("a.csv", runs("epoll", 50, &base)), input("b.csv", runs("epoll", 50, &other))];
+
+        let unpaired = by_file(&inputs);
+        let v = only_table(&unpaired, Metric::Throughput).lines[0].versus[1].unwrap();
+        assert!(!v.significant(), "{v:?}");
+
+        let mut paired = by_file(&inputs);
+        paired.sections[0].paired = true;
+        let v = only_table(&paired, Metric::Throughput).lines[0].versus[1].unwrap();
+        assert!((v.delta.unwrap() - 0.02).abs() < 1e-9, "{v:?}");
+        assert_eq!(v.p, Some(2.0 / 256.0));
+        assert!(v.significant() && v.can_be_significant);
+
+        // 5 pairs cannot be significant; different run counts pair nothing.
+        let five =
+            [input("a.csv", runs("epoll", 50, &base[..5])), input("b.csv", runs("epoll", 50, &other[..5]))];
+        let mut report = by_file(&five);
+        report.sections[0].paired = true;
+        let v = only_table(&report, Metric::Throughput).lines[0].versus[1].unwrap();
+        assert!(!v.can_be_significant && !v.significant(), "{v:?}");
+        let uneven =
+            [input("a.csv", runs("epoll", 50, &base)), input("b.csv", runs("epoll", 50, &other[..7]))];
+        let mut report = by_file(&uneven);
+        report.sections[0].paired = true;
+        let v = only_table(&report, Metric::Throughput).lines[0].versus[1].unwrap();
+        assert_eq!((v.delta, v.p), (None, None));
+        let text = render::text(&report, &[Metric::Throughput]);
+        assert!(text.contains("has 7 runs on b.csv and 8 on a.csv: not paired"), "{text}");
     }
 
     #[test]

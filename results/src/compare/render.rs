@@ -323,7 +323,34 @@ impl Grid {
                 }
             }
         }
-        if few {
+        if section.paired {
+            notes.push(
+                "paired: each side's i-th run of a workload against the baseline's i-th; delta is the median \
+                 of the paired ratios, p the two-sided Wilcoxon signed-rank p-value of their logs"
+                    .into(),
+            );
+            for line in &section.lines {
+                for (side, runs) in line.runs.iter().enumerate().skip(1) {
+                    let base = line.runs[0].len();
+                    if base > 0 && !runs.is_empty() && runs.len() != base {
+                        notes.push(format!(
+                            "paired: `{}` has {} runs on {} and {base} on {}: not paired, not compared",
+                            line.label,
+                            runs.len(),
+                            section.sides[side],
+                            section.sides[0]
+                        ));
+                    }
+                }
+            }
+        }
+        if few && section.paired {
+            notes.push(format!(
+                "{FEW_MARK} fewer than {} pairs: no difference can be significant at α = 0.05 (with 5 pairs \
+                 the smallest p possible is 0.0625)",
+                super::FEW_PAIRS
+            ));
+        } else if few {
             notes.push(format!(
                 "{FEW_MARK} too few runs on this side and the baseline's for any difference to be \
                  significant at α = 0.05 (3 against 3: the smallest p possible is 0.1; 4 against 3: 0.057); \
