@@ -619,10 +619,9 @@ pub(crate) const FEW_PAIRS: usize = 6;
 /// is the median of the ratios minus 1, p the signed-rank p of their logs.
 /// Different run counts pair nothing: no delta, no p.
 fn paired_versus(base: &[Row], this: &[Row], metric: Metric) -> Versus {
-    if base.is_empty() || this.is_empty() {
-        return Versus { delta: None, p: None, can_be_significant: true };
-    }
-    if base.len() != this.len() {
+    // Nothing to pair: a side without runs (marked `—`), or different
+    // counts (a note names them).
+    if base.is_empty() || base.len() != this.len() {
         return Versus { delta: None, p: None, can_be_significant: true };
     }
     let ratios: Vec<f64> = base
