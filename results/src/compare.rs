@@ -65,8 +65,9 @@ pub struct Args {
     /// i-th run of a workload with the baseline's i-th, in file order. Delta is then the median of
     /// the paired ratios and p the two-sided Wilcoxon signed-rank p-value of their logs, which the
     /// machine's drift during the runs does not blur as it blurs the unpaired test. A workload
-    /// whose sides have different run counts is not tested (a note says so); significance needs
-    /// at least 6 pairs.
+    /// whose sides have different run counts is not tested (a note says so), and a file with
+    /// incomplete runs is refused (leaving them out would shift the pairs after them);
+    /// significance needs at least 6 pairs.
     #[arg(long)]
     pub paired: bool,
 }
@@ -144,6 +145,19 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let inputs = load(&args.files)?;
+    // Pairs are made by order; a run left out would shift every pair after
+    // it onto the wrong partner.
+    if args.paired
+        && let Some(input) = inputs.iter().find(|i| i.incomplete > 0)
+    {
+        anyhow::bail!(
+            "--paired pairs runs by their order, and {} has {} incomplete run(s), left out of any \
+             comparison, which would pair the runs after them with the wrong partners; compare \
+             without --paired, or remove those runs and their partners from both sides",
+            input.label,
+            input.incomplete
+        );
+    }
     let metrics = if args.metrics.is_empty() { Metric::ALL.to_vec() } else { args.metrics.clone() };
     let mut report = match (args.across, &args.baseline) {
         (Some(Across::Backend), Some(baseline)) => across_backend(&inputs, baseline)?,

@@ -189,6 +189,13 @@ fn every_format_parses() {
 fn a_bad_file_is_exit_2_naming_file_and_line() {
     let dir = dir("bad");
     let (a, b) = two_files(&dir);
+    // Pairs are by order: an incomplete run left out would shift them.
+    let out = compare(&["--paired", &a, &b]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no half report");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a.csv has 1 incomplete run(s)") && err.contains("without --paired"), "{err}");
+
     let text = std::fs::read_to_string(&b).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     lines[2] = lines[2].replacen(",http,", ",gopher,", 1);
