@@ -225,11 +225,13 @@ pub fn parse_start_at(s: &str) -> Result<SystemTime, String> {
             .then(|| Duration::try_from_secs_f64(v).ok())?
     };
     let parsed = if let Some(n) = s.strip_prefix('+') {
-        seconds(n).map(|d| SystemTime::now() + d)
+        // Checked: a time past what the clock can hold is bad input, not a
+        // panic.
+        seconds(n).and_then(|d| SystemTime::now().checked_add(d))
     } else if s.contains('T') {
         results::parse_timestamp_utc(s)
     } else {
-        seconds(s).map(|d| UNIX_EPOCH + d)
+        seconds(s).and_then(|d| UNIX_EPOCH.checked_add(d))
     };
     parsed.ok_or_else(|| {
         format!(
@@ -921,6 +923,9 @@ mod tests {
             ("+-5", None),
             ("5s", None),
             ("", None),
+            // Past what the clock holds: refused, not a panic.
+            ("18000000000000000000", None),
+            ("+18000000000000000000", None),
         ];
         for (text, expected) in table {
             assert_eq!(parse_start_at(text).ok(), expected, "{text:?}");
