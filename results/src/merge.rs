@@ -837,14 +837,57 @@ impl Pending {
         Ok(pending)
     }
 
-    fn commit(mut self) -> Result<(), Error> {
-        fs::rename(&self.temp, &self.dest).map_err(|source| Error::Io {
-            path: self.dest.clone(),
-            doing: "rename the finished temporary file to",
-            source,
-        })?;
+    /// Put the finished file in place. A file already at the destination is
+    /// moved aside first, so that [`Committed::undo`] can bring it back.
+    fn commit(mut self) -> Result<Committed, Error> {
+        let old = self.temp.with_extension("old");
+        let old = match fs::rename(&self.dest, &old) {
+            Ok(()) => Some(old),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(Error::Io {
+                    path: self.dest.clone(),
+                    doing: "move aside the file already at",
+                    source,
+                });
+            }
+        };
+        if let Err(source) = fs::rename(&self.temp, &self.dest) {
+            if let Some(old) = &old {
+                let _ = fs::rename(old, &self.dest);
+            }
+            return Err(Error::Io {
+                path: self.dest.clone(),
+                doing: "rename the finished temporary file to",
+                source,
+            });
+        }
         self.committed = true;
-        Ok(())
+        Ok(Committed { dest: self.dest.clone(), old })
+    }
+}
+
+/// A side file put in place, and the file it replaced, kept until the
+/// merged row is appended.
+struct Committed {
+    dest: PathBuf,
+    old: Option<PathBuf>,
+}
+
+impl Committed {
+    /// Take the new file back and restore the one it replaced, if any.
+    fn undo(self) {
+        let _ = fs::remove_file(&self.dest);
+        if let Some(old) = &self.old {
+            let _ = fs::rename(old, &self.dest);
+        }
+    }
+
+    /// The merge is complete: drop the replaced file.
+    fn keep(self) {
+        if let Some(old) = &self.old {
+            let _ = fs::remove_file(old);
+        }
     }
 }
 
@@ -885,19 +928,25 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         pending.push(Pending::write(path, |w| write_hgrm(w, merged.corrected.as_ref().unwrap_or(&empty)))?);
     }
     // The side files first, the row last: a row is never left without its
-    // files; if the row cannot be appended, the files are taken back.
-    let mut committed = Vec::new();
+    // files; if a file cannot be put in place or the row cannot be
+    // appended, the files are taken back and the ones they replaced
+    // restored.
+    let mut committed: Vec<Committed> = Vec::new();
+    let undo = |committed: Vec<Committed>| committed.into_iter().rev().for_each(Committed::undo);
     for p in pending {
-        let dest = p.dest.clone();
-        p.commit()?;
-        committed.push(dest);
+        match p.commit() {
+            Ok(c) => committed.push(c),
+            Err(e) => {
+                undo(committed);
+                return Err(e.into());
+            }
+        }
     }
     if let Err(e) = crate::append(&args.out, &merged.row) {
-        for dest in &committed {
-            let _ = fs::remove_file(dest);
-        }
+        undo(committed);
         return Err(e.into());
     }
+    committed.into_iter().for_each(Committed::keep);
 
     let mut out = io::stdout().lock();
     for c in &clients {
@@ -929,6 +978,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use crate::row::tests::sample;
+
+    #[test]
+    fn a_side_file_taken_back_restores_the_one_it_replaced() {
+        let dir = std::env::temp_dir().join(format!("ringside-merge-commit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (dest, fresh) = (dir.join("m.hgrm"), dir.join("new.hgrm"));
+        fs::write(&dest, "old").unwrap();
+        let new = |path: &Path| Pending::write(path, |w| w.write_all(b"new")).unwrap().commit().unwrap();
+
+        new(&dest).undo();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "old");
+        new(&fresh).undo();
+        assert!(!fresh.exists());
+
+        new(&dest).keep();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["m.hgrm"], "nothing set aside is left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// A fresh directory for one test.
     fn temp_dir(test: &str) -> PathBuf {
