@@ -126,7 +126,6 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<Row>, Error> {
     Ok(rows)
 }
 
-/// One data row, checked cell by cell.
 /// How each results file is named in tables and charts: its file name, or,
 /// where two files share it, as many of the path's last components as tell
 /// them apart (`base/a.csv`, `new/a.csv`).
@@ -149,6 +148,7 @@ pub fn labels(paths: &[&Path]) -> Vec<String> {
         .collect()
 }
 
+/// One data row, checked cell by cell.
 fn parse_row(path: &Path, record: ByteRecord) -> Result<Row, Error> {
     let line = record.position().map_or(0, |p| p.line());
     let malformed = |column: &str, problem: String| Error::Malformed {
