@@ -173,8 +173,8 @@ fn exact_two_sided(rank2: &[usize], n1: usize, mean2: usize, distance2: usize) -
 /// a sum of the positive ones' ranks at least as far from its mean as the
 /// one seen. Zeros are dropped (Pratt's rule is not used); ties get mid
 /// ranks. Exact (every assignment of signs, ties included) up to 50
-/// non-zero differences; beyond, the normal approximation with the tie
-/// correction. `Some(1.0)` if every difference is 0; `None` if there are
+/// non-zero differences; beyond, the normal approximation with the tie and
+/// continuity corrections. `Some(1.0)` if every difference is 0; `None` if there are
 /// none or one is NaN.
 pub fn signed_rank_p(d: &[f64]) -> Option<f64> {
     if d.is_empty() || d.iter().any(|v| v.is_nan()) {
@@ -233,14 +233,15 @@ pub fn signed_rank_p(d: &[f64]) -> Option<f64> {
 
 /// The signed-rank test's normal approximation: `n` differences, `ties` the
 /// sum of t³ - t over groups of tied ranks, `distance4` four times the
-/// distance of the positive ranks' sum from its mean.
+/// distance of the positive ranks' sum from its mean. With a continuity
+/// correction, as [`mann_whitney_p`]'s.
 fn signed_rank_normal(n: usize, ties: f64, distance4: usize) -> f64 {
     let nf = n as f64;
     let variance = nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0 - ties / 48.0;
     if variance <= 0.0 {
         return 1.0;
     }
-    let z = (distance4 as f64 / 4.0) / variance.sqrt();
+    let z = ((distance4 as f64 / 4.0) - 0.5).max(0.0) / variance.sqrt();
     (2.0 * normal_upper_tail(z)).min(1.0)
 }
 
