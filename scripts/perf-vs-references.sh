@@ -449,8 +449,10 @@ def signed_rank_p(ratios):
         far = abs(2 * w - 2 * mean)
         hits = sum(ways for total, ways in counts.items() if abs(total - 2 * mean) >= far - 1e-9)
         return hits / (1 << n)
+    # As results/src/stats.rs signed_rank_p does it (continuity-corrected;
+    # ties left out of the variance here).
     sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
-    return math.erfc(abs(w - mean) / sd / math.sqrt(2))
+    return math.erfc(max(abs(w - mean) - 0.5, 0) / sd / math.sqrt(2))
 
 print(f"{reps} repetitions of {dur} (echo 128 B; the nginx pairs http); medians, ringside/reference ratios of "
       "paired runs (min-max) and their signed-rank p")
