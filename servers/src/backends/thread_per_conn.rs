@@ -85,17 +85,20 @@ fn accept_loop(listener: &TcpListener, ctx: &Context) -> anyhow::Result<()> {
         let conn = ctx.clone();
         let index = next;
         next = next.wrapping_add(1);
-        let spawned = thread::Builder::new().stack_size(STACK_SIZE).spawn(move || {
-            if let Err(e) = conn.pin(index) {
-                conn.counters().closed(Closed::Error);
-                conn.shutdown().fail(e);
-                return;
-            }
-            let recorder = conn.counters().recorder();
-            let mut host = conn.host();
-            let mut buffers = Buffers::new();
-            blocking::serve(stream, &conn, &mut host, &recorder, &mut buffers);
-        });
+        // Named, or it would show as `acceptor` (the name a thread inherits)
+        // in `top -H`, `ps -L` and perf's per-thread reports.
+        let spawned =
+            thread::Builder::new().name(format!("conn-{index}")).stack_size(STACK_SIZE).spawn(move || {
+                if let Err(e) = conn.pin(index) {
+                    conn.counters().closed(Closed::Error);
+                    conn.shutdown().fail(e);
+                    return;
+                }
+                let recorder = conn.counters().recorder();
+                let mut host = conn.host();
+                let mut buffers = Buffers::new();
+                blocking::serve(stream, &conn, &mut host, &recorder, &mut buffers);
+            });
         if let Err(e) = spawned {
             // The stream moved into the closure that was never run and has
             // been dropped (closed) with it.
