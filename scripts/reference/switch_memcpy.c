@@ -8,7 +8,10 @@
  *      AVX-512 variant, which writes zmm16 and up)
  *   2  the same 128 bytes copied one volatile byte at a time (no vector
  *      registers)
- * Prints the time per round trip (two switches). Run it with and without
+ * Prints the time per round trip (two switches). `ringside-loadgen ctxsw` is
+ * the general measurement of a switch (and the one in ringside's rows); this
+ * one exists only for the copy in between, made by glibc's own memcpy as a
+ * C server's would be. Run it with and without
  * GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ.
  *
  * Build: cc -O2 -Wall -Wextra -pthread -o switch_memcpy switch_memcpy.c
