@@ -154,46 +154,70 @@ fn open_loop_corrected_latency_sees_a_stall_that_the_raw_figure_misses() {
     );
 }
 
-/// The truth to compare with: the median latency a minimal, obviously
-/// correct client measures against the same server (one blocking
-/// connection: write, read, two clock reads).
-fn plain_client_median_ms(server: &TestServer, round_trips: usize) -> f64 {
+/// The truth to compare with: the round trips a minimal, obviously correct
+/// client measures against the same server (one blocking connection:
+/// write, read, two clock reads), in ms.
+fn plain_client_ms(server: &TestServer, round_trips: usize) -> Vec<f64> {
     let mut s = TcpStream::connect(server.addr).unwrap();
     s.set_nodelay(true).unwrap();
     let msg = [7u8; MESSAGE];
     let mut back = [0u8; MESSAGE];
-    let mut times: Vec<Duration> = (0..round_trips)
+    (0..round_trips)
         .map(|_| {
             let t = Instant::now();
             s.write_all(&msg).unwrap();
             s.read_exact(&mut back).unwrap();
-            t.elapsed()
+            t.elapsed().as_secs_f64() * 1000.0
         })
-        .collect();
-    times.sort_unstable();
-    times[times.len() / 2].as_secs_f64() * 1000.0
+        .collect()
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_unstable_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The load generator's single-connection median against a server that
+/// answers after 1 ms, for each driver, against the plain client's.
+///
+/// The truth and the measurements are taken in alternating slices of the
+/// same period (truth, epoll, io_uring, truth, ...): a machine whose load
+/// changes during the test (another job starting) changes all three alike,
+/// so the comparison stays like with like and the 10% tolerance holds on a
+/// busy machine.
 #[test]
 fn latency_of_a_1ms_server_is_measured_within_10_percent() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let server = TestServer::start(Policy::Delay(Duration::from_millis(1)));
-    let truth = plain_client_median_ms(&server, 500);
-    let r = run(&args(&server, &["-c", "1", "--warmup", "200ms", "-d", "2s"]));
-    let p50 = ms(&r.corrected, 0.5);
-    let server_side = {
-        let mut m = server.measured.lock().unwrap().clone();
-        m.sort_unstable();
-        m[m.len() / 2] as f64 / 1000.0
-    };
-    assert!(
-        (0.99..1.2).contains(&server_side),
-        "the server's own median delay is {server_side:.3} ms, not 1 ms"
-    );
-    assert!(
-        (p50 - truth).abs() <= 0.1 * truth,
-        "load generator p50 {p50:.3} ms, a plain blocking client's median {truth:.3} ms: more than 10% apart"
-    );
+    const SLICES: usize = 8;
+    let drivers = ["epoll", "io-uring"];
+    let mut truth = Vec::new();
+    let mut measured: Vec<hdrhistogram::Histogram<u64>> =
+        drivers.iter().map(|_| loadgen::engine::new_histogram()).collect();
+    for slice in 0..SLICES {
+        // Alternate which driver follows the truth, so neither always runs
+        // right after it.
+        let order: Vec<usize> = if slice % 2 == 0 { vec![0, 1] } else { vec![1, 0] };
+        truth.extend(plain_client_ms(&server, 60));
+        for d in order {
+            let r = run(&args(&server, &["-c", "1", "--warmup", "30ms", "-d", "200ms", "--io", drivers[d]]));
+            assert_eq!(r.errors.total(), 0, "{:?}", r.errors);
+            measured[d].add(&r.corrected).unwrap();
+        }
+    }
+    let truth = median(truth);
+    let server_side = median(server.measured.lock().unwrap().iter().map(|&us| us as f64 / 1000.0).collect());
+    // Only a lower bound: on a busy machine the server's spin is preempted
+    // too, which the truth and the measurements both see.
+    assert!(server_side >= 0.99, "the server's own median delay is {server_side:.3} ms, not 1 ms");
+    for (d, h) in drivers.iter().zip(&measured) {
+        let p50 = ms(h, 0.5);
+        assert!(
+            (p50 - truth).abs() <= 0.1 * truth,
+            "--io {d}: load generator p50 {p50:.3} ms, a plain blocking client's median {truth:.3} ms (interleaved \
+             in {SLICES} slices): more than 10% apart"
+        );
+    }
 }
 
 #[test]
