@@ -1,7 +1,8 @@
 //! A run's report as one row of the results CSV (the `results` crate owns
 //! the schema).
 
-use crate::report::QUANTILES;
+use results::hdr::LatencyColumns;
+
 use crate::run::{ArrivalArg, Report, describe_work};
 
 /// What a row needs beyond the report.
@@ -49,12 +50,7 @@ pub fn switch_share_pct(vcs: f64, ics: f64, cpu_us: f64, same_cpu_ns: f64) -> f6
 
 pub fn row(r: &Report, ctx: &Context) -> results::Row {
     let a = &r.args;
-    let q = |h: &hdrhistogram::Histogram<u64>, i: usize| {
-        if h.is_empty() { 0.0 } else { h.value_at_quantile(QUANTILES[i].0) as f64 }
-    };
-    let stat = |f: fn(&hdrhistogram::Histogram<u64>) -> f64, h: &hdrhistogram::Histogram<u64>| {
-        if h.is_empty() { 0.0 } else { f(h) }
-    };
+    let (lat, raw) = (LatencyColumns::of(&r.corrected), LatencyColumns::of(&r.raw));
     let server = r.server.unwrap_or_default();
     let mut notes = r.notes.clone();
     if let Some(why) = &r.incomplete {
@@ -75,6 +71,10 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         timestamp: results::timestamp_utc(r.window_started),
         run_id: ctx.run_id.clone(),
         repetition: ctx.repetition,
+        // Until the engine measures the schedule, sends and drain apart:
+        // a run, offered and sent as achieved, nothing late, no lag.
+        phase: results::Phase::Run,
+        slo: String::new(),
         git_rev: GIT_REV.to_string(),
         host: host(),
         kernel: kernel(),
@@ -94,6 +94,8 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
             (Some(_), ArrivalArg::Uniform) => results::Arrival::Uniform,
         },
         target_rate: a.rate.unwrap_or(0.0),
+        offered_rate: r.achieved_rate(),
+        sent_rate: r.achieved_rate(),
         achieved_rate: r.achieved_rate(),
         rate_shortfall: r.rate_shortfall(),
         request_bytes,
@@ -102,6 +104,8 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         warmup_s: a.warmup.as_secs_f64(),
         duration_s: r.window.as_secs_f64(),
         requests: r.completed,
+        answered_late: 0,
+        drain_s: 0.0,
         errors_connect: r.errors.connect,
         errors_reset: r.errors.reset,
         errors_timeout: r.errors.timeout,
@@ -111,20 +115,23 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         conn_answers_max: r.answers_per_conn.last().copied().unwrap_or(0),
         complete: r.incomplete.is_none(),
         note: notes.join("; "),
-        lat_p50_us: q(&r.corrected, 0),
-        lat_p90_us: q(&r.corrected, 1),
-        lat_p99_us: q(&r.corrected, 2),
-        lat_p999_us: q(&r.corrected, 3),
-        lat_p9999_us: q(&r.corrected, 4),
-        lat_max_us: stat(|h| h.max() as f64, &r.corrected),
-        lat_mean_us: stat(|h| h.mean(), &r.corrected),
-        raw_p50_us: q(&r.raw, 0),
-        raw_p90_us: q(&r.raw, 1),
-        raw_p99_us: q(&r.raw, 2),
-        raw_p999_us: q(&r.raw, 3),
-        raw_p9999_us: q(&r.raw, 4),
-        raw_max_us: stat(|h| h.max() as f64, &r.raw),
-        raw_mean_us: stat(|h| h.mean(), &r.raw),
+        lat_p50_us: lat.p50_us,
+        lat_p90_us: lat.p90_us,
+        lat_p99_us: lat.p99_us,
+        lat_p999_us: lat.p999_us,
+        lat_p9999_us: lat.p9999_us,
+        lat_max_us: lat.max_us,
+        lat_mean_us: lat.mean_us,
+        raw_p50_us: raw.p50_us,
+        raw_p90_us: raw.p90_us,
+        raw_p99_us: raw.p99_us,
+        raw_p999_us: raw.p999_us,
+        raw_p9999_us: raw.p9999_us,
+        raw_max_us: raw.max_us,
+        raw_mean_us: raw.mean_us,
+        send_lag_p50_us: 0.0,
+        send_lag_p99_us: 0.0,
+        send_lag_max_us: 0.0,
         server_cpu_user_us: server.cpu_user_us,
         server_cpu_sys_us: server.cpu_sys_us,
         server_vcs: server.vcs,

@@ -40,13 +40,9 @@ use hdrhistogram::Histogram;
 
 use crate::proto::{BadResponse, Fed, Requests, Responses, Shape};
 
-/// Latencies are recorded in microseconds from 1 µs to 60 s with three
-/// significant digits.
-pub const HIGHEST_US: u64 = 60_000_000;
-
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("valid histogram bounds")
-}
+/// Latencies are recorded in nanoseconds, 1 ns to 60 s, three significant
+/// digits: the histograms of `results::hdr`, whose formats write them.
+pub use results::hdr::new_histogram;
 
 /// The latencies of one thread: corrected (from the intended send time) and
 /// raw (from the actual one). Both go into the current second's histograms,
@@ -59,7 +55,7 @@ pub struct Latencies {
     raw: Histogram<u64>,
     interval: Histogram<u64>,
     interval_raw: Histogram<u64>,
-    us_per_tick: f64,
+    ns_per_tick: f64,
 }
 
 impl Latencies {
@@ -69,7 +65,7 @@ impl Latencies {
             raw: new_histogram(),
             interval: new_histogram(),
             interval_raw: new_histogram(),
-            us_per_tick: 1e6 / ticks_per_second(clock),
+            ns_per_tick: 1e9 / ticks_per_second(clock),
         }
     }
 
@@ -93,15 +89,15 @@ impl Latencies {
     /// arrived at `now` (all clock ticks).
     #[inline]
     pub fn record(&mut self, intended: u64, sent: u64, now: u64) {
-        let corrected = self.to_us(now.saturating_sub(intended));
-        let raw = self.to_us(now.saturating_sub(sent));
+        let corrected = self.to_ns(now.saturating_sub(intended));
+        let raw = self.to_ns(now.saturating_sub(sent));
         self.interval.saturating_record(corrected);
         self.interval_raw.saturating_record(raw);
     }
 
     #[inline]
-    fn to_us(&self, ticks: u64) -> u64 {
-        ((ticks as f64 * self.us_per_tick) as u64).max(1)
+    fn to_ns(&self, ticks: u64) -> u64 {
+        ((ticks as f64 * self.ns_per_tick) as u64).max(1)
     }
 }
 

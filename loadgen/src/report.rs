@@ -1,27 +1,21 @@
 //! What a run prints and writes: the summary, the percentile distribution
 //! (`--hgrm`), and the HdrHistogram interval log (`--hlog`).
 //!
-//! Histograms hold microseconds. Files use milliseconds as HdrHistogram's
-//! tools expect (`--hgrm` values, and the interval log's max-value divisor of
-//! 1000), so they plot next to wrk2's.
-//!
-//! The interval log holds, for each second, the corrected latencies as an
-//! untagged line (what HdrHistogram's tools read by default) and the raw
-//! ones as a line tagged `Tag=raw`; logs written before the raw lines
-//! existed hold only the untagged ones, which mean the same.
-//! `ringside-results merge` adds the logs of several load generators up.
+//! Histograms hold nanoseconds; the summary prints microseconds and up.
+//! The file formats (`.hgrm`, the interval log: for each second the
+//! corrected latencies untagged, the raw ones tagged `Tag=raw`) are
+//! `results::hdr`'s, which `ringside-results merge` reads and writes too.
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use results::hdr::{self, LogWriter, Series};
 
 use crate::run::{Report, describe_work};
 
@@ -49,7 +43,7 @@ pub fn fmt_us(us: f64) -> String {
     }
 }
 
-/// The percentiles the summary and the CSV report.
+/// The percentiles the summary prints (those of the CSV columns, `results::hdr::QUANTILES`).
 pub const QUANTILES: [(f64, &str); 5] =
     [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9"), (0.9999, "p99.99")];
 
@@ -60,9 +54,9 @@ fn latency_line(label: &str, h: &Histogram<u64>) -> String {
         return line;
     }
     for (q, _) in QUANTILES {
-        let _ = write!(line, "{:>10}", fmt_us(h.value_at_quantile(q) as f64));
+        let _ = write!(line, "{:>10}", fmt_us(hdr::us(h.value_at_quantile(q))));
     }
-    let _ = write!(line, "{:>10}{:>10}", fmt_us(h.max() as f64), fmt_us(h.mean()));
+    let _ = write!(line, "{:>10}{:>10}", fmt_us(hdr::us(h.max())), fmt_us(h.mean() / 1000.0));
     line
 }
 
@@ -211,18 +205,15 @@ fn per_request(p: &crate::server_stats::PerRequest) -> String {
     )
 }
 
-/// Write `h` (µs) as HdrHistogram's percentile distribution, in ms (the
+/// Write `h` (ns) as HdrHistogram's percentile distribution, in ms (the
 /// same text `ringside-results merge --hgrm-out` writes).
 pub fn write_hgrm(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    results::merge::write_hgrm(&mut w, h)?;
+    hdr::write_hgrm(&mut w, h)?;
     w.flush()?;
     Ok(())
 }
-
-/// The tag of the interval log's raw-latency lines (what `merge` reads).
-pub use results::merge::RAW_TAG;
 
 /// One second for the interval log: its number, corrected and raw latencies.
 type LogSecond = (u64, Histogram<u64>, Histogram<u64>);
@@ -243,23 +234,12 @@ impl IntervalLog {
         let shown = path.display().to_string();
         let writer =
             std::thread::Builder::new().name("hlog".into()).spawn(move || -> anyhow::Result<()> {
-                let mut serializer = V2DeflateSerializer::new();
-                let mut log = IntervalLogWriterBuilder::new()
-                    .add_comment(
-                        "ringside-loadgen: latency in microseconds; untagged lines: corrected (from the \
-                         intended send time), Tag=raw: raw (from the actual send)",
-                    )
-                    .with_start_time(start)
-                    .with_base_time(start)
-                    .with_max_value_divisor(1000.0)
-                    .begin_log_with(&mut file, &mut serializer)
+                let mut log = LogWriter::begin(&mut file, start, "ringside-loadgen")
                     .with_context(|| format!("cannot write {shown}"))?;
-                let raw_tag = Tag::new(RAW_TAG);
                 for (second, corrected, raw) in rx {
-                    let (start, length) = (Duration::from_secs(second), Duration::from_secs(1));
-                    log.write_histogram(&corrected, start, length, None)
-                        .and_then(|()| log.write_histogram(&raw, start, length, raw_tag))
-                        .map_err(|e| anyhow::anyhow!("cannot write {shown}: {e}"))?;
+                    log.write(second, Series::Corrected, &corrected)
+                        .and_then(|()| log.write(second, Series::Raw, &raw))
+                        .with_context(|| format!("cannot write {shown}"))?;
                 }
                 drop(log);
                 file.flush().with_context(|| format!("cannot write {shown}"))?;
@@ -308,8 +288,8 @@ mod tests {
         let mut log = IntervalLog::create(&path, start).unwrap();
         for second in 0..3 {
             let (mut corrected, mut raw) = (crate::engine::new_histogram(), crate::engine::new_histogram());
-            corrected.record(100 * (second + 1)).unwrap();
-            raw.record(10 * (second + 1)).unwrap();
+            corrected.record(100_000 * (second + 1)).unwrap();
+            raw.record(10_000 * (second + 1)).unwrap();
             log.write(second, &corrected, &raw);
         }
         log.close().unwrap();
@@ -340,7 +320,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("ringside-{}.hgrm", std::process::id()));
         let mut h = crate::engine::new_histogram();
         for v in 1..=1000 {
-            h.record(v).unwrap();
+            h.record(v * 1000).unwrap();
         }
         write_hgrm(&path, &h).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -807,7 +807,7 @@ impl Progress {
             let p99 = if hist.is_empty() {
                 "-".to_string()
             } else {
-                crate::report::fmt_us(hist.value_at_quantile(0.99) as f64)
+                crate::report::fmt_us(results::hdr::us(hist.value_at_quantile(0.99)))
             };
             eprintln!("{}", progress_line(second, self.window, completed, &p99, errors.total()));
         }

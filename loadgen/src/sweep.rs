@@ -788,7 +788,7 @@ pub struct Measurement {
 
 impl Measurement {
     fn of(r: &Report, spec: &RunSpec, note: &str) -> Measurement {
-        let q = |q: f64| (!r.corrected.is_empty()).then(|| r.corrected.value_at_quantile(q) as f64);
+        let q = |q: f64| results::hdr::quantile_us(&r.corrected, q);
         Measurement {
             cell: spec.cell,
             backend: spec.backend.clone(),

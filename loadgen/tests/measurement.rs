@@ -133,8 +133,9 @@ fn run(args: &RunArgs) -> Report {
     run::run(args, Arc::new(AtomicBool::new(false))).expect("the run")
 }
 
+/// The latency at `q` of a histogram of nanoseconds, in milliseconds.
 fn ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
-    h.value_at_quantile(q) as f64 / 1000.0
+    h.value_at_quantile(q) as f64 / 1e6
 }
 
 #[test]

@@ -28,6 +28,10 @@ pub enum Error {
     HeaderMismatch { path: PathBuf, column: String, difference: String },
     /// A row of the file was written with another schema version.
     UnknownSchema { path: PathBuf, line: u64, found: String },
+    /// The file holds rows of an older schema this ringside reads but does
+    /// not append to (only [`append`](crate::append) and
+    /// [`check_writable`](crate::check_writable) refuse this).
+    OlderSchema { path: PathBuf, version: u32 },
     /// The file does not end with a newline, so its last line may be a row
     /// cut short by a crash (or by an editor).
     PartialLastLine { path: PathBuf },
@@ -46,6 +50,7 @@ impl Error {
         match self {
             Error::HeaderMismatch { column, .. } => Some((1, column)),
             Error::UnknownSchema { line, .. } => Some((*line, "schema")),
+            Error::OlderSchema { .. } => Some((1, "schema")),
             Error::Malformed { line, column, .. } => Some((*line, column)),
             _ => None,
         }
@@ -88,8 +93,15 @@ impl fmt::Display for Error {
             Error::UnknownSchema { path, line, found } => write!(
                 f,
                 "{} line {line}, column `schema`: written with results schema version {found}, but this ringside \
-                 reads only version {SCHEMA_VERSION}: read it with the ringside that wrote it, \
+                 reads only versions 2 to {SCHEMA_VERSION}: read it with the ringside that wrote it, \
                  and start a new file for new results",
+                path.display()
+            ),
+            Error::OlderSchema { path, version } => write!(
+                f,
+                "{} holds schema-{version} rows (written by an older ringside), and new rows are schema \
+                 {SCHEMA_VERSION}: a file holds one layout, so new rows need a new file; give another \
+                 path (the tools read both kinds of file together), or move this one aside",
                 path.display()
             ),
             Error::PartialLastLine { path } => write!(

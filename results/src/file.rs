@@ -9,6 +9,10 @@
 //! interleave. Nothing here ever truncates or rewrites a file. Two writers
 //! creating the same new file at the same moment could both write a header;
 //! give each invocation its own file or run them one after another.
+//!
+//! Files of schema 2 (the layout before [`SCHEMA_VERSION`] 3) are still
+//! read, each row mapped into a [`Row`] as its doc says; rows are never
+//! appended to them, since a file holds one layout.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
@@ -21,7 +25,7 @@ use protocol::Protocol;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Arrival, COLUMNS, Error, Mode, Row, SCHEMA_VERSION};
+use crate::{Arrival, COLUMNS, COLUMNS_V2, Error, Mode, Phase, Row, SCHEMA_VERSION};
 
 /// A header line longer than this is not ours (ours is about 700 bytes).
 const MAX_HEADER_BYTES: u64 = 64 * 1024;
@@ -31,7 +35,8 @@ const MAX_HEADER_BYTES: u64 = 64 * 1024;
 /// empty.
 ///
 /// Refuses, without writing anything, a file whose header is not this
-/// schema's, or whose last line is incomplete. The `schema` column is
+/// schema's (a schema-2 file included: new rows need a new file), or whose
+/// last line is incomplete. The `schema` column is
 /// always written as [`SCHEMA_VERSION`]. A non-finite number (NaN,
 /// infinity) is written as 0 and named in `note`, so the file holds only
 /// numbers a reader can use and the run is not lost.
@@ -62,7 +67,8 @@ pub fn append(path: &Path, row: &Row) -> Result<(), Error> {
 
 /// Check, before a run, that [`append`] will be able to write its row to
 /// `path`: the directory exists; if the file exists, it can be opened for
-/// appending, has this schema's header and ends with a complete line; if it
+/// appending, has this schema's header (not schema 2's) and ends with a
+/// complete line; if it
 /// does not, a file can be created in the directory (checked by creating
 /// and removing a hidden probe file). Creates nothing else and changes no
 /// file.
@@ -96,9 +102,11 @@ pub fn check_writable(path: &Path) -> Result<(), Error> {
 }
 
 /// Every row of the results file at `path`, in file order. A file with only
-/// the header has none. The header must be this schema's, every row must
-/// have every column, with a value of the column's type (numbers finite),
-/// and `schema` must be [`SCHEMA_VERSION`].
+/// the header has none. The header must be this schema's or schema 2's,
+/// every row must have every column of it, with a value of the column's
+/// type (numbers finite), and `schema` must be the header's version. Rows of
+/// a schema-2 file come back with `schema` 2 and the newer columns filled
+/// as [`Row`]'s doc says.
 pub fn read(path: &Path) -> Result<Vec<Row>, Error> {
     if path.is_dir() {
         return Err(Error::NotAFile { path: path.to_path_buf() });
@@ -111,10 +119,10 @@ pub fn read(path: &Path) -> Result<Vec<Row>, Error> {
     // which names the missing column.
     let mut reader = ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&bytes[..]);
     let mut records = reader.byte_records();
-    if !check_header(path, &mut records)? {
+    let Some(layout) = check_header(path, &mut records)? else {
         return Err(Error::Empty { path: path.to_path_buf() });
-    }
-    records.map(|record| parse_row(path, record.map_err(|e| csv_error(path, e))?)).collect()
+    };
+    records.map(|record| parse_row(path, layout, record.map_err(|e| csv_error(path, e))?)).collect()
 }
 
 /// Every row of every file, in the order given; stops at the first error.
@@ -148,8 +156,31 @@ pub fn labels(paths: &[&Path]) -> Vec<String> {
         .collect()
 }
 
-/// One data row, checked cell by cell.
-fn parse_row(path: &Path, record: ByteRecord) -> Result<Row, Error> {
+/// The column layouts a file can have: this schema's, or schema 2's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    Current,
+    V2,
+}
+
+impl Layout {
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Layout::Current => &COLUMNS,
+            Layout::V2 => &COLUMNS_V2,
+        }
+    }
+
+    fn version(self) -> u32 {
+        match self {
+            Layout::Current => SCHEMA_VERSION,
+            Layout::V2 => 2,
+        }
+    }
+}
+
+/// One data row of a file of `layout`, checked cell by cell.
+fn parse_row(path: &Path, layout: Layout, record: ByteRecord) -> Result<Row, Error> {
     let line = record.position().map_or(0, |p| p.line());
     let malformed = |column: &str, problem: String| Error::Malformed {
         path: path.to_path_buf(),
@@ -157,24 +188,25 @@ fn parse_row(path: &Path, record: ByteRecord) -> Result<Row, Error> {
         column: column.to_string(),
         problem,
     };
+    let columns = layout.columns();
     let cells = record.len();
-    if cells < COLUMNS.len() {
-        let problem = format!("missing: the row has {cells} cells, the header {}", COLUMNS.len());
-        return Err(malformed(COLUMNS[cells], problem));
+    if cells < columns.len() {
+        let problem = format!("missing: the row has {cells} cells, the header {}", columns.len());
+        return Err(malformed(columns[cells], problem));
     }
-    if cells > COLUMNS.len() {
-        let problem = format!("the row has {cells} cells, the header only {}", COLUMNS.len());
-        return Err(malformed(&format!("cell {}", COLUMNS.len() + 1), problem));
+    if cells > columns.len() {
+        let problem = format!("the row has {cells} cells, the header only {}", columns.len());
+        return Err(malformed(&format!("cell {}", columns.len() + 1), problem));
     }
     let record = StringRecord::from_byte_record(record).map_err(|e| {
         let at = e.utf8_error().field();
-        malformed(COLUMNS[at.min(COLUMNS.len() - 1)], "not UTF-8 text".into())
+        malformed(columns[at.min(columns.len() - 1)], "not UTF-8 text".into())
     })?;
 
     // `schema` first: in a row of another version, the other cells may mean
     // something else, and their errors would mislead.
     match record[0].parse::<u32>() {
-        Ok(SCHEMA_VERSION) => {}
+        Ok(v) if v == layout.version() => {}
         Ok(_) => {
             return Err(Error::UnknownSchema { path: path.to_path_buf(), line, found: record[0].into() });
         }
@@ -182,11 +214,16 @@ fn parse_row(path: &Path, record: ByteRecord) -> Result<Row, Error> {
     }
 
     for (column, check) in CHOICES {
-        let at = COLUMNS.iter().position(|c| *c == column).expect("CHOICES names columns");
+        // A column the layout lacks (`phase` in schema 2) is filled below.
+        let Some(at) = columns.iter().position(|c| *c == column) else { continue };
         if let Some(problem) = check(&record[at]) {
             return Err(malformed(column, format!("cannot read `{}`: {problem}", &record[at])));
         }
     }
+    let record = match layout {
+        Layout::Current => record,
+        Layout::V2 => upgrade_v2(&record),
+    };
     let mut row: Row = record.deserialize(None).map_err(|e| match e.kind() {
         csv::ErrorKind::Deserialize { err, .. } => {
             let at = err.field().and_then(|f| usize::try_from(f).ok()).filter(|&f| f < COLUMNS.len());
@@ -207,12 +244,38 @@ fn parse_row(path: &Path, record: ByteRecord) -> Result<Row, Error> {
     Ok(row)
 }
 
+/// A schema-2 row's cells (already checked: the right count, UTF-8, a
+/// valid `mode`) as a schema-3 row's, the added columns filled as a
+/// schema-2 run would have had them (see [`Row`]). The cells keep their
+/// positions in the sense that every column of schema 2 keeps its name, so
+/// errors found after this still name the right column.
+fn upgrade_v2(v2: &StringRecord) -> StringRecord {
+    let cell = |column: &str| {
+        let at = COLUMNS_V2.iter().position(|c| *c == column).expect("a schema-2 column");
+        &v2[at]
+    };
+    let open = cell("mode") == "open";
+    COLUMNS
+        .iter()
+        .map(|&column| match column {
+            "phase" => "run",
+            "slo" => "",
+            "offered_rate" | "sent_rate" if open => cell("target_rate"),
+            "offered_rate" | "sent_rate" => cell("achieved_rate"),
+            "answered_late" => "0",
+            "drain_s" | "send_lag_p50_us" | "send_lag_p99_us" | "send_lag_max_us" => "0",
+            other => cell(other),
+        })
+        .collect()
+}
+
 /// The columns with a fixed set of values, checked one cell at a time before
 /// the whole row: serde reports a value outside the set as a message, to
 /// which csv attaches no column, and the error must name one. (A test checks
 /// that every column of a type other than a number, a boolean or text is
 /// here.)
-const CHOICES: [(&str, CellCheck); 3] = [
+const CHOICES: [(&str, CellCheck); 4] = [
+    ("phase", check_cell::<Phase>),
     ("protocol", check_cell::<ProtocolCell>),
     ("mode", check_cell::<Mode>),
     ("arrival", check_cell::<Arrival>),
@@ -264,7 +327,8 @@ fn open_for_append(path: &Path, create: bool) -> Result<File, Error> {
 
 /// Check a results file that is open for appending: `Ok(true)` if it is
 /// empty (the header is yet to be written), `Ok(false)` if it has this
-/// schema's header and ends with a complete line.
+/// schema's header and ends with a complete line. A schema-2 file is
+/// refused: it can be read, not appended to.
 fn check_existing(path: &Path, file: &File) -> Result<bool, Error> {
     let len = file.metadata().map_err(|e| io_error(path, "inspect", e))?.len();
     if len == 0 {
@@ -277,19 +341,28 @@ fn check_existing(path: &Path, file: &File) -> Result<bool, Error> {
     }
     let mut reader =
         ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file.take(MAX_HEADER_BYTES));
-    let has_header = check_header(path, &mut reader.byte_records())?;
-    Ok(!has_header)
+    match check_header(path, &mut reader.byte_records())? {
+        None => Ok(true),
+        Some(Layout::Current) => Ok(false),
+        Some(Layout::V2) => Err(Error::OlderSchema { path: path.to_path_buf(), version: 2 }),
+    }
 }
 
 /// Read the first record of a results file, its header, and check that it is
-/// this schema's. `Ok(false)` if there is none (the file holds nothing but
-/// blank lines).
-fn check_header<R: Read>(path: &Path, records: &mut csv::ByteRecordsIter<'_, R>) -> Result<bool, Error> {
+/// this schema's or schema 2's: which one. `Ok(None)` if there is none (the
+/// file holds nothing but blank lines).
+fn check_header<R: Read>(
+    path: &Path,
+    records: &mut csv::ByteRecordsIter<'_, R>,
+) -> Result<Option<Layout>, Error> {
     let Some(header) = records.next().transpose().map_err(|e| csv_error(path, e))? else {
-        return Ok(false);
+        return Ok(None);
     };
+    if header.iter().eq(COLUMNS_V2.iter().map(|c| c.as_bytes())) {
+        return Ok(Some(Layout::V2));
+    }
     let Some((column, difference)) = header_difference(&header) else {
-        return Ok(true);
+        return Ok(Some(Layout::Current));
     };
     // A file of another schema version has another header; say that, rather
     // than which columns differ.
@@ -297,7 +370,7 @@ fn check_header<R: Read>(path: &Path, records: &mut csv::ByteRecordsIter<'_, R>)
     let schema_at = header.iter().position(|name| name == b"schema");
     if let (Some(row), Some(at)) = (first, schema_at) {
         let found = row.get(at).map(String::from_utf8_lossy).unwrap_or_default();
-        if found.parse::<u32>().is_ok_and(|v| v != SCHEMA_VERSION) {
+        if found.parse::<u32>().is_ok_and(|v| v != SCHEMA_VERSION && v != 2) {
             let line = row.position().map_or(2, |p| p.line());
             return Err(Error::UnknownSchema { path: path.to_path_buf(), line, found: found.into() });
         }
@@ -535,13 +608,13 @@ mod tests {
             (
                 "name,value\nx,1\n",
                 Some((1, "schema")),
-                "missing `schema`, `timestamp`, `run_id`, `repetition` and 59 more; unknown `name`, `value`",
+                "missing `schema`, `timestamp`, `run_id`, `repetition` and 68 more; unknown `name`, `value`",
             ),
             (&format!("{renamed}\n"), Some((1, "hlog")), "missing `hlog`; unknown `hdr_log`"),
             (
                 &format!("{swapped}\n"),
                 Some((1, "lat_p50_us")),
-                "another order: column 37 is `lat_p90_us`, expected `lat_p50_us`",
+                "another order: column 43 is `lat_p90_us`, expected `lat_p50_us`",
             ),
             (&format!("{extra}\n"), Some((1, "server_rss_kib")), "unknown `server_rss_kib`"),
             (&format!("{twice}\n"), Some((1, "warmup_s")), "missing `hlog`; repeated `work`"),
@@ -652,16 +725,16 @@ mod tests {
             ("a foreign header", b"name,value\nx,1\n".to_vec(), Some((1, "schema")), "missing `schema`"),
             (
                 "cells missing",
-                bad(|c| c.truncate(61)),
+                bad(|c| c.truncate(70)),
                 Some((2, "switch_share_pct")),
-                "the row has 61 cells, the header 63",
+                "the row has 70 cells, the header 72",
             ),
-            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 64")), "the row has 64 cells"),
+            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 73")), "the row has 73 cells"),
             (
                 "schema 1",
                 bad(set("schema", "1")),
                 Some((2, "schema")),
-                "version 1, but this ringside reads only version 2",
+                "version 1, but this ringside reads only versions 2 to 3",
             ),
             (
                 "schema not a number",
@@ -669,7 +742,7 @@ mod tests {
                 Some((2, "schema")),
                 "`one` is not a schema version",
             ),
-            ("a schema 3 file", b"schema,size\n3,7\n".to_vec(), Some((2, "schema")), "version 3"),
+            ("a schema 4 file", b"schema,size\n4,7\n".to_vec(), Some((2, "schema")), "version 4"),
             (
                 "letters in an integer",
                 bad(set("requests", "12a")),
@@ -717,7 +790,7 @@ mod tests {
             ),
             (
                 "bytes that are not UTF-8",
-                bad(|c| c[35] = b"\xff\xfe".to_vec()),
+                bad(|c| c[41] = b"\xff\xfe".to_vec()),
                 Some((2, "note")),
                 "not UTF-8 text",
             ),
@@ -731,7 +804,7 @@ mod tests {
                 "a bad row after a two-line note",
                 [&header[..], &good, &multi_line, &row_line(&one_line_row(3), set("hlog", "a"))[..40], b"\n"]
                     .concat(),
-                Some((5, "host")),
+                Some((5, "slo")),
                 "the row has",
             ),
             (
@@ -771,6 +844,7 @@ mod tests {
         assert_eq!(chosen, CHOICES.map(|(name, _)| name));
         // Every value the row can hold passes its check.
         let values = [
+            ("phase", vec!["run", "probe", "capacity"]),
             ("protocol", vec!["echo", "rr", "http"]),
             ("mode", vec!["closed", "open"]),
             ("arrival", vec!["", "poisson", "uniform"]),
@@ -797,5 +871,83 @@ mod tests {
         fs::write(&second, "").unwrap();
         let error = read_all(&both).unwrap_err();
         assert!(matches!(&error, Error::Empty { path } if *path == second), "{error}");
+    }
+
+    /// A results file the schema-2 load generator wrote (a closed-loop run
+    /// and an open-loop one): read as rows of schema 2 with the newer
+    /// columns filled in, and never appended to.
+    #[test]
+    fn schema_2_files_are_read_and_refuse_new_rows() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/schema2.csv");
+        let rows = read(&fixture).unwrap();
+        assert_eq!(rows.len(), 2);
+        let (closed, open) = (&rows[0], &rows[1]);
+        for row in &rows {
+            assert_eq!((row.schema, row.phase, row.slo.as_str()), (2, Phase::Run, ""));
+            assert_eq!((row.answered_late, row.drain_s), (0, 0.0));
+            assert_eq!((row.send_lag_p50_us, row.send_lag_p99_us, row.send_lag_max_us), (0.0, 0.0, 0.0));
+            assert_eq!((row.backend.as_str(), row.run_id.as_str()), ("epoll", "fixture-v2"));
+        }
+        // Closed loop offered what it achieved; open loop, its target.
+        assert_eq!((closed.mode, closed.requests, closed.lat_p99_us), (Mode::Closed, 44_870, 155.0));
+        assert_eq!((closed.offered_rate, closed.sent_rate), (closed.achieved_rate, closed.achieved_rate));
+        assert_eq!((open.mode, open.arrival, open.target_rate), (Mode::Open, Arrival::Uniform, 2000.0));
+        assert_eq!(
+            (open.offered_rate, open.sent_rate, open.hlog.as_str()),
+            (2000.0, 2000.0, "schema2-open.hlog")
+        );
+        // Read together with a schema-3 file.
+        let dir = TempDir::new("v2");
+        let new = dir.path("new.csv");
+        append(&new, &sample(1)).unwrap();
+        assert_eq!(read_all(&[fixture.clone(), new]).unwrap().len(), 3);
+
+        // Appending refuses, naming the file, and changes nothing.
+        let old = dir.path("old.csv");
+        fs::copy(&fixture, &old).unwrap();
+        let before = fs::read(&old).unwrap();
+        for error in [append(&old, &sample(1)).unwrap_err(), check_writable(&old).unwrap_err()] {
+            let message = error.to_string();
+            assert!(matches!(error, Error::OlderSchema { version: 2, .. }), "{message}");
+            assert!(message.contains(&*old.to_string_lossy()), "{message}");
+            assert!(
+                message.contains("holds schema-2 rows") && message.contains("need a new file"),
+                "{message}"
+            );
+        }
+        assert_eq!(fs::read(&old).unwrap(), before);
+    }
+
+    #[test]
+    fn schema_2_rows_are_checked_against_their_own_header() {
+        let header = format!("{}\n", COLUMNS_V2.join(","));
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/schema2.csv");
+        let text = fs::read_to_string(fixture).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        let at = |column: &str| COLUMNS_V2.iter().position(|c| *c == column).unwrap();
+        let edit = |column: &str, value: &str| {
+            let mut cells: Vec<&str> = row.split(',').collect();
+            // The fixture's cells hold no commas but in backend_options,
+            // which has none; check that.
+            assert_eq!(cells.len(), COLUMNS_V2.len());
+            cells[at(column)] = value;
+            format!("{header}{}\n", cells.join(","))
+        };
+        let dir = TempDir::new("v2-bad");
+        let path = dir.path("old.csv");
+        // (file, error position, a piece of the message)
+        let table: [(String, Position, &str); 4] = [
+            (edit("mode", "half-open"), Some((2, "mode")), "unknown variant `half-open`"),
+            (edit("schema", "3"), Some((2, "schema")), "version 3"),
+            (edit("requests", "x"), Some((2, "requests")), "cannot read `x`"),
+            (format!("{header}2,x\n"), Some((2, "run_id")), "the row has 2 cells, the header 63"),
+        ];
+        for (contents, position, fragment) in table {
+            fs::write(&path, &contents).unwrap();
+            let error = read(&path).unwrap_err();
+            let message = error.to_string();
+            assert_eq!(error.position(), position, "{message}");
+            assert!(message.contains(fragment), "{message}\n  should contain: {fragment}");
+        }
     }
 }

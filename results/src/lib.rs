@@ -18,6 +18,7 @@ pub mod compare;
 mod error;
 mod file;
 pub mod gate;
+pub mod hdr;
 pub mod merge;
 pub mod report;
 mod row;
@@ -26,4 +27,6 @@ pub mod workload;
 
 pub use error::Error;
 pub use file::{append, check_writable, labels as file_labels, read, read_all};
-pub use row::{Arrival, COLUMNS, Mode, Row, SCHEMA_VERSION, parse_timestamp_utc, timestamp_utc};
+pub use row::{
+    Arrival, COLUMNS, COLUMNS_V2, Mode, Phase, Row, SCHEMA_VERSION, parse_timestamp_utc, timestamp_utc,
+};

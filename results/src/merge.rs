@@ -7,19 +7,26 @@
 //! HdrHistogram's add, which is exact: the merged row's latency columns are
 //! that histogram's percentiles, never an average of the clients'
 //! percentiles. Untagged log lines are the corrected latencies (`lat_*`),
-//! lines tagged `Tag=raw` the raw ones (`raw_*`); if any log has no raw
-//! lines (written by an older load generator), the `raw_*` columns are 0 and
-//! `note` says so. Each log must hold exactly its row's `requests`
-//! latencies, which catches a log that belongs to another run.
+//! lines tagged `Tag=raw` the raw ones (`raw_*`), lines tagged `Tag=lag`
+//! the send lag (`send_lag_*`); if any log has no raw lines (written by an
+//! early load generator), the `raw_*` columns are 0 and `note` says so, and
+//! likewise the `send_lag_*` columns for logs without lag lines (written
+//! before schema 3; the note only for open loop, where send lag exists).
+//! Each log must hold exactly its row's `requests` latencies, which catches
+//! a log that belongs to another run. The logs are read with
+//! [`crate::hdr::read_log`], which converts the microseconds of logs
+//! written before schema 3 to nanoseconds, so old and new logs merge.
 //!
 //! The other columns:
-//! - Counts add up: `requests`, the errors, `conns_unanswered`,
-//!   `connections`, `client_threads`, `target_rate` and `achieved_rate`
-//!   (the clients' rates add up). `duration_s` is `requests` ÷
-//!   `achieved_rate`, so that the schema's `achieved_rate = requests ÷
-//!   duration_s` still holds: the clients' duration when they ran equally
-//!   long, between the shortest and the longest otherwise. `timestamp` is
-//!   the earliest window start.
+//! - Counts add up: `requests`, `answered_late`, the errors,
+//!   `conns_unanswered`, `connections`, `client_threads`, and the rates
+//!   `target_rate`, `offered_rate`, `sent_rate` and `achieved_rate` (the
+//!   clients' rates add up). `duration_s` is the clients' answers in their
+//!   windows (`achieved_rate` × `duration_s` each) ÷ the merged
+//!   `achieved_rate`, so that `achieved_rate` is still answers ÷
+//!   `duration_s`: the clients' duration when they ran equally long,
+//!   between the shortest and the longest otherwise. `drain_s` is the
+//!   longest drain. `timestamp` is the earliest window start.
 //! - The client's CPU and switches per request are totals over total
 //!   requests: Σ (per request × requests) ÷ Σ requests.
 //! - The server's figures. Every client read the same server's counters
@@ -33,8 +40,8 @@
 //!   requests, so there the load generator divided the server's CPU time by
 //!   its own requests; the merged row rescales that client's figures by its
 //!   share of the total rate. `note` names the client the figures come from.
-//! - Text that must agree (backend and options, protocol, pipeline, loop
-//!   mode and arrival, sizes, work) is checked: rows that differ are
+//! - Text that must agree (phase and objective, backend and options,
+//!   protocol, pipeline, loop mode and arrival, sizes, work) is checked: rows that differ are
 //!   refused. Text that may differ (host, kernel, CPU model, git revision,
 //!   client CPUs) is the distinct values joined with ` + `.
 //!
@@ -59,22 +66,12 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{
-    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, LogIteratorError, Tag,
-};
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
+use crate::hdr::{self, LAG_TAG, LatencyColumns, Log, LogWriter, RAW_TAG, Series, add};
 use crate::{Mode, Row};
-
-/// The tag of an interval log's raw-latency lines (the load generator's).
-pub const RAW_TAG: &str = "raw";
-
-/// The percentiles of the `lat_*` and `raw_*` columns, in column order.
-const QUANTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 0.9999];
 
 /// The flags of `ringside-results merge`.
 #[derive(Debug, clap::Args)]
@@ -224,6 +221,15 @@ impl fmt::Display for Error {
 /// printed by `{:#}` would say it twice.
 impl std::error::Error for Error {}
 
+impl From<hdr::ReadError> for Error {
+    fn from(e: hdr::ReadError) -> Self {
+        match e {
+            hdr::ReadError::Io { path, source } => Error::Io { path, doing: "read", source },
+            hdr::ReadError::Corrupt { path, line, problem } => Error::HlogCorrupt { path, line, problem },
+        }
+    }
+}
+
 impl From<crate::Error> for Error {
     fn from(e: crate::Error) -> Self {
         Error::Results(e)
@@ -277,114 +283,24 @@ impl Client {
     }
 }
 
-/// Which latencies a log line holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Series {
-    /// Untagged lines: from the intended send time.
-    Corrected,
-    /// `Tag=raw` lines: from the actual send.
-    Raw,
-}
-
-/// An interval log, read and decoded.
-#[derive(Debug)]
-pub struct Log {
-    pub path: PathBuf,
-    /// Each interval: its start (wall clock), which latencies, the histogram.
-    pub intervals: Vec<(SystemTime, Series, Histogram<u64>)>,
-    /// The sum of the corrected intervals; `None` if there are none.
+/// One second of the merged log: the clients' intervals of each series
+/// added up (`None`: no interval of that series).
+#[derive(Debug, Default)]
+pub struct Second {
     pub corrected: Option<Histogram<u64>>,
-    /// The sum of the raw intervals; `None` if there are none.
     pub raw: Option<Histogram<u64>>,
-    /// Whether any line was tagged `raw` (a log without raw lines was
-    /// written by an older load generator).
-    pub has_raw: bool,
+    pub lag: Option<Histogram<u64>>,
 }
 
-/// Read and decode the interval log at `path`. Interval timestamps are
-/// relative to the log's `BaseTime` (or its `StartTime`, or `fallback` if it
-/// has neither), as HdrHistogram's log format says.
-pub fn read_log(path: &Path, fallback: SystemTime) -> Result<Log, Error> {
-    let bytes =
-        fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), doing: "read", source })?;
-    let corrupt = |offset: usize, problem: String| {
-        let line = bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1;
-        Error::HlogCorrupt { path: path.to_path_buf(), line, problem }
-    };
-    let (mut start, mut base) = (None, None);
-    let mut log =
-        Log { path: path.to_path_buf(), intervals: Vec::new(), corrected: None, raw: None, has_raw: false };
-    let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(&bytes) {
-        let interval = match entry {
-            Err(LogIteratorError::ParseError { offset }) => {
-                return Err(corrupt(offset, "cannot parse this line".into()));
-            }
-            Ok(LogEntry::StartTime(t)) => {
-                start = Some(UNIX_EPOCH + t);
-                continue;
-            }
-            Ok(LogEntry::BaseTime(t)) => {
-                base = Some(UNIX_EPOCH + t);
-                continue;
-            }
-            Ok(LogEntry::Interval(interval)) => interval,
-        };
-        // The encoded histogram is a slice of `bytes`: its address says
-        // where the line is.
-        let encoded = interval.encoded_histogram();
-        let offset = (encoded.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
-        let series = match interval.tag().map(|t| t.as_str()) {
-            None => Series::Corrected,
-            Some(RAW_TAG) => Series::Raw,
-            Some(other) => {
-                return Err(corrupt(
-                    offset,
-                    format!("unknown tag `{other}` (ringside writes untagged lines and Tag={RAW_TAG})"),
-                ));
-            }
-        };
-        let compressed = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| corrupt(offset, format!("the histogram is not base64 ({e})")))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut &compressed[..])
-            .map_err(|e| corrupt(offset, format!("the histogram cannot be decoded ({e})")))?;
-        let at = interval.start_timestamp();
-        // A timestamp beyond 2001 is absolute (logs without a base time).
-        let at = if at.as_secs() > 1_000_000_000 {
-            UNIX_EPOCH + at
-        } else {
-            base.or(start).unwrap_or(fallback) + at
-        };
-        let sum = match series {
-            Series::Corrected => &mut log.corrected,
-            Series::Raw => {
-                log.has_raw = true;
-                &mut log.raw
-            }
-        };
-        add(sum, &h).map_err(|e| corrupt(offset, e))?;
-        log.intervals.push((at, series, h));
-    }
-    Ok(log)
-}
-
-/// Add `h` into `sum` exactly (HdrHistogram add; `sum` grows as needed).
-fn add(sum: &mut Option<Histogram<u64>>, h: &Histogram<u64>) -> Result<(), String> {
-    match sum {
-        Some(s) => s.add(h).map_err(|e| format!("cannot add the histogram ({e:?})")),
-        None => {
-            let mut s = h.clone();
-            s.auto(true);
-            *sum = Some(s);
-            Ok(())
+impl Second {
+    fn series_mut(&mut self, series: Series) -> &mut Option<Histogram<u64>> {
+        match series {
+            Series::Corrected => &mut self.corrected,
+            Series::Raw => &mut self.raw,
+            Series::Lag => &mut self.lag,
         }
     }
 }
-
-/// One second of the merged log: corrected and raw latencies.
-pub type Second = (Option<Histogram<u64>>, Option<Histogram<u64>>);
 
 /// The merged result: the row, and the histograms its latencies come from.
 #[derive(Debug)]
@@ -395,6 +311,9 @@ pub struct Merged {
     /// All clients' raw latencies (`None`: none completed, or some log has
     /// no raw lines).
     pub raw: Option<Histogram<u64>>,
+    /// All clients' send lag (`None`: none recorded, or some log has no lag
+    /// lines).
+    pub lag: Option<Histogram<u64>>,
     /// Per second since `start`: the clients' intervals added up.
     pub seconds: BTreeMap<u64, Second>,
     /// The earliest window start.
@@ -444,8 +363,10 @@ pub fn read_clients(files: &[PathBuf], run_id: Option<&str>) -> Result<Vec<Clien
 }
 
 /// The columns that must agree, as text.
-fn workload_columns(row: &Row) -> [(&'static str, String); 9] {
+fn workload_columns(row: &Row) -> [(&'static str, String); 11] {
     [
+        ("phase", format!("{:?}", row.phase).to_lowercase()),
+        ("slo", row.slo.clone()),
         ("backend", row.backend.clone()),
         ("backend_options", row.backend_options.clone()),
         ("protocol", row.protocol.name().to_string()),
@@ -512,7 +433,7 @@ pub fn read_logs(clients: &[Client]) -> Result<Vec<Log>, Error> {
         .map(|c| {
             let path = c.hlog_path()?;
             let (start, _) = window(c)?;
-            let log = read_log(&path, start)?;
+            let log = hdr::read_log(&path, start)?;
             let counts = [
                 (Series::Corrected, "corrected", log.corrected.as_ref().map_or(0, Histogram::len)),
                 (Series::Raw, "raw", log.raw.as_ref().map_or(0, Histogram::len)),
@@ -545,17 +466,6 @@ fn joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
     seen.join(" + ")
 }
 
-/// `[p50, p90, p99, p99.9, p99.99, max, mean]` of `h`, all 0 if empty.
-pub fn latency_columns(h: Option<&Histogram<u64>>) -> [f64; 7] {
-    match h {
-        Some(h) if !h.is_empty() => {
-            let q = |i: usize| h.value_at_quantile(QUANTILES[i]) as f64;
-            [q(0), q(1), q(2), q(3), q(4), h.max() as f64, h.mean()]
-        }
-        _ => [0.0; 7],
-    }
-}
-
 /// Merge checked clients (see [`check`]) and their logs (see
 /// [`read_logs`]) into one row; `hlog` is the merged log's path, if one is
 /// written.
@@ -566,39 +476,47 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
     let windows = clients.iter().map(window).collect::<Result<Vec<_>, _>>()?;
     let start = windows.iter().map(|w| w.0).min().expect("some clients");
 
-    let mut corrected = None;
-    let mut raw = None;
+    // A series goes into the merged row only if every log has it: a sum
+    // over some of the clients would pass for all of them.
+    let every_log_has = |series: Series| match series {
+        Series::Corrected => true,
+        Series::Raw => logs.iter().all(|l| l.has_raw),
+        Series::Lag => logs.iter().all(|l| l.has_lag),
+    };
+    let mut sums: [Option<Histogram<u64>>; 3] = [None, None, None];
     let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
-    let every_log_has_raw = logs.iter().all(|l| l.has_raw);
     for log in logs {
         let problem = |e: String| Error::HlogCorrupt { path: log.path.clone(), line: 0, problem: e };
-        if let Some(h) = &log.corrected {
-            add(&mut corrected, h).map_err(problem)?;
-        }
-        if every_log_has_raw && let Some(h) = &log.raw {
-            add(&mut raw, h).map_err(problem)?;
+        for (i, series) in Series::ALL.into_iter().enumerate() {
+            if every_log_has(series)
+                && let Some(h) = log.sum(series)
+            {
+                add(&mut sums[i], h).map_err(problem)?;
+            }
         }
         for (at, series, h) in &log.intervals {
+            if !every_log_has(*series) {
+                continue;
+            }
             // The nearest whole second since the earliest window start.
             let second = at.duration_since(start).unwrap_or_default().as_secs_f64().round() as u64;
-            let slot = seconds.entry(second).or_default();
-            let sum = match series {
-                Series::Corrected => &mut slot.0,
-                Series::Raw if every_log_has_raw => &mut slot.1,
-                Series::Raw => continue,
-            };
-            add(sum, h).map_err(problem)?;
+            add(seconds.entry(second).or_default().series_mut(*series), h).map_err(problem)?;
         }
     }
+    let [corrected, raw, lag] = sums;
 
     let requests: u64 = rows.iter().map(|r| r.requests).sum();
-    let achieved_rate: f64 = rows.iter().map(|r| r.achieved_rate).sum();
-    let target_rate: f64 = rows.iter().map(|r| r.target_rate).sum();
+    let rate = |f: fn(&Row) -> f64| rows.iter().map(|r| f(r)).sum::<f64>();
+    let achieved_rate = rate(|r| r.achieved_rate);
+    let offered_rate = rate(|r| r.offered_rate);
     let longest = rows.iter().map(|r| r.duration_s).fold(0.0, f64::max);
+    // Answers in the clients' windows over the merged rate (see the module
+    // doc).
+    let answers: f64 = rows.iter().map(|r| r.achieved_rate * r.duration_s).sum();
     let duration_s = if rows.iter().all(|r| r.duration_s == first.duration_s) {
         first.duration_s
     } else if achieved_rate > 0.0 {
-        requests as f64 / achieved_rate
+        answers / achieved_rate
     } else {
         longest
     };
@@ -675,11 +593,19 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
     if overlap < 0.95 * longest {
         notes.push(format!("the windows overlap only {overlap:.2} s of the longest {longest:.2} s"));
     }
-    if !every_log_has_raw {
+    if !every_log_has(Series::Raw) {
         let old: Vec<String> =
             logs.iter().filter(|l| !l.has_raw).map(|l| l.path.display().to_string()).collect();
         notes.push(format!(
             "raw_* columns 0: {} hold no raw (Tag={RAW_TAG}) latencies (written by an older ringside-loadgen)",
+            old.join(", ")
+        ));
+    }
+    if !every_log_has(Series::Lag) && first.mode == Mode::Open {
+        let old: Vec<String> =
+            logs.iter().filter(|l| !l.has_lag).map(|l| l.path.display().to_string()).collect();
+        notes.push(format!(
+            "send_lag_* columns 0: {} hold no send lag (Tag={LAG_TAG}) (written before results schema 3)",
             old.join(", ")
         ));
     }
@@ -689,14 +615,17 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         }
     }
 
-    let lat = latency_columns(corrected.as_ref());
-    let rawc = latency_columns(raw.as_ref());
+    let lat = LatencyColumns::of_option(corrected.as_ref());
+    let rawc = LatencyColumns::of_option(raw.as_ref());
+    let lagc = LatencyColumns::of_option(lag.as_ref());
     let same = |f: fn(&Row) -> u32| if rows.iter().all(|r| f(r) == f(first)) { f(first) } else { 1 };
     let row = Row {
         schema: crate::SCHEMA_VERSION,
         timestamp: crate::timestamp_utc(start),
         run_id: joined(rows.iter().map(|r| r.run_id.as_str())),
         repetition: same(|r| r.repetition),
+        phase: first.phase,
+        slo: first.slo.clone(),
         git_rev: joined(rows.iter().map(|r| r.git_rev.as_str())),
         host: joined(rows.iter().map(|r| r.host.as_str())),
         kernel: joined(rows.iter().map(|r| r.kernel.as_str())),
@@ -711,15 +640,19 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         pipeline: first.pipeline,
         mode: first.mode,
         arrival: first.arrival,
-        target_rate,
+        target_rate: rate(|r| r.target_rate),
+        offered_rate,
+        sent_rate: rate(|r| r.sent_rate),
         achieved_rate,
-        rate_shortfall: first.mode == Mode::Open && achieved_rate < 0.95 * target_rate,
+        rate_shortfall: first.mode == Mode::Open && achieved_rate < 0.98 * offered_rate,
         request_bytes: first.request_bytes,
         response_bytes: first.response_bytes,
         work: first.work.clone(),
         warmup_s: rows.iter().map(|r| r.warmup_s).fold(0.0, f64::max),
         duration_s,
         requests,
+        answered_late: rows.iter().map(|r| r.answered_late).sum(),
+        drain_s: rows.iter().map(|r| r.drain_s).fold(0.0, f64::max),
         errors_connect: rows.iter().map(|r| r.errors_connect).sum(),
         errors_reset: rows.iter().map(|r| r.errors_reset).sum(),
         errors_timeout: rows.iter().map(|r| r.errors_timeout).sum(),
@@ -729,20 +662,23 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         conn_answers_max: rows.iter().map(|r| r.conn_answers_max).max().unwrap_or(0),
         complete: rows.iter().all(|r| r.complete),
         note: notes.join("; "),
-        lat_p50_us: lat[0],
-        lat_p90_us: lat[1],
-        lat_p99_us: lat[2],
-        lat_p999_us: lat[3],
-        lat_p9999_us: lat[4],
-        lat_max_us: lat[5],
-        lat_mean_us: lat[6],
-        raw_p50_us: rawc[0],
-        raw_p90_us: rawc[1],
-        raw_p99_us: rawc[2],
-        raw_p999_us: rawc[3],
-        raw_p9999_us: rawc[4],
-        raw_max_us: rawc[5],
-        raw_mean_us: rawc[6],
+        lat_p50_us: lat.p50_us,
+        lat_p90_us: lat.p90_us,
+        lat_p99_us: lat.p99_us,
+        lat_p999_us: lat.p999_us,
+        lat_p9999_us: lat.p9999_us,
+        lat_max_us: lat.max_us,
+        lat_mean_us: lat.mean_us,
+        raw_p50_us: rawc.p50_us,
+        raw_p90_us: rawc.p90_us,
+        raw_p99_us: rawc.p99_us,
+        raw_p999_us: rawc.p999_us,
+        raw_p9999_us: rawc.p9999_us,
+        raw_max_us: rawc.max_us,
+        raw_mean_us: rawc.mean_us,
+        send_lag_p50_us: lagc.p50_us,
+        send_lag_p99_us: lagc.p99_us,
+        send_lag_max_us: lagc.max_us,
         server_cpu_user_us: server_user,
         server_cpu_sys_us: server_sys,
         server_vcs,
@@ -757,55 +693,23 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         switch_share_pct,
         hlog: hlog.map(|p| p.display().to_string()).unwrap_or_default(),
     };
-    Ok(Merged { row, corrected, raw, seconds, start })
+    Ok(Merged { row, corrected, raw, lag, seconds, start })
 }
 
-/// Write the merged interval log to `out`: per second, the corrected
-/// latencies untagged and the raw ones tagged `raw`, in µs with a max-value
-/// divisor of 1000 (ms), as the load generator writes its own.
+/// Write the merged interval log to `out` ([`hdr::LogWriter`]): per
+/// second, the series the merged row's figures come from.
 pub fn write_hlog(out: &mut impl Write, merged: &Merged) -> io::Result<()> {
-    let mut serializer = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .add_comment(
-            "ringside-results merge: latency in microseconds; untagged lines: corrected (from the intended \
-             send time), Tag=raw: raw (from the actual send)",
-        )
-        .with_start_time(merged.start)
-        .with_base_time(merged.start)
-        .with_max_value_divisor(1000.0)
-        .begin_log_with(out, &mut serializer)?;
-    let raw_tag = Tag::new(RAW_TAG);
-    for (&second, (corrected, raw)) in &merged.seconds {
-        let (start, length) = (Duration::from_secs(second), Duration::from_secs(1));
-        for (h, tag) in [(corrected, None), (raw, raw_tag)] {
+    let mut log = LogWriter::begin(out, merged.start, "ringside-results merge")?;
+    for (&second, sums) in &merged.seconds {
+        for (series, h) in
+            [(Series::Corrected, &sums.corrected), (Series::Raw, &sums.raw), (Series::Lag, &sums.lag)]
+        {
             if let Some(h) = h {
-                log.write_histogram(h, start, length, tag).map_err(|e| io::Error::other(format!("{e:?}")))?;
+                log.write(second, series, h)?;
             }
         }
     }
     Ok(())
-}
-
-/// Write `h`'s percentile distribution (HdrHistogram's .hgrm text, values
-/// in ms) to `out`.
-pub fn write_hgrm(out: &mut impl Write, h: &Histogram<u64>) -> io::Result<()> {
-    writeln!(out, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")?;
-    let mut total = 0u64;
-    for v in h.iter_quantiles(5) {
-        total += v.count_since_last_iteration();
-        let q = v.quantile_iterated_to();
-        let value = v.value_iterated_to() as f64 / 1000.0;
-        if q < 1.0 {
-            writeln!(out, "{value:>12.3} {q:>14.12} {total:>10} {:>14.2}", 1.0 / (1.0 - q))?;
-        } else {
-            writeln!(out, "{value:>12.3} {q:>14.12} {total:>10}")?;
-        }
-    }
-    writeln!(out, "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]", h.mean() / 1000.0, h.stdev() / 1000.0)?;
-    writeln!(out, "#[Max     = {:>12.3}, Total count    = {:>12}]", h.max() as f64 / 1000.0, h.len())?;
-    // The counts array holds (buckets + 1) * sub_buckets / 2 entries.
-    let sub_buckets = 2 * h.distinct_values() / (usize::from(h.buckets()) + 1);
-    writeln!(out, "#[Buckets = {:>12}, SubBuckets     = {:>12}]", h.buckets(), sub_buckets)
 }
 
 /// A file written beside its destination and renamed over it when
@@ -925,7 +829,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.hgrm_out {
         let empty = Histogram::<u64>::new(3).expect("3 significant figures are valid");
-        pending.push(Pending::write(path, |w| write_hgrm(w, merged.corrected.as_ref().unwrap_or(&empty)))?);
+        pending
+            .push(Pending::write(path, |w| hdr::write_hgrm(w, merged.corrected.as_ref().unwrap_or(&empty)))?);
     }
     // The side files first, the row last: a row is never left without its
     // files; if a file cannot be put in place or the row cannot be
@@ -978,6 +883,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use crate::row::tests::sample;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn a_side_file_taken_back_restores_the_one_it_replaced() {
@@ -1007,30 +913,36 @@ mod tests {
         dir
     }
 
-    fn histogram(values: &[u64]) -> Histogram<u64> {
-        let mut h = Histogram::new_with_bounds(1, 60_000_000, 3).unwrap();
-        for &v in values {
-            h.record(v).unwrap();
+    /// A histogram of these latencies, given in microseconds.
+    fn histogram(values_us: &[u64]) -> Histogram<u64> {
+        let mut h = hdr::new_histogram();
+        for &v in values_us {
+            h.record(v * 1000).unwrap();
         }
         h
     }
 
     /// An interval log as the load generator writes it: per second, the
-    /// corrected latencies untagged and (if given) the raw ones.
+    /// corrected latencies untagged and (if given) the raw ones and the
+    /// send lag, all given in microseconds.
     fn write_log(path: &Path, start: SystemTime, seconds: &[(&[u64], Option<&[u64]>)]) {
-        let mut file = File::create(path).unwrap();
-        let mut serializer = V2DeflateSerializer::new();
-        let mut log = IntervalLogWriterBuilder::new()
-            .with_start_time(start)
-            .with_base_time(start)
-            .with_max_value_divisor(1000.0)
-            .begin_log_with(&mut file, &mut serializer)
-            .unwrap();
+        write_log_with_lag(path, start, seconds, &[]);
+    }
+
+    fn write_log_with_lag(
+        path: &Path,
+        start: SystemTime,
+        seconds: &[(&[u64], Option<&[u64]>)],
+        lag: &[&[u64]],
+    ) {
+        let mut log = LogWriter::begin(File::create(path).unwrap(), start, "test").unwrap();
         for (i, (corrected, raw)) in seconds.iter().enumerate() {
-            let at = Duration::from_secs(i as u64);
-            log.write_histogram(&histogram(corrected), at, Duration::from_secs(1), None).unwrap();
+            log.write(i as u64, Series::Corrected, &histogram(corrected)).unwrap();
             if let Some(raw) = raw {
-                log.write_histogram(&histogram(raw), at, Duration::from_secs(1), Tag::new(RAW_TAG)).unwrap();
+                log.write(i as u64, Series::Raw, &histogram(raw)).unwrap();
+            }
+            if let Some(lag) = lag.get(i) {
+                log.write(i as u64, Series::Lag, &histogram(lag)).unwrap();
             }
         }
     }
@@ -1060,15 +972,19 @@ mod tests {
             r.duration_s = duration_s;
             r.requests = requests;
             r.achieved_rate = requests as f64 / duration_s;
+            r.offered_rate = r.achieved_rate;
+            r.sent_rate = r.achieved_rate;
             r.hlog = hlog.into();
             r
         };
         let mut a = row(t0, 3.0, 6, "a.hlog");
+        (a.answered_late, a.drain_s) = (1, 0.25);
         a.connections = 10;
         a.client_cpu_user_us = 2.0;
         a.server_cpu_user_us = 7.0;
         a.server_requests = 12;
         let mut b = row(t1, 2.0, 6, "b.hlog");
+        (b.answered_late, b.drain_s) = (2, 0.5);
         b.connections = 20;
         b.client_cpu_user_us = 4.0;
         b.server_cpu_user_us = 9.0;
@@ -1099,6 +1015,9 @@ mod tests {
         assert_eq!(r.connections, 30);
         assert_eq!(r.client_threads, 6);
         assert_eq!(r.achieved_rate, 2.0 + 3.0);
+        assert_eq!((r.offered_rate, r.sent_rate), (5.0, 5.0));
+        assert_eq!((r.answered_late, r.drain_s), (3, 0.5));
+        assert_eq!((r.phase, r.slo.as_str()), (crate::Phase::Probe, "p99<=1000us"));
         assert_eq!(r.duration_s, 12.0 / 5.0);
         assert_eq!(r.timestamp, clients[0].row.timestamp);
         assert_eq!(r.host, "bench1 + bench2");
@@ -1110,18 +1029,24 @@ mod tests {
         assert!(r.note.contains("server figures from") && r.note.contains("clients.csv row 1"), "{}", r.note);
         // Percentiles of all the latencies recorded in one histogram.
         let whole = histogram(&corrected);
-        assert_eq!(r.lat_p99_us, whole.value_at_quantile(0.99) as f64);
-        assert_eq!(r.lat_p50_us, whole.value_at_quantile(0.5) as f64);
-        assert_eq!(r.lat_max_us, whole.max() as f64);
-        assert_eq!(r.lat_mean_us, whole.mean());
+        assert_eq!(r.lat_p99_us, hdr::us(whole.value_at_quantile(0.99)));
+        assert_eq!(r.lat_p50_us, hdr::us(whole.value_at_quantile(0.5)));
+        assert_eq!(r.lat_max_us, hdr::us(whole.max()));
+        assert_eq!(r.lat_mean_us, whole.mean().round() / 1000.0);
         let whole_raw = histogram(&raw);
-        assert_eq!(r.raw_p99_us, whole_raw.value_at_quantile(0.99) as f64);
-        assert_eq!(r.raw_p90_us, whole_raw.value_at_quantile(0.9) as f64);
+        assert_eq!(r.raw_p99_us, hdr::us(whole_raw.value_at_quantile(0.99)));
+        assert_eq!(r.raw_p90_us, hdr::us(whole_raw.value_at_quantile(0.9)));
+        // Closed loop without lag lines: 0, without a note.
+        assert_eq!((r.send_lag_p99_us, merged.lag.is_none()), (0.0, true));
+        assert!(!r.note.contains("send_lag"), "{}", r.note);
         // Seconds by the nearest start: b's first second (1.5 s) counts in 2.
         let counts: Vec<(u64, u64, u64)> = merged
             .seconds
             .iter()
-            .map(|(s, (c, r))| (*s, c.as_ref().map_or(0, |h| h.len()), r.as_ref().map_or(0, |h| h.len())))
+            .map(|(s, sums)| {
+                let n = |h: &Option<Histogram<u64>>| h.as_ref().map_or(0, Histogram::len);
+                (*s, n(&sums.corrected), n(&sums.raw))
+            })
             .collect();
         assert_eq!(counts, vec![(0, 3, 3), (1, 2, 2), (2, 5, 5), (3, 2, 2)]);
 
@@ -1129,11 +1054,12 @@ mod tests {
         let mut bytes = Vec::new();
         write_hlog(&mut bytes, &merged).unwrap();
         fs::write(dir.join("m.hlog"), &bytes).unwrap();
-        let back = read_log(&dir.join("m.hlog"), UNIX_EPOCH).unwrap();
+        let back = hdr::read_log(&dir.join("m.hlog"), UNIX_EPOCH).unwrap();
         assert_eq!(back.corrected.as_ref(), merged.corrected.as_ref());
         assert_eq!(back.raw.as_ref(), merged.raw.as_ref());
+        assert!(!back.was_microseconds);
         let mut hgrm = Vec::new();
-        write_hgrm(&mut hgrm, merged.corrected.as_ref().unwrap()).unwrap();
+        hdr::write_hgrm(&mut hgrm, merged.corrected.as_ref().unwrap()).unwrap();
         assert!(String::from_utf8(hgrm).unwrap().contains("Total count    =           12"));
         let _ = fs::remove_dir_all(dir);
     }
@@ -1207,9 +1133,9 @@ mod tests {
             (|r| r.hlog = String::new(), false, "row 2: column `hlog` is empty".into()),
             (|r| r.hlog = "gone.hlog".into(), false, format!("not at gone.hlog nor at {d}/gone.hlog: copy")),
             (|r| r.hlog = "/elsewhere/b.hlog".into(), false, String::new()),
-            (|r| r.hlog = "corrupt.hlog".into(), false, format!("{d}/corrupt.hlog line 4: the histogram")),
+            (|r| r.hlog = "corrupt.hlog".into(), false, format!("{d}/corrupt.hlog line 5: the histogram")),
             (|r| r.hlog = "garbage.hlog".into(), false, format!("{d}/garbage.hlog line 2: cannot parse")),
-            (|r| r.hlog = "tagged.hlog".into(), false, "line 5: unknown tag `other`".into()),
+            (|r| r.hlog = "tagged.hlog".into(), false, "line 6: unknown tag `other`".into()),
             (|r| r.requests = 7, false, "holds 6 corrected latencies, but".into()),
         ];
         for (change, force, expected) in table {
@@ -1261,12 +1187,82 @@ mod tests {
         assert_eq!(run(&args("merged.csv")).unwrap(), ExitCode::SUCCESS);
         let rows = crate::read(&dir.join("merged.csv")).unwrap();
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].lat_p99_us, histogram(&corrected).value_at_quantile(0.99) as f64);
-        let back = read_log(&dir.join("m.hlog"), UNIX_EPOCH).unwrap();
+        assert_eq!(rows[0].lat_p99_us, hdr::us(histogram(&corrected).value_at_quantile(0.99)));
+        let back = hdr::read_log(&dir.join("m.hlog"), UNIX_EPOCH).unwrap();
         assert_eq!(back.corrected.unwrap().len(), 12);
         assert!(
             fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp"))
         );
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// Open loop: the send lag of every log is merged; a log without lag
+    /// lines (written before schema 3) leaves the columns 0 with a note.
+    #[test]
+    fn open_loop_send_lag_is_merged_from_the_lag_lines() {
+        let dir = temp_dir("lag");
+        let (mut clients, _, _) = two_clients(&dir);
+        for c in &mut clients {
+            c.row.mode = Mode::Open;
+            c.row.arrival = crate::Arrival::Uniform;
+            c.row.target_rate = 2.5;
+            c.row.offered_rate = 2.5;
+        }
+        let starts: Vec<SystemTime> = clients.iter().map(|c| window(c).unwrap().0).collect();
+        let a: [(&[u64], Option<&[u64]>); 3] = [
+            (&[100, 200, 300], Some(&[90, 190, 290])),
+            (&[150, 5000], Some(&[140, 4000])),
+            (&[120], Some(&[110])),
+        ];
+        let b: [(&[u64], Option<&[u64]>); 2] =
+            [(&[400, 410, 420, 430], Some(&[300, 310, 320, 330])), (&[10_000, 20], Some(&[9_000, 15]))];
+        write_log_with_lag(&dir.join("a.hlog"), starts[0], &a, &[&[1, 2], &[3], &[]]);
+        write_log_with_lag(&dir.join("b.hlog"), starts[1], &b, &[&[4, 50], &[6]]);
+        let logs = read_logs(&clients).unwrap();
+        let merged = merge(&clients, &logs, None).unwrap();
+        let lag = histogram(&[1, 2, 3, 4, 50, 6]);
+        assert_eq!(merged.lag.as_ref(), Some(&lag));
+        let r = &merged.row;
+        assert_eq!(r.send_lag_p50_us, hdr::us(lag.value_at_quantile(0.5)));
+        let top = hdr::us(lag.highest_equivalent(50_000));
+        assert_eq!((r.send_lag_p99_us, r.send_lag_max_us), (top, top));
+        // 5 answers a second against 5 offered: no shortfall; 4.8 is one.
+        assert!(!r.rate_shortfall);
+        clients[1].row.achieved_rate = 2.8;
+        let r = merge(&clients, &logs, None).unwrap().row;
+        assert!(r.rate_shortfall, "4.8 of 5 offered is below 98%");
+
+        write_log(&dir.join("b.hlog"), starts[1], &b);
+        let logs = read_logs(&clients).unwrap();
+        let r = merge(&clients, &logs, None).unwrap().row;
+        assert_eq!((r.send_lag_p50_us, r.send_lag_max_us), (0.0, 0.0));
+        assert!(r.note.contains("send_lag_* columns 0:") && r.note.contains("b.hlog"), "{}", r.note);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// A schema-2 client (its row and its microsecond log, as the
+    /// schema-2 load generator wrote them) merges into a schema-3 row.
+    #[test]
+    fn a_schema_2_client_and_its_microsecond_log_merge() {
+        let dir = temp_dir("v2");
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata");
+        let text = fs::read_to_string(fixtures.join("schema2.csv")).unwrap();
+        let closed: Vec<&str> = text.lines().take(2).collect();
+        fs::write(dir.join("old.csv"), closed.join("\n") + "\n").unwrap();
+        fs::copy(fixtures.join("schema2-closed.hlog"), dir.join("schema2-closed.hlog")).unwrap();
+        let clients = read_clients(&[dir.join("old.csv")], None).unwrap();
+        assert_eq!(clients[0].row.schema, 2);
+        check(&clients, false).unwrap();
+        let logs = read_logs(&clients).unwrap();
+        let merged = merge(&clients, &logs, None).unwrap();
+        let (old, r) = (&clients[0].row, &merged.row);
+        assert_eq!((r.schema, r.requests), (crate::SCHEMA_VERSION, old.requests));
+        assert!(r.lat_p99_us >= old.lat_p99_us && r.lat_p99_us <= old.lat_p99_us * 1.001);
+        assert_eq!((r.offered_rate, r.achieved_rate), (old.achieved_rate, old.achieved_rate));
+        assert!(!r.note.contains("send_lag"), "closed loop: {}", r.note);
+        let out = dir.join("merged.csv");
+        crate::append(&out, r).unwrap();
+        assert_eq!(crate::read(&out).unwrap()[0].schema, crate::SCHEMA_VERSION);
         let _ = fs::remove_dir_all(dir);
     }
 }

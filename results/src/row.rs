@@ -13,11 +13,88 @@ use protocol::Protocol;
 use serde::{Deserialize, Serialize};
 
 /// Version of the column layout. Raised by any change to [`Row`]'s columns.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The header line, one name per column, in the order [`Row`] declares its
 /// fields (a test checks they agree).
-pub const COLUMNS: [&str; 63] = [
+pub const COLUMNS: [&str; 72] = [
+    "schema",
+    "timestamp",
+    "run_id",
+    "repetition",
+    "phase",
+    "slo",
+    "git_rev",
+    "host",
+    "kernel",
+    "cpu_model",
+    "backend",
+    "backend_options",
+    "protocol",
+    "server_cores",
+    "client_cores",
+    "client_threads",
+    "connections",
+    "pipeline",
+    "mode",
+    "arrival",
+    "target_rate",
+    "offered_rate",
+    "sent_rate",
+    "achieved_rate",
+    "rate_shortfall",
+    "request_bytes",
+    "response_bytes",
+    "work",
+    "warmup_s",
+    "duration_s",
+    "requests",
+    "answered_late",
+    "drain_s",
+    "errors_connect",
+    "errors_reset",
+    "errors_timeout",
+    "errors_bad_response",
+    "conns_unanswered",
+    "conn_answers_min",
+    "conn_answers_max",
+    "complete",
+    "note",
+    "lat_p50_us",
+    "lat_p90_us",
+    "lat_p99_us",
+    "lat_p999_us",
+    "lat_p9999_us",
+    "lat_max_us",
+    "lat_mean_us",
+    "raw_p50_us",
+    "raw_p90_us",
+    "raw_p99_us",
+    "raw_p999_us",
+    "raw_p9999_us",
+    "raw_max_us",
+    "raw_mean_us",
+    "send_lag_p50_us",
+    "send_lag_p99_us",
+    "send_lag_max_us",
+    "server_cpu_user_us",
+    "server_cpu_sys_us",
+    "server_vcs",
+    "server_ics",
+    "server_requests",
+    "client_cpu_user_us",
+    "client_cpu_sys_us",
+    "client_vcs",
+    "client_ics",
+    "ctxsw_same_cpu_ns",
+    "ctxsw_cross_cpu_ns",
+    "switch_share_pct",
+    "hlog",
+];
+
+/// The header of schema 2, the layout before [`SCHEMA_VERSION`] 3, which
+/// [`read`](crate::read) still reads (see [`Row`] for how its rows map).
+pub const COLUMNS_V2: [&str; 63] = [
     "schema",
     "timestamp",
     "run_id",
@@ -83,15 +160,25 @@ pub const COLUMNS: [&str; 63] = [
     "hlog",
 ];
 
-/// One run of the load generator against one server configuration.
+/// One run of the load generator against one server configuration, or
+/// (`phase` = `capacity`) the result of one capacity search.
+///
+/// Rows read from a schema-2 file keep `schema` = 2 and get the columns
+/// schema 3 added as a schema-2 run would have had them: `phase` `run`,
+/// `slo` empty, `offered_rate` and `sent_rate` the `target_rate` in open loop
+/// (the schedule was sent in full then: latency was charged to the requests
+/// instead) and the `achieved_rate` in closed loop, `answered_late`,
+/// `drain_s` and the `send_lag_*` columns 0. Their `achieved_rate` and
+/// `requests` keep schema 2's meaning (answers to the window's requests,
+/// the drain included), and `rate_shortfall` its 95%-of-target threshold.
 ///
 /// There is deliberately no `Default`: whoever builds a row sets every
 /// column, so a column added here is a compile error at every writer rather
 /// than a silent zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// Version of the column layout, always `SCHEMA_VERSION` (2); `append` writes it whatever the
-    /// row holds, and readers refuse any other version.
+    /// Version of the column layout, always `SCHEMA_VERSION` (3) in a file written now; `append`
+    /// writes it whatever the row holds. Readers also read schema-2 files, whose rows keep 2 here.
     pub schema: u32,
     /// Start of the measured window (after the warm-up), UTC, RFC 3339 with microseconds, e.g.
     /// `2025-01-31T09:15:02.123456Z` (`timestamp_utc` formats it).
@@ -101,6 +188,17 @@ pub struct Row {
     pub run_id: String,
     /// Which repetition of this configuration within `run_id` the row is, counting from 1.
     pub repetition: u32,
+    /// What the row is: `run`, a measured run (a plain run, or a point of an offered-load grid);
+    /// `probe`, a run a sweep's capacity search made only to find the capacity (`compare`, `gate`
+    /// and `report` leave these out unless asked); `capacity`, not a run but the result of one
+    /// capacity search (one per backend per repetition): its `target_rate` is the capacity found,
+    /// the highest offered rate whose `achieved_rate` was at least 99% of `offered_rate` and whose
+    /// latency met `slo`, and its other columns are those of the probe at that rate.
+    pub phase: Phase,
+    /// The latency objective a `probe` or `capacity` row was judged against, normalised as a
+    /// percentile of the corrected latency and a bound in microseconds, e.g. `p99<=1000us`; empty
+    /// for a `run`.
+    pub slo: String,
     /// Git revision of ringside that ran (commit hash, `-dirty` appended if the tree had
     /// uncommitted changes), or `unknown`.
     pub git_rev: String,
@@ -137,12 +235,24 @@ pub struct Row {
     /// Open loop's schedule: `poisson` (exponentially distributed gaps) or `uniform` (equal gaps);
     /// empty in closed loop.
     pub arrival: Arrival,
-    /// Open loop: the scheduled rate over all connections, requests/s; 0 in closed loop.
+    /// Open loop: the scheduled rate over all connections, requests/s (`--rate`); 0 in closed loop.
+    /// For a `capacity` row, the capacity found.
     pub target_rate: f64,
-    /// Requests completed in the window divided by `duration_s`, requests/s.
+    /// The load offered in the window, requests/s: requests whose intended send time fell in the
+    /// measured window, divided by `duration_s` (in closed loop, the requests sent in the window
+    /// divided by `duration_s`).
+    pub offered_rate: f64,
+    /// Requests actually written to the server during the window, divided by `duration_s`,
+    /// requests/s; below `offered_rate` when the load generator or the connections fell behind the
+    /// schedule.
+    pub sent_rate: f64,
+    /// Answers received during the window (to any request, including ones sent before it), divided
+    /// by `duration_s`, requests/s: what the server did in the window. Answers in the drain after
+    /// the window do not count here.
     pub achieved_rate: f64,
-    /// `true` if an open-loop run achieved less than 95% of `target_rate` (its latencies then
-    /// describe an overloaded system); always `false` in closed loop.
+    /// `true` if an open-loop run's `achieved_rate` is below 98% of its `offered_rate` (the server
+    /// did not keep up: its latencies describe an overloaded system); always `false` in closed
+    /// loop.
     pub rate_shortfall: bool,
     /// Payload bytes of each request, framing excluded: echo, the bytes sent per request; rr, the
     /// REQUEST payload; http, the request body (0 for GET).
@@ -159,14 +269,22 @@ pub struct Row {
     /// Length of the measured window actually run, seconds (shorter than asked if the run was cut
     /// short; see `complete`).
     pub duration_s: f64,
-    /// Requests completed in the window: answer received in full and checked.
+    /// The window's requests that were answered (in full and checked): requests whose intended send
+    /// time fell in the window, answered in the window or in the drain after it. The latency
+    /// histograms hold exactly these.
     pub requests: u64,
+    /// Of `requests`, those answered after the window ended (in the drain).
+    pub answered_late: u64,
+    /// How long the run went on after the window, waiting for the answers to the window's requests,
+    /// seconds (at most the load generator's `--timeout`).
+    pub drain_s: f64,
     /// Connection attempts that failed during the window.
     pub errors_connect: u64,
     /// Connections that failed during the window with requests outstanding: reset by the server, or
     /// closed by it before answering.
     pub errors_reset: u64,
-    /// Requests whose answer did not arrive within the load generator's timeout, during the window.
+    /// Requests of the window still unsent or unanswered `--timeout` after their intended send time,
+    /// plus those outstanding on connections broken by a timeout.
     pub errors_timeout: u64,
     /// Answers received during the window that were wrong: not the echo, a bad rr frame or id, an
     /// http status other than 200.
@@ -190,10 +308,10 @@ pub struct Row {
     /// Why the run is incomplete, and any warnings (such as a column that could not be measured and
     /// holds 0), separated by `; `; empty if none.
     pub note: String,
-    /// Median latency from the intended send time, microseconds: from when the request was due to
-    /// leave (its place in the open-loop schedule, so time spent waiting to be sent counts) to when
-    /// its answer was complete. In closed loop nothing is scheduled and the intended time is the
-    /// actual one. 0 if no request completed.
+    /// Median latency from the intended send time, microseconds (recorded in nanoseconds, so up to 3
+    /// decimals): from when the request was due to leave (its place in the open-loop schedule, so
+    /// time spent waiting to be sent counts) to when its answer was complete. In closed loop nothing
+    /// is scheduled and the intended time is the actual one. Over `requests`; 0 if there are none.
     pub lat_p50_us: f64,
     /// 90th percentile latency from the intended send time, microseconds (as `lat_p50_us`).
     pub lat_p90_us: f64,
@@ -207,8 +325,9 @@ pub struct Row {
     pub lat_max_us: f64,
     /// Mean latency from the intended send time, microseconds (as `lat_p50_us`).
     pub lat_mean_us: f64,
-    /// Median latency from the actual send time, microseconds: from when the request's first byte
-    /// was handed to the socket to when its answer was complete. 0 if no request completed.
+    /// Median latency from the actual send time, microseconds (recorded in nanoseconds, so up to 3
+    /// decimals): from when the request's first byte was handed to the socket to when its answer was
+    /// complete. Over `requests`; 0 if there are none.
     pub raw_p50_us: f64,
     /// 90th percentile latency from the actual send time, microseconds (as `raw_p50_us`).
     pub raw_p90_us: f64,
@@ -222,6 +341,16 @@ pub struct Row {
     pub raw_max_us: f64,
     /// Mean latency from the actual send time, microseconds (as `raw_p50_us`).
     pub raw_mean_us: f64,
+    /// Median send lag, microseconds (up to 3 decimals): the load generator's own lateness, the
+    /// actual send time minus the time the request could first be sent (its intended time, or later
+    /// when it waited for room on its connection, pipeline full), over the window's requests. Open
+    /// loop; 0 in closed loop. Large against the corrected latency, it means that latency measures
+    /// the load generator as much as the server.
+    pub send_lag_p50_us: f64,
+    /// 99th percentile send lag, microseconds (as `send_lag_p50_us`).
+    pub send_lag_p99_us: f64,
+    /// Largest send lag, microseconds (as `send_lag_p50_us`).
+    pub send_lag_max_us: f64,
     /// Server user CPU time per request, microseconds: the growth of its counters' `cpu_user_us`
     /// from just before to just after the window, divided by the requests the server counted over
     /// the same span (`server_requests`; for echo, which counts none, by `requests`). The whole
@@ -275,12 +404,15 @@ pub struct Row {
 impl Row {
     /// Every `f64` column by name, for rules that hold for all of them (a
     /// test checks this lists exactly the `f64` fields).
-    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 29] {
+    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 35] {
         [
             ("target_rate", &mut self.target_rate),
+            ("offered_rate", &mut self.offered_rate),
+            ("sent_rate", &mut self.sent_rate),
             ("achieved_rate", &mut self.achieved_rate),
             ("warmup_s", &mut self.warmup_s),
             ("duration_s", &mut self.duration_s),
+            ("drain_s", &mut self.drain_s),
             ("lat_p50_us", &mut self.lat_p50_us),
             ("lat_p90_us", &mut self.lat_p90_us),
             ("lat_p99_us", &mut self.lat_p99_us),
@@ -295,6 +427,9 @@ impl Row {
             ("raw_p9999_us", &mut self.raw_p9999_us),
             ("raw_max_us", &mut self.raw_max_us),
             ("raw_mean_us", &mut self.raw_mean_us),
+            ("send_lag_p50_us", &mut self.send_lag_p50_us),
+            ("send_lag_p99_us", &mut self.send_lag_p99_us),
+            ("send_lag_max_us", &mut self.send_lag_max_us),
             ("server_cpu_user_us", &mut self.server_cpu_user_us),
             ("server_cpu_sys_us", &mut self.server_cpu_sys_us),
             ("server_vcs", &mut self.server_vcs),
@@ -308,6 +443,19 @@ impl Row {
             ("switch_share_pct", &mut self.switch_share_pct),
         ]
     }
+}
+
+/// What a row is: the `phase` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// A measured run: a plain run, or a point of an offered-load grid.
+    Run,
+    /// A run a capacity search made only to find the capacity.
+    Probe,
+    /// The result of one capacity search: the capacity (`target_rate`)
+    /// and the figures of the probe at that rate.
+    Capacity,
 }
 
 /// How requests are paced: the `mode` column.
@@ -434,6 +582,8 @@ pub(crate) mod tests {
     /// figures are [`sample`]'s, for tests to set the ones they look at.
     pub(crate) fn clean(backend: &str, connections: u32) -> Row {
         Row {
+            phase: Phase::Run,
+            slo: String::new(),
             backend: backend.into(),
             backend_options: String::new(),
             protocol: Protocol::Http,
@@ -465,6 +615,8 @@ pub(crate) mod tests {
             timestamp: "2025-01-31T09:15:02.123456Z".into(),
             run_id: format!("sweep-{run}"),
             repetition: run,
+            phase: Phase::Probe,
+            slo: "p99<=1000us".into(),
             git_rev: "8fde1c8-dirty".into(),
             host: "bench1".into(),
             kernel: "6.18.0-1-amd64".into(),
@@ -480,6 +632,8 @@ pub(crate) mod tests {
             mode: Mode::Open,
             arrival: Arrival::Poisson,
             target_rate: 100_000.0,
+            offered_rate: 0.0,
+            sent_rate: 0.0,
             achieved_rate: 94_999.5,
             rate_shortfall: true,
             request_bytes: 64,
@@ -488,6 +642,8 @@ pub(crate) mod tests {
             warmup_s: 1.0,
             duration_s: 9.75,
             requests: 926_245,
+            answered_late: 17,
+            drain_s: 0.0,
             errors_connect: 1,
             errors_reset: 2,
             errors_timeout: 3,
@@ -511,6 +667,9 @@ pub(crate) mod tests {
             raw_p9999_us: 0.0,
             raw_max_us: 0.0,
             raw_mean_us: 0.0,
+            send_lag_p50_us: 0.0,
+            send_lag_p99_us: 0.0,
+            send_lag_max_us: 0.0,
             server_cpu_user_us: 0.0,
             server_cpu_sys_us: 0.0,
             server_vcs: 0.0,
@@ -593,7 +752,7 @@ pub(crate) mod tests {
         const BEGIN: &str = "<!-- columns: generated from results/src/row.rs; do not edit by hand -->\n";
         const END: &str = "<!-- end of columns -->\n";
         // How each Rust type appears in a cell.
-        let cell_types: [(&str, &str); 8] = [
+        let cell_types: [(&str, &str); 9] = [
             ("u32", "integer"),
             ("u64", "integer"),
             ("f64", "number"),
@@ -601,6 +760,7 @@ pub(crate) mod tests {
             ("String", "text"),
             ("Protocol", "`echo`, `rr`, `http`"),
             ("Mode", "`closed`, `open`"),
+            ("Phase", "`run`, `probe`, `capacity`"),
             ("Arrival", "`poisson`, `uniform`, empty"),
         ];
 

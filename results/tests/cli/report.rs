@@ -15,7 +15,9 @@ use results::Row;
 
 use crate::support::{self, ringside_results};
 
-/// A complete row as the load generator writes it (from a real sweep).
+/// A complete row as the load generator wrote it in a real sweep, in results
+/// schema 2: the files of these tests are schema-2 files (under
+/// `results::COLUMNS_V2`), which the tools still read.
 const TEMPLATE: &str = "2,2026-11-21T22:41:44.980588Z,sweep-1,1,83b5e40fde17,vm,6.18.44-fc-v669,\
 Intel(R) Xeon(R) Processor,thread-per-conn,stack=131072,http,0,1,1,50,1,closed,,0.0,17006.6,false,0,13,\
 none,0.1,0.3,5102,0,0,0,0,0,89,112,true,,3529.0,4431.0,8639.0,9423.0,12559.0,12559.0,2937.1,3529.0,\
@@ -30,7 +32,7 @@ fn scratch(name: &str) -> PathBuf {
 fn template() -> Row {
     let dir = scratch("template");
     let path = dir.join("t.csv");
-    fs::write(&path, format!("{}\n{TEMPLATE}", results::COLUMNS.join(","))).unwrap();
+    fs::write(&path, format!("{}\n{TEMPLATE}", results::COLUMNS_V2.join(","))).unwrap();
     results::read(&path).unwrap().remove(0)
 }
 
@@ -107,7 +109,7 @@ fn bad_csv_exits_2_naming_the_file_and_line_and_writes_nothing() {
     let dir = scratch("bad");
     let csv = dir.join("bad.csv");
     let broken = TEMPLATE.replacen("50,1,closed", "fifty,1,closed", 1);
-    fs::write(&csv, format!("{}\n{TEMPLATE}{broken}", results::COLUMNS.join(","))).unwrap();
+    fs::write(&csv, format!("{}\n{TEMPLATE}{broken}", results::COLUMNS_V2.join(","))).unwrap();
     let out = dir.join("out");
     let o = report_into(&[&csv], &out);
     let stderr = text(&o.stderr);
@@ -120,10 +122,10 @@ fn bad_csv_exits_2_naming_the_file_and_line_and_writes_nothing() {
 fn no_rows_or_no_complete_rows_exit_2_and_write_nothing() {
     let dir = scratch("empty");
     let header_only = dir.join("header.csv");
-    fs::write(&header_only, format!("{}\n", results::COLUMNS.join(","))).unwrap();
+    fs::write(&header_only, format!("{}\n", results::COLUMNS_V2.join(","))).unwrap();
     let cut = dir.join("cut.csv");
     let killed = TEMPLATE.replacen(",true,,", ",false,killed,", 1);
-    fs::write(&cut, format!("{}\n{killed}", results::COLUMNS.join(","))).unwrap();
+    fs::write(&cut, format!("{}\n{killed}", results::COLUMNS_V2.join(","))).unwrap();
     for (csv, expected) in [(&header_only, "has no rows"), (&cut, "none of the 1 rows")] {
         let out = dir.join("out");
         let o = report_into(&[csv], &out);

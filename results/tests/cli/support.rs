@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use protocol::Protocol;
-use results::{Arrival, Mode, Row, SCHEMA_VERSION};
+use results::{Arrival, Mode, Phase, Row, SCHEMA_VERSION};
 
 /// A fresh, empty directory for one test, under Cargo's temporary directory
 /// for integration tests (`name` tells the tests apart).
@@ -45,6 +45,8 @@ pub(crate) fn row(backend: &str, connections: u32) -> Row {
         timestamp: "2025-01-31T09:15:02.123456Z".into(),
         run_id: "sweep-1".into(),
         repetition: 1,
+        phase: Phase::Run,
+        slo: String::new(),
         git_rev: "8fde1c8".into(),
         host: "bench1".into(),
         kernel: "6.18.0-1-amd64".into(),
@@ -60,6 +62,8 @@ pub(crate) fn row(backend: &str, connections: u32) -> Row {
         mode: Mode::Closed,
         arrival: Arrival::None,
         target_rate: 0.0,
+        offered_rate: 3333.3,
+        sent_rate: 3333.3,
         achieved_rate: 3333.3,
         rate_shortfall: false,
         request_bytes: 0,
@@ -68,6 +72,8 @@ pub(crate) fn row(backend: &str, connections: u32) -> Row {
         warmup_s: 0.1,
         duration_s: 0.3,
         requests: 1000,
+        answered_late: 0,
+        drain_s: 0.0,
         errors_connect: 0,
         errors_reset: 0,
         errors_timeout: 0,
@@ -91,6 +97,9 @@ pub(crate) fn row(backend: &str, connections: u32) -> Row {
         raw_p9999_us: 100.0,
         raw_max_us: 100.0,
         raw_mean_us: 100.0,
+        send_lag_p50_us: 0.0,
+        send_lag_p99_us: 0.0,
+        send_lag_max_us: 0.0,
         server_cpu_user_us: 2.0,
         server_cpu_sys_us: 3.0,
         server_vcs: 0.1,
