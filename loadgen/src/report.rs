@@ -215,12 +215,14 @@ pub fn write_hgrm(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One second for the interval log: its number, corrected and raw latencies.
-type LogSecond = (u64, Histogram<u64>, Histogram<u64>);
+/// One second for the interval log: its number, corrected and raw
+/// latencies, and the send lag if measured.
+type LogSecond = (u64, Histogram<u64>, Histogram<u64>, Option<Histogram<u64>>);
 
 /// The interval log (`--hlog`): per second of the window, the corrected
-/// latencies' histogram (untagged) and the raw latencies' (`Tag=raw`),
-/// written by a thread of its own as the seconds complete.
+/// latencies' histogram (untagged), the raw latencies' (`Tag=raw`) and, when
+/// measured, the send lag's (`Tag=lag`), written by a thread of its own as
+/// the seconds complete.
 pub struct IntervalLog {
     tx: Option<mpsc::Sender<LogSecond>>,
     writer: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
@@ -236,9 +238,10 @@ impl IntervalLog {
             std::thread::Builder::new().name("hlog".into()).spawn(move || -> anyhow::Result<()> {
                 let mut log = LogWriter::begin(&mut file, start, "ringside-loadgen")
                     .with_context(|| format!("cannot write {shown}"))?;
-                for (second, corrected, raw) in rx {
+                for (second, corrected, raw, lag) in rx {
                     log.write(second, Series::Corrected, &corrected)
                         .and_then(|()| log.write(second, Series::Raw, &raw))
+                        .and_then(|()| lag.map_or(Ok(()), |lag| log.write(second, Series::Lag, &lag)))
                         .with_context(|| format!("cannot write {shown}"))?;
                 }
                 drop(log);
@@ -248,10 +251,17 @@ impl IntervalLog {
         Ok(IntervalLog { tx: Some(tx), writer: Some(writer) })
     }
 
-    /// Log one second's corrected and raw latencies.
-    pub fn write(&mut self, second: u64, corrected: &Histogram<u64>, raw: &Histogram<u64>) {
+    /// Log one second's corrected and raw latencies, and its send lag if
+    /// measured (a line of its own, `Tag=lag`).
+    pub fn write(
+        &mut self,
+        second: u64,
+        corrected: &Histogram<u64>,
+        raw: &Histogram<u64>,
+        lag: Option<&Histogram<u64>>,
+    ) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send((second, corrected.clone(), raw.clone()));
+            let _ = tx.send((second, corrected.clone(), raw.clone(), lag.cloned()));
         }
     }
 
@@ -290,7 +300,9 @@ mod tests {
             let (mut corrected, mut raw) = (crate::engine::new_histogram(), crate::engine::new_histogram());
             corrected.record(100_000 * (second + 1)).unwrap();
             raw.record(10_000 * (second + 1)).unwrap();
-            log.write(second, &corrected, &raw);
+            let mut lag = crate::engine::new_histogram();
+            lag.record(1_000).unwrap();
+            log.write(second, &corrected, &raw, (second == 1).then_some(&lag));
         }
         log.close().unwrap();
         let text = std::fs::read(&path).unwrap();
@@ -308,6 +320,7 @@ mod tests {
                 (Some("raw"), 0, 0.01),
                 (None, 1, 0.2),
                 (Some("raw"), 1, 0.02),
+                (Some("lag"), 1, 0.001),
                 (None, 2, 0.3),
                 (Some("raw"), 2, 0.03)
             ]

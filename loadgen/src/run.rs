@@ -812,7 +812,7 @@ impl Progress {
             eprintln!("{}", progress_line(second, self.window, completed, &p99, errors.total()));
         }
         if let Some(log) = &mut self.hlog {
-            log.write(second, hist, raw);
+            log.write(second, hist, raw, None);
         }
     }
 
