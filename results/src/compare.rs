@@ -51,8 +51,10 @@ pub struct Args {
     #[arg(long, value_name = "BACKEND", requires = "across")]
     pub baseline: Option<String>,
 
-    /// Only this metric (repeat for more): throughput, p50, p99, p99.9, server_cpu,
-    /// server_switches. Default: all of them.
+    /// Only this metric (repeat for more): throughput, offered (open loop's offered load, shown
+    /// without a better direction), capacity (a capacity search's result), p50, p99, p99.9,
+    /// server_cpu, server_switches. Default: all of them that some row has (so no capacity table
+    /// without capacity rows); each table leaves out the workloads it does not apply to.
     #[arg(long = "metric", value_name = "NAME", value_parser = parse_metric)]
     pub metrics: Vec<Metric>,
 
@@ -70,6 +72,11 @@ pub struct Args {
     /// significance needs at least 6 pairs.
     #[arg(long)]
     pub paired: bool,
+
+    /// Compare rows of phase = probe too (runs a capacity search made only to find the capacity),
+    /// which are otherwise left out with a line saying how many.
+    #[arg(long)]
+    pub with_probes: bool,
 }
 
 /// What `--across` compares within a file.
@@ -109,12 +116,17 @@ With --paired (for runs interleaved with the baseline's, as an A/B run in turn i
 of a workload is paired with the baseline's i-th: delta is the median of the paired ratios and p the \
 two-sided Wilcoxon signed-rank p-value of their logs. A drift of the machine during the runs moves both \
 runs of a pair alike, so it does not hide a small difference from the paired test as it does from the \
-unpaired one; 6 pairs at least are needed for p < 0.05.";
+unpaired one; 6 pairs at least are needed for p < 0.05.
+
+Rows of phase = probe (the runs of a capacity search) are left out unless --with-probes, and a note \
+says how many. A capacity search's results (phase = capacity) form a workload per objective, e.g. \
+`capacity p99<=1000us`, so that --across backend compares the backends' capacities; the capacity \
+table holds those workloads only, and the throughput and offered tables leave them out.";
 
 const AFTER_LONG_HELP: &str = "\
 --format csv columns, one row per (metric, workload, side), plus `geomean` rows (the baseline's, and
 one per side with a geomean against it) where the table has a geomean line:
-  metric       throughput, p50, p99, p99.9, server_cpu or server_switches
+  metric       throughput, offered, capacity, p50, p99, p99.9, server_cpu or server_switches
   within       with --across: the file compared within; empty otherwise
   workload     the workload (without the backend with --across), or `geomean`
   side         the file's label, or with --across the backend's
@@ -144,7 +156,7 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let inputs = load(&args.files)?;
+    let (inputs, probes_note) = load(&args.files, args.with_probes)?;
     // Pairs are made by order; a run left out would shift every pair after
     // it onto the wrong partner.
     if args.paired
@@ -158,12 +170,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             input.incomplete
         );
     }
-    let metrics = if args.metrics.is_empty() { Metric::ALL.to_vec() } else { args.metrics.clone() };
+    let metrics = if args.metrics.is_empty() { default_metrics(&inputs) } else { args.metrics.clone() };
     let mut report = match (args.across, &args.baseline) {
         (Some(Across::Backend), Some(baseline)) => across_backend(&inputs, baseline)?,
         // clap makes --across and --baseline require each other.
         (None, _) | (_, None) => by_file(&inputs),
     };
+    report.notes.splice(0..0, probes_note);
     for section in &mut report.sections {
         section.paired = args.paired;
     }
@@ -200,10 +213,12 @@ struct Input {
 
 /// Every file, read whole and checked (an error names the file, line and
 /// column), labelled by its file name, or by as much of its path as tells
-/// it apart where two files share a name (`base/a.csv`, `new/a.csv`).
-fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+/// it apart where two files share a name (`base/a.csv`, `new/a.csv`); probe
+/// rows left out unless `with_probes`, with the note that says so.
+fn load(paths: &[PathBuf], with_probes: bool) -> anyhow::Result<(Vec<Input>, Option<String>)> {
     let labels = crate::file_labels(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let mut inputs = Vec::new();
+    let mut left_out = Vec::new();
     for (path, label) in paths.iter().zip(labels) {
         let rows = crate::read(path)?;
         anyhow::ensure!(
@@ -212,9 +227,20 @@ fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
              written runs to",
             path.display()
         );
+        let rows = crate::workload::without_probes(rows, with_probes, &mut left_out);
         inputs.push(Input::new(label, rows));
     }
-    Ok(inputs)
+    Ok((inputs, crate::workload::probes_note(&left_out)))
+}
+
+/// The metrics compared when none is asked for: every one that applies to
+/// some row (no capacity table for files without a capacity search, no
+/// offered-load table for closed loop alone), in [`Metric::ALL`]'s order.
+fn default_metrics(inputs: &[Input]) -> Vec<Metric> {
+    let rows = || inputs.iter().flat_map(|i| &i.rows);
+    let metrics: Vec<Metric> = Metric::ALL.into_iter().filter(|m| rows().any(|r| m.applies(r))).collect();
+    // Nothing complete to go by: every table, each saying it has no figure.
+    if metrics.is_empty() { Metric::ALL.to_vec() } else { metrics }
 }
 
 impl Input {
@@ -655,9 +681,13 @@ fn paired_versus(base: &[Row], this: &[Row], metric: Metric) -> Versus {
 }
 
 fn tabulate(section: &Section, metric: Metric) -> MetricTable {
+    // A workload's rows are all of one kind (the phase is part of the
+    // workload): one row tells whether the metric applies to the line.
+    let applies = |line: &&Line| line.runs.iter().flatten().next().is_none_or(|r| metric.applies(r));
     let lines: Vec<TableLine> = section
         .lines
         .iter()
+        .filter(applies)
         .map(|line| {
             let values: Vec<Vec<f64>> =
                 line.runs.iter().map(|runs| runs.iter().filter_map(|r| metric.value(r)).collect()).collect();
@@ -1069,9 +1099,109 @@ mod tests {
             crate::append(&d.join("r.csv"), &run("epoll", 50, 1.0)).unwrap();
         }
         crate::append(&dir.join("s.csv"), &run("epoll", 50, 1.0)).unwrap();
-        let inputs = load(&[x.join("r.csv"), y.join("r.csv"), dir.join("s.csv")]).unwrap();
+        let (inputs, _) = load(&[x.join("r.csv"), y.join("r.csv"), dir.join("s.csv")], false).unwrap();
         let labels: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
         assert_eq!(labels, ["x/r.csv", "y/r.csv", "s.csv"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A sweep with a capacity search: runs, probes and one capacity per
+    /// backend and repetition. Probes are left out (and counted); the
+    /// capacities meet in one workload per objective across backends, in
+    /// the capacity table alone; throughput leaves them out.
+    #[test]
+    fn capacity_rows_compare_across_backends_and_probes_are_left_out() {
+        use crate::Phase;
+        let capacity = |backend: &str, rate: f64| Row {
+            phase: Phase::Capacity,
+            slo: "p99<=1000us".into(),
+            mode: crate::Mode::Open,
+            arrival: crate::Arrival::Poisson,
+            target_rate: rate,
+            offered_rate: rate,
+            ..run(backend, 50, 700.0)
+        };
+        let probe = |backend: &str, rate: f64| Row {
+            phase: Phase::Probe,
+            ..Row { mode: crate::Mode::Open, target_rate: rate, ..run(backend, 50, rate) }
+        };
+        let mut rows = Vec::new();
+        for (i, rate) in [1000.0, 1100.0, 1050.0, 990.0].into_iter().enumerate() {
+            rows.push(run("epoll", 50, 10.0 + i as f64));
+            rows.push(run("io-uring", 50, 12.0 + i as f64));
+            rows.extend([probe("epoll", 500.0), probe("epoll", rate), probe("io-uring", 2.0 * rate)]);
+            rows.push(capacity("epoll", rate));
+            rows.push(capacity("io-uring", 2.0 * rate));
+        }
+        let dir = std::env::temp_dir().join(format!("ringside-compare-capacity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sweep.csv");
+        let _ = std::fs::remove_file(&path);
+        for row in &rows {
+            crate::append(&path, row).unwrap();
+        }
+        let (inputs, note) = load(std::slice::from_ref(&path), false).unwrap();
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "left out 12 probe rows (phase = probe: runs a capacity search made only to find the capacity); --with-probes keeps them"
+            )
+        );
+        assert_eq!(inputs[0].rows.len(), 16);
+        assert_eq!(load(std::slice::from_ref(&path), true).unwrap().0[0].rows.len(), 28);
+        assert_eq!(
+            default_metrics(&inputs),
+            [
+                Metric::Throughput,
+                Metric::Capacity,
+                Metric::P50,
+                Metric::P99,
+                Metric::P999,
+                Metric::ServerCpu,
+                Metric::ServerSwitches
+            ],
+            "no open-loop run, so no offered load"
+        );
+
+        let report = across_backend(&inputs, "epoll").unwrap();
+        let labels = |metric: Metric| -> Vec<String> {
+            only_table(&report, metric).lines.into_iter().map(|l| l.label).collect()
+        };
+        assert_eq!(labels(Metric::Capacity), ["http c=50 capacity p99<=1000us"]);
+        assert_eq!(labels(Metric::Throughput), ["http c=50"]);
+        assert_eq!(labels(Metric::Offered), Vec::<String>::new());
+        assert_eq!(labels(Metric::P99), ["http c=50 capacity p99<=1000us", "http c=50"]);
+        let t = only_table(&report, Metric::Capacity);
+        let line = &t.lines[0];
+        assert_eq!(line.cells[0].unwrap().median, 1025.0);
+        assert_eq!(line.cells[1].unwrap().median, 2050.0);
+        assert!((line.versus[1].unwrap().delta.unwrap() - 1.0).abs() < 1e-9);
+        let text = render::text(&report, &default_metrics(&inputs));
+        assert!(text.contains("capacity under the latency objective (req/s); higher is better"), "{text}");
+        assert!(!text.contains("offered load"), "{text}");
+        let text = render::text(&report, &[Metric::Offered]);
+        assert!(
+            text.contains(
+                "offered load (req/s); a setting, neither better nor worse\nno run has this figure"
+            ),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn closed_loop_files_get_the_tables_they_always_had() {
+        let inputs = [input("a.csv", runs("epoll", 50, &[1.0, 2.0]))];
+        assert_eq!(
+            default_metrics(&inputs),
+            [
+                Metric::Throughput,
+                Metric::P50,
+                Metric::P99,
+                Metric::P999,
+                Metric::ServerCpu,
+                Metric::ServerSwitches
+            ]
+        );
     }
 }

@@ -68,11 +68,15 @@ RULES FILE (TOML; a commented example: scripts/gate-rules.example.toml)
 Selection (all optional; each rule's rows must match every field given):
   backend (not in [[ratio]]), protocol, connections, connections_min,
   connections_max, pipeline, request_bytes, response_bytes, work
-  (e.g. \"spin:500ns\"), load (\"closed\" or e.g. \"open poisson 1000/s\"),
-  options (the backend_options column, exactly). A rule may match several
+  (e.g. \"spin:500ns\"), load (\"closed\", e.g. \"open poisson 1000/s\", or for a
+  capacity search's result e.g. \"capacity p99<=1000us\"), options (the
+  backend_options column, exactly). A rule may match several
   workloads: each is judged. A [[baseline]] rule compares the same workload
   on both sides, options included, unless ignore_options = true.
-Metrics: throughput, p50, p99, p99.9, server_cpu, server_switches.
+Metrics: throughput, capacity (rows of phase = capacity only; throughput
+is not theirs), p50, p99, p99.9, server_cpu, server_switches. Rows of phase
+= probe (a capacity search's runs) are left out, and a line says how many,
+unless --with-probes.
 
 A [[baseline]] or [[ratio]] rule fails only if the runs are significantly
 beyond its limit (Mann-Whitney U, p < 0.05, tested against the limit): a
@@ -105,6 +109,11 @@ pub struct Args {
     /// ever fail, a workload missing from one side.
     #[arg(long)]
     pub strict: bool,
+    /// Judge rows of phase = probe too (a capacity search's runs, made only
+    /// to find the capacity), which are otherwise left out with a line
+    /// saying how many.
+    #[arg(long)]
+    pub with_probes: bool,
     /// The results to judge: one or more CSV files, read as one run.
     #[arg(required = true, value_name = "CURRENT.csv")]
     pub current: Vec<PathBuf>,
@@ -112,9 +121,13 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let rules = Rules::read(&args.rules)?;
-    let current = crate::read_all(&args.current)?;
+    let mut left_out = Vec::new();
+    let current =
+        crate::workload::without_probes(crate::read_all(&args.current)?, args.with_probes, &mut left_out);
     let baseline = match &args.baseline {
-        Some(path) => Some(crate::read(path)?),
+        Some(path) => {
+            Some(crate::workload::without_probes(crate::read(path)?, args.with_probes, &mut left_out))
+        }
         None => {
             if let Some(rule) = rules.rules.iter().find(|r| matches!(r.kind, Kind::Baseline { .. })) {
                 anyhow::bail!(
@@ -132,6 +145,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // even if stdout is closed early (`| head`, `| grep -q FAIL`), so a
     // pipe can never turn a regression into a pass.
     let mut text = String::new();
+    if let Some(note) = crate::workload::probes_note(&left_out) {
+        let _ = writeln!(text, "note: {note}");
+    }
     if let Some(note) = baseline.as_deref().and_then(|base| machines_note(base, &current)) {
         let _ = writeln!(text, "{note}");
     }
@@ -484,10 +500,22 @@ struct MetricName(Metric);
 impl<'de> Deserialize<'de> for MetricName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Metric::parse(&s).map(MetricName).ok_or_else(|| {
-            let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-            serde::de::Error::custom(format!("unknown metric `{s}`: expected one of {}", names.join(", ")))
-        })
+        let names = || -> String {
+            let names: Vec<&str> =
+                Metric::ALL.iter().filter(|m| !m.informational()).map(|m| m.name()).collect();
+            names.join(", ")
+        };
+        match Metric::parse(&s) {
+            Some(m) if m.informational() => Err(serde::de::Error::custom(format!(
+                "`{s}` is the load asked for, not an outcome, so no rule can pass or fail on it: judge \
+                 throughput (or capacity) instead; metrics: {}",
+                names()
+            ))),
+            Some(m) => Ok(MetricName(m)),
+            None => {
+                Err(serde::de::Error::custom(format!("unknown metric `{s}`: expected one of {}", names())))
+            }
+        }
     }
 }
 
@@ -760,7 +788,7 @@ fn plural(n: usize, what: &str) -> String {
 
 fn unit(metric: Metric) -> &'static str {
     match metric {
-        Metric::Throughput => " req/s",
+        Metric::Throughput | Metric::Offered | Metric::Capacity => " req/s",
         Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu => " us",
         Metric::ServerSwitches => "",
     }
@@ -801,7 +829,10 @@ fn samples<'a>(
     key: impl Fn(&Row) -> Workload,
 ) -> BTreeMap<Workload, Sample> {
     let mut groups: BTreeMap<Workload, Sample> = BTreeMap::new();
-    for row in rows {
+    // A row of a kind the metric does not apply to (throughput of a
+    // capacity search's result) is not a row without a value: it is left
+    // out, workload and all.
+    for row in rows.into_iter().filter(|r| metric.applies(r)) {
         let sample = groups.entry(key(row)).or_default();
         match metric.value(row) {
             Some(v) => sample.values.push(v),
@@ -1190,6 +1221,11 @@ connections_min = 50
             ),
             ("[[check]]\nmin_requests = 1\nmax_error = 0\n", Some(3), "unknown field `max_error`"),
             ("[[baselines]]\n", Some(1), "unknown field `baselines`"),
+            (
+                "[[baseline]]\nmetric = \"offered\"\nmax_regression_pct = 5\n",
+                Some(2),
+                "`offered` is the load asked for, not an outcome",
+            ),
             ("[[check]]\nmin_requests = \"1\"\n", Some(2), "invalid type"),
             ("[[check]]\nprotocol = \"ftp\"\nmin_requests = 1\n", Some(2), "unknown protocol `ftp`"),
             (
@@ -1389,6 +1425,55 @@ connections_min = 50
         assert!(findings[0].text.contains("several option sets (`b=2`, `sqpoll=1`)"), "{}", findings[0]);
         let findings = rule(&format!("{text}options = \"b=2\"\n")).evaluate(&run, None);
         assert!(findings[0].text.contains("no rows of backend `epoll`"), "selects both: {}", findings[0]);
+    }
+
+    /// Capacity rows: a ratio of capacities between backends; throughput
+    /// rules leave them out rather than count them as rows without a value.
+    #[test]
+    fn capacity_rows_are_judged_on_capacity_only() {
+        let capacity = |backend: &str, values: &[f64]| -> Vec<Row> {
+            rows(backend, "", values)
+                .into_iter()
+                .map(|r| Row {
+                    phase: crate::Phase::Capacity,
+                    slo: "p99<=1000us".into(),
+                    mode: crate::Mode::Open,
+                    target_rate: r.achieved_rate,
+                    ..r
+                })
+                .collect()
+        };
+        let fast: Vec<f64> = BASE5.iter().map(|x| x * 1.2).collect();
+        let mut run = capacity("epoll", &BASE5);
+        run.extend(capacity("io-uring", &fast));
+        let text = "[[ratio]]\nmetric = \"capacity\"\nbackend = \"io-uring\"\nversus = \"epoll\"\nmin_ratio = 1.05\n";
+        let findings = rule(text).evaluate(&run, None);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].verdict, Verdict::Pass, "{}", findings[0]);
+        assert!(
+            findings[0].text.contains("capacity p99<=1000us: capacity io-uring/epoll = 1.200"),
+            "{}",
+            findings[0]
+        );
+        // Plain runs beside them: a throughput rule judges those alone.
+        run.extend(rows("epoll", "", &BASE5));
+        run.extend(rows("io-uring", "", &fast));
+        let findings = rule(&text.replace("capacity", "throughput")).evaluate(&run, None);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].verdict, Verdict::Pass, "{}", findings[0]);
+        let findings = rule(text).evaluate(&run, None);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+
+        let mut left_out = Vec::new();
+        let mut probes = rows("epoll", "", &BASE5);
+        probes[0].phase = crate::Phase::Probe;
+        assert_eq!(crate::workload::without_probes(probes.clone(), false, &mut left_out).len(), 4);
+        assert_eq!(crate::workload::without_probes(probes, true, &mut left_out).len(), 5);
+        assert_eq!(
+            crate::workload::probes_note(&left_out).unwrap(),
+            "left out 1 probe row (phase = probe: runs a capacity search made only to find the capacity); \
+             --with-probes keeps them"
+        );
     }
 
     #[test]

@@ -10,6 +10,12 @@
 //! whose server figures were not measured (0 CPU per request) are left out
 //! of the cost charts, which say how many.
 //!
+//! Rows of phase `probe` (a capacity search's runs) are left out unless
+//! `--with-probes`, and a note says how many. A capacity search's results
+//! (phase `capacity`) have no throughput of their own: they get no
+//! throughput chart, but their cells' latency spectra and costs (the probe's
+//! at the capacity) are drawn like any other.
+//!
 //! Several files go into the same charts, each series labelled
 //! `backend (file)`: files given together are usually to be compared (a
 //! change against its base, one machine against another), and a comparison
@@ -68,15 +74,25 @@ pub struct Args {
     /// (files of the same names are replaced; others are left alone).
     #[arg(long)]
     pub force: bool,
+    /// Chart rows of phase = probe too (runs a capacity search made only to
+    /// find the capacity), which are otherwise left out with a note saying
+    /// how many.
+    #[arg(long)]
+    pub with_probes: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let mut left_out = Vec::new();
     let inputs = args
         .files
         .iter()
-        .map(|path| Ok(Input { path: path.clone(), rows: read(path)? }))
+        .map(|path| {
+            let rows = crate::workload::without_probes(read(path)?, args.with_probes, &mut left_out);
+            Ok(Input { path: path.clone(), rows })
+        })
         .collect::<Result<Vec<_>, crate::Error>>()?;
-    let report = Report::of(&inputs)?;
+    let mut report = Report::of(&inputs)?;
+    report.notes.splice(0..0, crate::workload::probes_note(&left_out));
     let files = report.files();
     write_dir(&args.out, &files, args.force)?;
     let mut out = io::stdout().lock();
@@ -265,6 +281,10 @@ impl Report {
         let mut notes = Vec::new();
         let mut throughput = Vec::new();
         for (g, group) in groups.iter().enumerate() {
+            // A capacity search's result has no throughput of its own.
+            if group.is_capacity() {
+                continue;
+            }
             let mut series: BTreeMap<&SeriesKey, Vec<Whisker>> = BTreeMap::new();
             for ((_, connections, _), cell) in by_cell.iter().filter(|((cg, _, _), _)| *cg == g) {
                 for (key, rows) in cell {
@@ -792,5 +812,29 @@ mod tests {
         assert!(err.contains("is not a directory"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
         fs::remove_dir_all(&foreign).unwrap();
+    }
+
+    /// A capacity search's results (one per backend) beside the runs: no
+    /// throughput chart of their own, a latency and cost chart for their
+    /// cell like any other.
+    #[test]
+    fn capacity_rows_get_latency_and_cost_charts_only() {
+        let mut rows = sweep();
+        for b in ["epoll", "io-uring"] {
+            rows.push(Row {
+                phase: crate::Phase::Capacity,
+                slo: "p99<=1000us".into(),
+                mode: crate::Mode::Open,
+                arrival: crate::Arrival::Poisson,
+                target_rate: 1e5,
+                ..row(b, Protocol::Http, 50, 99e3, 100.0)
+            });
+        }
+        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let files: Vec<String> = report.files().into_iter().map(|(n, _)| n).collect();
+        let capacity: Vec<&String> = files.iter().filter(|f| f.contains("capacity")).collect();
+        assert_eq!(capacity.len(), 2, "{files:?}");
+        assert!(capacity.iter().all(|f| f.starts_with("latency-") || f.starts_with("cost-")), "{capacity:?}");
+        assert!(files.iter().filter(|f| f.starts_with("throughput-")).count() == 2, "{files:?}");
     }
 }

@@ -6,10 +6,15 @@
 //! of one workload are repetitions of one measurement; `compare`, `gate` and
 //! `report` group by it. [`Metric`] names the figures they compare and says
 //! which direction is better.
+//!
+//! A row's `phase` is part of its workload: a capacity search's result
+//! (`capacity`) is grouped by its objective, not its rate, so that backends'
+//! capacities meet in one workload; a `probe` is told apart from a `run` at
+//! the same rate.
 
 use std::fmt;
 
-use crate::{Arrival, Mode, Row};
+use crate::{Arrival, Mode, Phase, Row};
 
 /// The part of a row that defines what was measured.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,7 +24,8 @@ pub struct Workload {
     pub protocol: String,
     pub connections: u32,
     pub pipeline: u32,
-    /// `closed`, or `open <arrival> <rate>/s`.
+    /// `closed`, or `open <arrival> <rate>/s`; a probe's is followed by
+    /// `(probe <slo>)`; a capacity search's result is `capacity <slo>`.
     pub load: String,
     pub request_bytes: u64,
     pub response_bytes: u64,
@@ -28,9 +34,10 @@ pub struct Workload {
 
 impl Workload {
     pub fn of(row: &Row) -> Workload {
-        let load = match row.mode {
-            Mode::Closed => "closed".to_string(),
-            Mode::Open => {
+        let load = match (row.phase, row.mode) {
+            (Phase::Capacity, _) => format!("capacity {}", row.slo).trim_end().to_string(),
+            (_, Mode::Closed) => "closed".to_string(),
+            (_, Mode::Open) => {
                 let arrival = match row.arrival {
                     Arrival::None => "",
                     Arrival::Poisson => "poisson ",
@@ -38,6 +45,10 @@ impl Workload {
                 };
                 format!("open {arrival}{}/s", row.target_rate)
             }
+        };
+        let load = match row.phase {
+            Phase::Probe => format!("{load} (probe {})", row.slo).replace(" )", ")"),
+            Phase::Run | Phase::Capacity => load,
         };
         Workload {
             backend: row.backend.clone(),
@@ -56,6 +67,11 @@ impl Workload {
     /// `--across backend` compares backends within.
     pub fn without_backend(&self) -> Workload {
         Workload { backend: String::new(), backend_options: String::new(), ..self.clone() }
+    }
+
+    /// Whether this is a capacity search's result (`phase` = `capacity`).
+    pub fn is_capacity(&self) -> bool {
+        self.load.starts_with("capacity")
     }
 
     /// The workload in few words, backend first: `io-uring http c=500`,
@@ -96,8 +112,17 @@ impl fmt::Display for Workload {
 /// A figure compared across runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
-    /// Achieved requests per second.
+    /// Achieved requests per second: answers in the window ÷ the window.
     Throughput,
+    /// Offered requests per second (`offered_rate`), open loop only. A
+    /// setting more than an outcome, so it is informational: `compare`
+    /// shows it without a better direction, beside the throughput it
+    /// explains, and `gate` refuses rules on it.
+    Offered,
+    /// The capacity a capacity search found under its objective, req/s:
+    /// `target_rate` of a `capacity` row, and defined only there. Higher is
+    /// better.
+    Capacity,
     /// Latency percentiles from the intended send time, µs.
     P50,
     P99,
@@ -109,8 +134,10 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Throughput,
+        Metric::Offered,
+        Metric::Capacity,
         Metric::P50,
         Metric::P99,
         Metric::P999,
@@ -122,6 +149,8 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::Throughput => "throughput",
+            Metric::Offered => "offered",
+            Metric::Capacity => "capacity",
             Metric::P50 => "p50",
             Metric::P99 => "p99",
             Metric::P999 => "p99.9",
@@ -134,6 +163,8 @@ impl Metric {
     pub fn title(self) -> &'static str {
         match self {
             Metric::Throughput => "throughput (req/s)",
+            Metric::Offered => "offered load (req/s)",
+            Metric::Capacity => "capacity under the latency objective (req/s)",
             Metric::P50 => "p50 latency (us)",
             Metric::P99 => "p99 latency (us)",
             Metric::P999 => "p99.9 latency (us)",
@@ -146,23 +177,50 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == s)
     }
 
-    /// Whether a larger value is better (throughput) or worse (the rest).
+    /// Whether a larger value is better (throughput, capacity) or worse
+    /// (the latencies and costs). Meaningless for an
+    /// [informational](Metric::informational) metric, which has no better
+    /// direction (false).
     pub fn higher_is_better(self) -> bool {
-        self == Metric::Throughput
+        matches!(self, Metric::Throughput | Metric::Capacity)
+    }
+
+    /// Whether the metric is a setting rather than an outcome (offered
+    /// load): shown, never judged better or worse.
+    pub fn informational(self) -> bool {
+        self == Metric::Offered
+    }
+
+    /// Whether a row of this kind can have the metric at all: capacity only
+    /// a `capacity` row, throughput and offered load every other row
+    /// (offered load only in open loop, where it is set), the latencies and
+    /// costs every row (a `capacity` row's are the probe's at the capacity).
+    /// Tables leave out the workloads a metric does not apply to.
+    pub fn applies(self, row: &Row) -> bool {
+        let capacity = row.phase == Phase::Capacity;
+        match self {
+            Metric::Capacity => capacity,
+            Metric::Throughput => !capacity,
+            Metric::Offered => !capacity && row.mode == Mode::Open,
+            Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu | Metric::ServerSwitches => true,
+        }
     }
 
     /// The figure from a complete row, or `None` if the row does not have
-    /// it: nothing completed (no latency), or the server's counters were not
-    /// measured (the row holds 0 CPU per request then, which a measured run
-    /// never does).
+    /// it: the metric does not [apply](Metric::applies) to the row, nothing
+    /// completed (no latency), or the server's counters were not measured
+    /// (the row holds 0 CPU per request then, which a measured run never
+    /// does).
     pub fn value(self, row: &Row) -> Option<f64> {
-        if !row.complete {
+        if !row.complete || !self.applies(row) {
             return None;
         }
         let server_measured = row.server_cpu_user_us + row.server_cpu_sys_us > 0.0;
         let latency = |v: f64| (row.requests > 0).then_some(v);
         match self {
             Metric::Throughput => Some(row.achieved_rate),
+            Metric::Offered => Some(row.offered_rate),
+            Metric::Capacity => Some(row.target_rate),
             Metric::P50 => latency(row.lat_p50_us),
             Metric::P99 => latency(row.lat_p99_us),
             Metric::P999 => latency(row.lat_p999_us),
@@ -170,6 +228,32 @@ impl Metric {
             Metric::ServerSwitches => server_measured.then_some(row.server_vcs + row.server_ics),
         }
     }
+}
+
+/// `rows` without those of phase `probe`, unless `keep` (`--with-probes`);
+/// how many were left out is added to `left_out` (one count per call, for
+/// [`probes_note`]).
+pub fn without_probes(rows: Vec<Row>, keep: bool, left_out: &mut Vec<usize>) -> Vec<Row> {
+    if keep {
+        return rows;
+    }
+    let all = rows.len();
+    let rows: Vec<Row> = rows.into_iter().filter(|r| r.phase != Phase::Probe).collect();
+    left_out.push(all - rows.len());
+    rows
+}
+
+/// The one line `compare`, `gate` and `report` print when they left out
+/// probe rows; `None` if they left out none.
+pub fn probes_note(left_out: &[usize]) -> Option<String> {
+    let n: usize = left_out.iter().sum();
+    (n > 0).then(|| {
+        format!(
+            "left out {n} probe row{} (phase = probe: runs a capacity search made only to find the \
+             capacity); --with-probes keeps them",
+            if n == 1 { "" } else { "s" }
+        )
+    })
 }
 
 impl fmt::Display for Metric {
@@ -195,11 +279,41 @@ mod tests {
             row.protocol.name(),
             row.connections
         )));
-        let closed = Row { mode: Mode::Closed, arrival: Arrival::None, target_rate: 0.0, ..sample(1) };
+        let closed = Row {
+            mode: Mode::Closed,
+            arrival: Arrival::None,
+            target_rate: 0.0,
+            phase: Phase::Run,
+            ..sample(1)
+        };
         assert_eq!(Workload::of(&closed).load, "closed");
-        let open = Row { mode: Mode::Open, arrival: Arrival::Poisson, target_rate: 1000.0, ..sample(1) };
+        let open = Row {
+            mode: Mode::Open,
+            arrival: Arrival::Poisson,
+            target_rate: 1000.0,
+            phase: Phase::Run,
+            ..sample(1)
+        };
         assert_eq!(Workload::of(&open).load, "open poisson 1000/s");
         assert_ne!(Workload::of(&closed), Workload::of(&open));
+        let probe = Row { phase: Phase::Probe, slo: "p99<=1000us".into(), ..open.clone() };
+        assert_eq!(Workload::of(&probe).load, "open poisson 1000/s (probe p99<=1000us)");
+        // Capacities group by the objective, not the rate they found.
+        let capacity = |rate: f64, backend: &str| {
+            let row =
+                Row { phase: Phase::Capacity, target_rate: rate, backend: backend.into(), ..probe.clone() };
+            Workload::of(&row)
+        };
+        assert_eq!(capacity(1000.0, "epoll").load, "capacity p99<=1000us");
+        assert!(capacity(1000.0, "epoll").is_capacity() && !Workload::of(&probe).is_capacity());
+        assert_eq!(
+            capacity(1000.0, "epoll").without_backend(),
+            capacity(2500.0, "io-uring").without_backend()
+        );
+        assert_eq!(
+            capacity(1.0, "a").short(),
+            "a rr c=50 pipeline=4 capacity p99<=1000us req=64B resp=1024B work=spin:500ns"
+        );
     }
 
     #[test]
@@ -228,8 +342,21 @@ mod tests {
         assert_eq!(Metric::ServerSwitches.value(&unmeasured), None);
         let incomplete = Row { complete: false, ..row.clone() };
         assert!(Metric::ALL.iter().all(|m| m.value(&incomplete).is_none()));
-        let nothing = Row { requests: 0, ..row };
+        let nothing = Row { requests: 0, ..row.clone() };
         assert_eq!(Metric::P50.value(&nothing), None);
         assert!(Metric::Throughput.higher_is_better() && !Metric::P99.higher_is_better());
+        assert!(Metric::Capacity.higher_is_better() && Metric::Offered.informational());
+
+        // Offered: open loop only; capacity: capacity rows only, where
+        // throughput and offered load are not defined.
+        let open = Row { mode: Mode::Open, offered_rate: 6.0, phase: Phase::Run, ..row.clone() };
+        assert_eq!(Metric::Offered.value(&open), Some(6.0));
+        assert_eq!(Metric::Capacity.value(&open), None);
+        let closed = Row { mode: Mode::Closed, ..open.clone() };
+        assert_eq!(Metric::Offered.value(&closed), None);
+        let capacity = Row { phase: Phase::Capacity, target_rate: 9.0, ..open };
+        assert_eq!(Metric::Capacity.value(&capacity), Some(9.0));
+        assert_eq!((Metric::Throughput.value(&capacity), Metric::Offered.value(&capacity)), (None, None));
+        assert_eq!(Metric::P99.value(&capacity), Some(7.0));
     }
 }

@@ -183,6 +183,9 @@ pub(super) fn notes(report: &Report) -> Vec<String> {
 }
 
 fn title(metric: Metric) -> String {
+    if metric.informational() {
+        return format!("{}; a setting, neither better nor worse", metric.title());
+    }
     let better = if metric.higher_is_better() { "higher" } else { "lower" };
     format!("{}; {better} is better", metric.title())
 }
@@ -624,7 +627,10 @@ mod tests {
             out.starts_with("## a\\|b.csv: backends against epoll\n\n- no epoll runs for `http c=500`"),
             "{out}"
         );
-        assert_eq!(out.matches("\n### ").count(), 6);
+        // Every metric asked for gets a heading; offered load and capacity,
+        // which no closed-loop run has, say so instead of a table.
+        assert_eq!(out.matches("\n### ").count(), 8);
+        assert_eq!(out.matches("No run has this figure.").count(), 2);
         let cells = |l: &str| l.replace("\\|", "").matches('|').count();
         let mut tables = 0;
         for block in out.split("\n\n") {
