@@ -6,7 +6,8 @@
 //! the tools that compare, gate, merge and report read rows back with
 //! [`read`] / [`read_all`]. This crate is the one definition of the columns:
 //! [`Row`]'s field docs document them, and `results/SCHEMA.md` renders those
-//! docs as a table.
+//! docs as a table. It is also the one home of the HdrHistogram formats
+//! ([`hdr`]) that the load generator and `merge` write and read.
 //!
 //! It must never overwrite or truncate a results file, never leave half a
 //! row in one, and never panic on what it reads: bad input is an [`Error`]
