@@ -50,14 +50,18 @@ pub fn switch_share_pct(vcs: f64, ics: f64, cpu_us: f64, same_cpu_ns: f64) -> f6
 
 pub fn row(r: &Report, ctx: &Context) -> results::Row {
     let a = &r.args;
-    let (lat, raw) = (LatencyColumns::of(&r.corrected), LatencyColumns::of(&r.raw));
+    let (lat, raw, lag) =
+        (LatencyColumns::of(&r.corrected), LatencyColumns::of(&r.raw), LatencyColumns::of(&r.lag));
     let server = r.server.unwrap_or_default();
     let mut notes = r.notes.clone();
     if let Some(why) = &r.incomplete {
         notes.insert(0, format!("incomplete: {why}"));
     }
     if r.rate_shortfall() {
-        notes.push("achieved rate more than 5% below the target".into());
+        notes.push(format!(
+            "achieved rate more than {:.0}% below the offered",
+            100.0 * (1.0 - crate::run::SHORTFALL_BELOW)
+        ));
     }
     let (backend, backend_options) =
         r.server_before.as_ref().map(|s| (s.backend.clone(), s.options.clone())).unwrap_or_default();
@@ -71,8 +75,7 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         timestamp: results::timestamp_utc(r.window_started),
         run_id: ctx.run_id.clone(),
         repetition: ctx.repetition,
-        // Until the engine measures the schedule, sends and drain apart:
-        // a run, offered and sent as achieved, nothing late, no lag.
+        // A plain run; a sweep's capacity search sets these.
         phase: results::Phase::Run,
         slo: String::new(),
         git_rev: GIT_REV.to_string(),
@@ -94,8 +97,8 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
             (Some(_), ArrivalArg::Uniform) => results::Arrival::Uniform,
         },
         target_rate: a.rate.unwrap_or(0.0),
-        offered_rate: r.achieved_rate(),
-        sent_rate: r.achieved_rate(),
+        offered_rate: r.offered_rate(),
+        sent_rate: r.sent_rate(),
         achieved_rate: r.achieved_rate(),
         rate_shortfall: r.rate_shortfall(),
         request_bytes,
@@ -104,8 +107,8 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         warmup_s: a.warmup.as_secs_f64(),
         duration_s: r.window.as_secs_f64(),
         requests: r.completed,
-        answered_late: 0,
-        drain_s: 0.0,
+        answered_late: r.late,
+        drain_s: r.drain.as_secs_f64(),
         errors_connect: r.errors.connect,
         errors_reset: r.errors.reset,
         errors_timeout: r.errors.timeout,
@@ -129,9 +132,9 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         raw_p9999_us: raw.p9999_us,
         raw_max_us: raw.max_us,
         raw_mean_us: raw.mean_us,
-        send_lag_p50_us: 0.0,
-        send_lag_p99_us: 0.0,
-        send_lag_max_us: 0.0,
+        send_lag_p50_us: lag.p50_us,
+        send_lag_p99_us: lag.p99_us,
+        send_lag_max_us: lag.max_us,
         server_cpu_user_us: server.cpu_user_us,
         server_cpu_sys_us: server.cpu_sys_us,
         server_vcs: server.vcs,

@@ -1,20 +1,31 @@
 //! One load thread's logic, without I/O: which requests to send when, which
 //! answer belongs to which request, and what the latencies are.
 //!
-//! An I/O driver (`drive_epoll`, `drive_uring`) owns the sockets and calls in:
-//! [`Engine::start`], then for every read [`Engine::on_data`], on a broken
-//! connection [`Engine::on_failed`], and on every loop turn [`Engine::tick`];
-//! it sends whatever [`Engine::output`] holds for a connection and asks
-//! [`Engine::deadline`] how long it may wait.
+//! **Call order.** An I/O driver (`drive_epoll`, `drive_uring`) owns the
+//! sockets and calls in:
+//! 1. [`Engine::new`], then [`Engine::start`] once its sockets are ready;
+//! 2. every loop turn: [`Engine::take_dirty`] for the connections with
+//!    output, [`Engine::output`] and [`Engine::sent`] for each as it writes
+//!    their bytes (a connection [`Engine::alive`] no longer is closed
+//!    instead), then [`Engine::end_turn`], which says whether the run is
+//!    over; then it waits for I/O until [`Engine::deadline`];
+//! 3. for every read, [`Engine::on_data`]; for a broken connection,
+//!    [`Engine::on_failed`]; after the turn's completions, [`Engine::tick`];
+//! 4. once `end_turn` said so, [`Engine::finish`] gives the [`Outcome`].
 //!
 //! **Time.** All instants are TSC ticks from one `quanta::Clock`, read with
 //! `raw()` (about 9 ns here, against about 22 ns for `Instant::now`). A
-//! request carries two instants: when it was *meant* to be sent (its place in
-//! the schedule) and when it was actually written. Latency from the first is
-//! the corrected figure: a stall that delays sending is charged to the
-//! requests it delayed, which is what a user waiting for them would see (no
-//! coordinated omission). Latency from the second is the raw figure, which
-//! hides the stall; both are recorded.
+//! request carries three instants: when it was *meant* to be sent (its place
+//! in the schedule), when it *could* first be sent (its intended time, or
+//! later if it waited for room on its connection), and when it was actually
+//! written. Latency from the first is the corrected figure: a stall that
+//! delays sending is charged to the requests it delayed, which is what a
+//! user waiting for them would see (no coordinated omission). Latency from
+//! the last is the raw figure, which hides the stall; both are recorded, in
+//! nanoseconds. The gap between the second and the last is the *send lag*:
+//! the load generator's own lateness (a late timer, a busy loop), which it
+//! reports so a user can tell when the corrected figure measures the
+//! generator rather than the server.
 //!
 //! **Closed loop**: each connection keeps `pipeline` requests outstanding and
 //! sends the next when an answer arrives; intended and actual times are equal.
@@ -23,14 +34,25 @@
 //! thread's live connections and queued there until the connection has fewer
 //! than `pipeline` outstanding.
 //!
-//! **The window.** A request belongs to the measured window if its intended
-//! time is in it. After the window the engine schedules nothing new and
-//! drains: it waits for the window's requests to be answered (or to time
-//! out), so the last stalls of a run are measured, not dropped. A request
-//! of the warm-up still unanswered is waited for only a grace as long as
-//! the window (see [`Engine::finished`]); its connection then counts as
-//! never answered ([`Outcome::unanswered`]), the way a connection queued
-//! behind a thread pool's busy workers shows.
+//! **The window and its accounting** (as wrk2 and Lancet count). A request
+//! belongs to the measured window if its intended time is in it; the
+//! window's requests are the *offered* load, those written in it the *sent*
+//! load. Answers *received* in the window, to whichever request, are the
+//! *achieved* load: what the server did in that time. After the window the
+//! engine schedules nothing new and drains: it waits for the window's
+//! requests to be answered, so the last stalls of a run are measured, not
+//! dropped; their latencies count, but not towards the achieved rate.
+//!
+//! **Timeouts bound the drain.** In open loop, a request of the window
+//! still unsent or unanswered `timeout` after its intended time is a
+//! timeout: a queued one is dropped, one in flight is given up on (its
+//! answer, if it comes, is not a latency). So the drain ends at most
+//! `timeout` after the window. In both loops a connection whose oldest
+//! request has been on the wire for `timeout` is broken, and its requests
+//! count as timeouts. A request of the warm-up still unanswered is waited
+//! for only a grace as long as the window (see [`Engine::finished`]); its
+//! connection then counts as never answered ([`Outcome::unanswered`]), the
+//! way a connection queued behind a thread pool's busy workers shows.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,45 +66,55 @@ use crate::proto::{BadResponse, Fed, Requests, Responses, Shape};
 /// digits: the histograms of `results::hdr`, whose formats write them.
 pub use results::hdr::new_histogram;
 
-/// The latencies of one thread: corrected (from the intended send time) and
-/// raw (from the actual one). Both go into the current second's histograms,
-/// which join the window's at the end of each second
+/// The latencies of one thread: corrected (from the intended send time),
+/// raw (from the actual one) and the send lag. All go into the current
+/// interval's histograms, which join the run's when the interval closes
 /// ([`Latencies::close_interval`]); so recording one answer is two
 /// subtractions, two multiplications and two histogram increments (the
 /// `record` benchmark measures it with the two clock reads around it).
 pub struct Latencies {
     corrected: Histogram<u64>,
     raw: Histogram<u64>,
+    lag: Histogram<u64>,
     interval: Histogram<u64>,
     interval_raw: Histogram<u64>,
+    interval_lag: Histogram<u64>,
     ns_per_tick: f64,
 }
+
+/// One interval's histograms: corrected, raw, send lag.
+pub type IntervalHistograms = (Histogram<u64>, Histogram<u64>, Histogram<u64>);
 
 impl Latencies {
     pub fn new(clock: &quanta::Clock) -> Self {
         Latencies {
             corrected: new_histogram(),
             raw: new_histogram(),
+            lag: new_histogram(),
             interval: new_histogram(),
             interval_raw: new_histogram(),
+            interval_lag: new_histogram(),
             ns_per_tick: 1e9 / ticks_per_second(clock),
         }
     }
 
-    /// Hand over the current second's (corrected, raw) latencies, adding
-    /// them to the window's.
-    pub fn close_interval(&mut self) -> (Histogram<u64>, Histogram<u64>) {
+    /// Hand over the current interval's histograms, adding them to the
+    /// run's.
+    pub fn close_interval(&mut self) -> IntervalHistograms {
         self.corrected.add(&self.interval).expect("same bounds");
         self.raw.add(&self.interval_raw).expect("same bounds");
-        let corrected = std::mem::replace(&mut self.interval, new_histogram());
-        let raw = std::mem::replace(&mut self.interval_raw, new_histogram());
-        (corrected, raw)
+        self.lag.add(&self.interval_lag).expect("same bounds");
+        (
+            std::mem::replace(&mut self.interval, new_histogram()),
+            std::mem::replace(&mut self.interval_raw, new_histogram()),
+            std::mem::replace(&mut self.interval_lag, new_histogram()),
+        )
     }
 
-    /// The window's (corrected, raw) latencies, the current second included.
-    pub fn finish(mut self) -> (Histogram<u64>, Histogram<u64>) {
+    /// The run's histograms, the current interval included.
+    pub fn finish(mut self) -> IntervalHistograms {
         self.close_interval();
-        (self.corrected, self.raw)
+        (self.corrected, self.raw, self.lag)
     }
 
     /// An answer to a request meant for `intended` and sent at `sent`
@@ -93,6 +125,13 @@ impl Latencies {
         let raw = self.to_ns(now.saturating_sub(sent));
         self.interval.saturating_record(corrected);
         self.interval_raw.saturating_record(raw);
+    }
+
+    /// A request that could be sent at `ready` was written at `sent`.
+    #[inline]
+    pub fn record_lag(&mut self, ready: u64, sent: u64) {
+        let lag = self.to_ns(sent.saturating_sub(ready));
+        self.interval_lag.saturating_record(lag);
     }
 
     #[inline]
@@ -124,7 +163,7 @@ pub struct Plan {
     pub shape: Shape,
     pub pipeline: u32,
     pub mode: Mode,
-    /// Ticks: the window starts (warm-up ends) and ends. `window_end` may be
+    /// Ticks: the window starts (warm-up ends) and ends. `window_end` is
     /// moved earlier by a request budget or a stop.
     pub window_start: u64,
     pub window_end: u64,
@@ -171,17 +210,30 @@ pub enum Failure {
     Timeout,
 }
 
-/// What a thread reports every second of the window.
+/// What a thread reports for every second of the window, and once for the
+/// drain after it.
 #[derive(Debug)]
 pub struct Interval {
-    /// Seconds since the window started (0-based).
+    /// Seconds since the window started (0-based); the drain is the second
+    /// after the window's last (whole or partial) one.
     pub second: u64,
+    /// Whether this is the drain after the window.
+    pub drain: bool,
+    /// Answers received in the interval, to any request (the achieved
+    /// load as it happens).
+    pub answers: u64,
+    /// Of the window's requests, those answered in the interval: what
+    /// `latency` holds.
     pub completed: u64,
     pub errors: Errors,
-    /// Corrected latencies of the requests completed in that second.
+    /// Corrected latencies of the window's requests answered in the
+    /// interval, ns.
     pub latency: Histogram<u64>,
-    /// Their raw latencies (from the actual send).
+    /// Their raw latencies (from the actual send), ns.
     pub raw: Histogram<u64>,
+    /// Send lag of the window's requests sent in the interval, ns (open
+    /// loop).
+    pub lag: Histogram<u64>,
 }
 
 /// A request on the wire.
@@ -190,6 +242,9 @@ struct Sent {
     seq: u64,
     intended: u64,
     sent: u64,
+    /// Given up on (open loop: `timeout` past its intended time): counted
+    /// as a timeout already; its answer is no latency.
+    expired: bool,
 }
 
 struct Conn {
@@ -197,8 +252,13 @@ struct Conn {
     responses: Responses,
     next_seq: u64,
     in_flight: VecDeque<Sent>,
+    /// How many of `in_flight`'s first entries are expired (they expire in
+    /// order: intended times rise along the queue).
+    expired_front: usize,
     /// Open loop: intended times of requests waiting for room.
     queued: VecDeque<u64>,
+    /// Since when the connection has had room for another request (ticks).
+    room_since: u64,
     /// Bytes for the driver to send.
     output: Vec<u8>,
     alive: bool,
@@ -215,9 +275,23 @@ struct Conn {
 pub struct Outcome {
     pub corrected: Histogram<u64>,
     pub raw: Histogram<u64>,
+    /// Send lag of the window's requests, ns (open loop).
+    pub lag: Histogram<u64>,
+    /// The window's requests answered (in time), in the window or after.
     pub completed: u64,
-    /// Requests scheduled in the window (sent or not).
+    /// Of `completed`, answered after the window.
+    pub late: u64,
+    /// Answers received during the window, to any request.
+    pub answered_in_window: u64,
+    /// Requests scheduled in the window (sent or not): the offered load.
     pub scheduled: u64,
+    /// Requests written during the window.
+    pub sent_in_window: u64,
+    /// The window as it ran, ticks (shorter than planned after a stop or a
+    /// request budget).
+    pub window_ticks: u64,
+    /// How long the thread went on after its window, draining, ticks.
+    pub drain_ticks: u64,
     pub errors: Errors,
     /// The first bad answer, for the report.
     pub first_bad: Option<String>,
@@ -230,11 +304,14 @@ pub struct Outcome {
     /// received no answer from its start to the end of the run (such as a
     /// connection queued behind a thread pool's busy workers).
     pub unanswered: usize,
-    /// Intervals not yet taken from `ready_intervals`: the window's last
-    /// second (with the answers that arrived after it), which `finish`
-    /// flushes. The caller hands them on like the others, or the interval
-    /// log would miss them.
-    pub intervals: Vec<Interval>,
+}
+
+/// Counts of the interval being filled.
+#[derive(Default)]
+struct IntervalCounts {
+    answers: u64,
+    completed: u64,
+    errors: Errors,
 }
 
 pub struct Engine {
@@ -242,11 +319,14 @@ pub struct Engine {
     clock: quanta::Clock,
     conns: Vec<Conn>,
     latencies: Latencies,
-    interval_completed: u64,
-    interval_errors: Errors,
+    interval: IntervalCounts,
+    /// The next interval to report (seconds of the window; the drain after).
     second: u64,
     completed: u64,
+    late: u64,
+    answered_in_window: u64,
     scheduled: u64,
+    sent_in_window: u64,
     errors: Errors,
     first_bad: Option<String>,
     next_arrival: u64,
@@ -254,7 +334,7 @@ pub struct Engine {
     rng: u64,
     next_timeout_check: u64,
     /// Intervals ready for the driver to hand to the main thread.
-    pub ready_intervals: Vec<Interval>,
+    ready_intervals: Vec<Interval>,
     /// Connections with new output since the driver last asked.
     dirty: Vec<usize>,
     stopping: bool,
@@ -263,6 +343,8 @@ pub struct Engine {
     stale_grace: u64,
     /// When the window ended (or the budget ran out), once seen.
     past_since: Option<u64>,
+    /// When [`Engine::finished`] first said yes.
+    finished_at: Option<u64>,
 }
 
 impl Engine {
@@ -274,7 +356,9 @@ impl Engine {
                 responses: Responses::new(&plan.shape),
                 next_seq: 0,
                 in_flight: VecDeque::new(),
+                expired_front: 0,
                 queued: VecDeque::new(),
+                room_since: 0,
                 output: Vec::with_capacity(plan.shape.request_len() * plan.pipeline as usize),
                 alive: true,
                 answers: 0,
@@ -290,16 +374,19 @@ impl Engine {
         Engine {
             stale_grace,
             past_since: None,
+            finished_at: None,
             next_arrival: plan.window_start.min(clock.raw()),
             plan,
             clock,
             conns,
             latencies,
-            interval_completed: 0,
-            interval_errors: Errors::default(),
+            interval: IntervalCounts::default(),
             second: 0,
             completed: 0,
+            late: 0,
+            answered_in_window: 0,
             scheduled: 0,
+            sent_in_window: 0,
             errors: Errors::default(),
             first_bad: None,
             next_conn: 0,
@@ -315,7 +402,8 @@ impl Engine {
         &self.clock
     }
 
-    /// Closed loop: fill every connection's pipeline.
+    /// Begin: closed loop fills every connection's pipeline; open loop's
+    /// first arrival is now.
     pub fn start(&mut self) {
         let now = self.clock.raw();
         self.next_arrival = now;
@@ -348,16 +436,19 @@ impl Engine {
         }
     }
 
-    pub fn connections(&self) -> usize {
-        self.conns.len()
-    }
-
     pub fn alive(&self, i: usize) -> bool {
         self.conns[i].alive
     }
 
+    fn in_window(&self, t: u64) -> bool {
+        (self.plan.window_start..self.plan.window_end).contains(&t)
+    }
+
     /// Bytes arrived on connection `i`, read at `now`.
     pub fn on_data(&mut self, i: usize, mut data: &[u8], now: u64) -> Result<(), BadResponse> {
+        // Answers after a second's end belong to the next second.
+        self.report_seconds(now);
+        let in_window = self.in_window(now);
         while !data.is_empty() {
             let conn = &mut self.conns[i];
             let Some(&front) = conn.in_flight.front() else {
@@ -367,12 +458,18 @@ impl Engine {
                 Ok(Fed::More) => break,
                 Ok(Fed::Done { consumed }) => {
                     data = &data[consumed..];
+                    if conn.in_flight.len() >= self.plan.pipeline as usize {
+                        conn.room_since = now;
+                    }
                     conn.in_flight.pop_front();
+                    conn.expired_front = conn.expired_front.saturating_sub(1);
                     if now >= self.plan.window_start {
                         conn.served = true;
-                        if now < self.plan.window_end {
-                            conn.answers += 1;
-                        }
+                    }
+                    if in_window {
+                        conn.answers += 1;
+                        self.answered_in_window += 1;
+                        self.interval.answers += 1;
                     }
                     self.answered(front, now);
                     self.fill(i, now);
@@ -396,35 +493,31 @@ impl Engine {
         self.fail(i, failure);
     }
 
-    /// The driver could not connect connection `i`.
-    pub fn on_connect_failed(&mut self, i: usize) {
-        if self.conns[i].alive {
-            self.conns[i].alive = false;
-            self.count(|e| e.connect += 1);
-        }
-    }
-
     fn fail(&mut self, i: usize, failure: Failure) {
+        let now = self.clock.raw();
+        let window = self.plan.window_start..self.plan.window_end;
         let conn = &mut self.conns[i];
         if !conn.alive {
             return;
         }
         conn.alive = false;
         conn.output.clear();
-        if !conn.in_flight.is_empty() && self.clock.raw() >= self.plan.window_start {
+        if !conn.in_flight.is_empty() && now >= self.plan.window_start {
             conn.waited = true;
         }
         // Requests that will never be answered still count against the run:
-        // as the error that broke their connection (at least one).
-        let window = self.plan.window_start..self.plan.window_end;
+        // as the error that broke their connection (at least one). Those
+        // already given up on were counted then.
         let in_window = conn
             .in_flight
             .iter()
+            .filter(|s| !s.expired)
             .map(|s| s.intended)
             .chain(conn.queued.iter().copied())
             .filter(|t| window.contains(t))
             .count() as u64;
         conn.in_flight.clear();
+        conn.expired_front = 0;
         conn.queued.clear();
         let n = in_window.max(1);
         self.count(|e| match failure {
@@ -436,17 +529,20 @@ impl Engine {
 
     fn count(&mut self, f: impl Fn(&mut Errors)) {
         f(&mut self.errors);
-        f(&mut self.interval_errors);
+        f(&mut self.interval.errors);
     }
 
     /// Record an answer that arrived at `now`.
     fn answered(&mut self, s: Sent, now: u64) {
-        if !(self.plan.window_start..self.plan.window_end).contains(&s.intended) {
+        if s.expired || !self.in_window(s.intended) {
             return;
         }
         self.latencies.record(s.intended, s.sent, now);
         self.completed += 1;
-        self.interval_completed += 1;
+        self.interval.completed += 1;
+        if now >= self.plan.window_end {
+            self.late += 1;
+        }
     }
 
     /// Send what connection `i` has room for.
@@ -454,20 +550,25 @@ impl Engine {
         let closed = self.plan.mode == Mode::Closed;
         let was_empty = self.conns[i].output.is_empty();
         loop {
-            let conn = &mut self.conns[i];
+            let conn = &self.conns[i];
             if !conn.alive || conn.in_flight.len() >= self.plan.pipeline as usize {
                 break;
             }
+            let room_since = conn.room_since;
             let intended = if closed {
-                if self.stopping || now >= self.plan.window_end || self.over_budget() {
+                if self.stopping || now >= self.plan.window_end {
                     break;
                 }
-                if (self.plan.window_start..self.plan.window_end).contains(&now) {
+                if self.in_window(now) {
+                    if self.over_budget() {
+                        self.end_window(now);
+                        break;
+                    }
                     self.scheduled += 1;
                 }
                 now
             } else {
-                match conn.queued.pop_front() {
+                match self.conns[i].queued.pop_front() {
                     Some(t) => t,
                     None => break,
                 }
@@ -477,9 +578,13 @@ impl Engine {
             conn.next_seq += 1;
             conn.requests.write(seq, &mut conn.output);
             let sent = self.clock.raw();
-            conn.in_flight.push_back(Sent { seq, intended, sent });
-            if (self.plan.window_start..self.plan.window_end).contains(&sent) {
-                conn.waited = true;
+            conn.in_flight.push_back(Sent { seq, intended, sent, expired: false });
+            if self.in_window(sent) {
+                self.conns[i].waited = true;
+                self.sent_in_window += 1;
+            }
+            if !closed && self.in_window(intended) {
+                self.latencies.record_lag(intended.max(room_since), sent);
             }
         }
         if was_empty && !self.conns[i].output.is_empty() {
@@ -491,20 +596,25 @@ impl Engine {
         self.plan.budget.is_some_and(|b| self.scheduled >= b)
     }
 
+    /// The window ends at `now` (a stop, or the request budget spent).
+    fn end_window(&mut self, now: u64) {
+        if now < self.plan.window_end {
+            self.plan.window_end = now.max(self.plan.window_start);
+        }
+    }
+
     /// Stop scheduling (Ctrl-C, or the main thread ended the run): what is
     /// in flight is still awaited.
     pub fn stop(&mut self, now: u64) {
         self.stopping = true;
-        if now < self.plan.window_end {
-            self.plan.window_end = now.max(self.plan.window_start);
-        }
+        self.end_window(now);
         for c in &mut self.conns {
             // Queued requests never sent are not part of the window any more.
             c.queued.retain(|&t| t < now);
         }
     }
 
-    /// A driver's end of turn, the same for every driver: hand the seconds
+    /// A driver's end of turn, the same for every driver: hand the intervals
     /// finished so far to `intervals`, stop scheduling once `stop` is raised
     /// (Ctrl-C, or the main thread ended the run), and say whether the run
     /// is over.
@@ -523,15 +633,15 @@ impl Engine {
     pub fn tick(&mut self) {
         let now = self.clock.raw();
         if let Mode::Open { rate, arrival } = self.plan.mode {
-            while self.next_arrival <= now
-                && !self.stopping
-                && self.next_arrival < self.plan.window_end
-                && !self.over_budget()
-            {
+            while self.next_arrival <= now && !self.stopping && self.next_arrival < self.plan.window_end {
                 let t = self.next_arrival;
+                if self.in_window(t) && self.over_budget() {
+                    self.end_window(t);
+                    break;
+                }
                 self.next_arrival += self.gap(rate, arrival);
                 if let Some(i) = self.next_live_conn() {
-                    if (self.plan.window_start..self.plan.window_end).contains(&t) {
+                    if self.in_window(t) {
                         self.scheduled += 1;
                     }
                     self.conns[i].queued.push_back(t);
@@ -577,36 +687,69 @@ impl Engine {
         }
     }
 
-    /// A connection whose oldest request is older than the timeout is
-    /// broken: its requests count as timed out.
+    /// Open loop: give up on requests `timeout` past their intended time,
+    /// queued (dropped) or in flight (expired). Both loops: a connection
+    /// whose oldest request has been on the wire longer than the timeout
+    /// is broken, its requests timed out.
     fn check_timeouts(&mut self, now: u64) {
+        let timeout = self.plan.timeout;
+        let due = |t: u64| now.saturating_sub(t) >= timeout;
+        let mut expired = 0;
+        if self.plan.mode != Mode::Closed {
+            let window = self.plan.window_start..self.plan.window_end;
+            for c in self.conns.iter_mut().filter(|c| c.alive) {
+                while c.in_flight.get(c.expired_front).is_some_and(|s| due(s.intended)) {
+                    let s = &mut c.in_flight[c.expired_front];
+                    s.expired = true;
+                    expired += u64::from(window.contains(&s.intended));
+                    c.expired_front += 1;
+                }
+                while c.queued.front().is_some_and(|&t| due(t)) {
+                    let t = c.queued.pop_front().expect("just seen");
+                    expired += u64::from(window.contains(&t));
+                }
+            }
+        }
+        if expired > 0 {
+            self.count(|e| e.timeout += expired);
+        }
         for i in 0..self.conns.len() {
             let c = &self.conns[i];
-            let oldest = c.in_flight.front().map(|s| s.sent);
-            if c.alive && oldest.is_some_and(|t| now.saturating_sub(t) > self.plan.timeout) {
+            if c.alive && c.in_flight.front().is_some_and(|s| due(s.sent)) {
                 self.fail(i, Failure::Timeout);
                 self.dirty.push(i);
             }
         }
     }
 
-    /// Hand over every full second of the window that has passed.
+    /// Seconds in the window (the last one may be partial).
+    fn window_seconds(&self) -> u64 {
+        self.plan.window_end.saturating_sub(self.plan.window_start).div_ceil(self.plan.second)
+    }
+
+    /// Hand over every second of the window that has passed (the last,
+    /// partial one as soon as the window ends).
     fn report_seconds(&mut self, now: u64) {
-        while now >= self.plan.window_start + (self.second + 1) * self.plan.second
-            && self.plan.window_start + self.second * self.plan.second < self.plan.window_end
+        while self.second < self.window_seconds()
+            && now
+                >= (self.plan.window_start + (self.second + 1) * self.plan.second).min(self.plan.window_end)
         {
-            self.flush_interval();
+            self.flush_interval(false);
         }
     }
 
-    fn flush_interval(&mut self) {
-        let (latency, raw) = self.latencies.close_interval();
+    fn flush_interval(&mut self, drain: bool) {
+        let (latency, raw, lag) = self.latencies.close_interval();
+        let counts = std::mem::take(&mut self.interval);
         self.ready_intervals.push(Interval {
             second: self.second,
-            completed: std::mem::take(&mut self.interval_completed),
-            errors: std::mem::take(&mut self.interval_errors),
+            drain,
+            answers: counts.answers,
+            completed: counts.completed,
+            errors: counts.errors,
             latency,
             raw,
+            lag,
         });
         self.second += 1;
     }
@@ -615,14 +758,15 @@ impl Engine {
     /// check or second boundary.
     pub fn deadline(&self) -> u64 {
         let mut d = self.next_timeout_check;
-        // The window's last second is reported by `finish`, not at a boundary.
-        if self.plan.window_start + self.second * self.plan.second < self.plan.window_end {
-            d = d.min(self.plan.window_start + (self.second + 1) * self.plan.second);
+        if self.second < self.window_seconds() {
+            d = d.min(
+                (self.plan.window_start + (self.second + 1) * self.plan.second).min(self.plan.window_end),
+            );
         }
         if let Mode::Open { .. } = self.plan.mode
             && !self.stopping
-            && !self.over_budget()
             && self.next_arrival < self.plan.window_end
+            && !(self.over_budget() && self.in_window(self.next_arrival))
         {
             d = d.min(self.next_arrival);
         }
@@ -630,7 +774,8 @@ impl Engine {
     }
 
     /// Nothing more to do: past the window (or stopped) and every request of
-    /// the window answered or failed; or no live connection is left.
+    /// the window answered, failed or given up on; or no live connection is
+    /// left.
     ///
     /// A request sent during the warm-up counts nowhere, so it is waited
     /// for only a grace period past the window (as long as the window, at
@@ -639,61 +784,78 @@ impl Engine {
     /// open loop, requests of the window queued behind it are still waited
     /// for, until they are answered or time out.
     pub fn finished(&mut self) -> bool {
+        if self.finished_at.is_some() {
+            return true;
+        }
         let now = self.clock.raw();
+        let done = self.is_finished(now);
+        if done {
+            self.finished_at = Some(now);
+        }
+        done
+    }
+
+    fn is_finished(&mut self, now: u64) -> bool {
         let no_live = self.conns.iter().all(|c| !c.alive);
         if no_live {
             return true;
         }
-        let past = self.stopping || now >= self.plan.window_end || self.over_budget();
+        let past = self.stopping || now >= self.plan.window_end;
         if !past {
             return false;
         }
         let past_since = *self.past_since.get_or_insert(now);
         let start = self.plan.window_start;
-        let window_pending = self
-            .conns
-            .iter()
-            .any(|c| !c.queued.is_empty() || c.in_flight.iter().any(|s| s.intended >= start));
+        let window_pending = self.conns.iter().any(|c| {
+            !c.queued.is_empty() || c.in_flight.iter().skip(c.expired_front).any(|s| s.intended >= start)
+        });
         if window_pending {
             return false;
         }
-        let stale_pending = self.conns.iter().any(|c| c.alive && !c.in_flight.is_empty());
+        let stale_pending = self.conns.iter().any(|c| c.alive && c.in_flight.len() > c.expired_front);
         !stale_pending || self.stopping || now >= past_since + self.stale_grace
     }
 
-    /// Whether every connection has failed.
-    pub fn all_failed(&self) -> bool {
-        self.conns.iter().all(|c| !c.alive)
-    }
-
-    pub fn finish(mut self) -> Outcome {
-        if self.interval_completed > 0 || self.interval_errors.total() > 0 {
-            self.flush_interval();
+    pub fn finish(mut self) -> (Outcome, Vec<Interval>) {
+        let end = self.finished_at.unwrap_or_else(|| self.clock.raw());
+        // Whatever of the window was not reported yet (a run that ended
+        // inside it), then the drain.
+        while self.second < self.window_seconds() {
+            self.flush_interval(false);
         }
-        let (corrected, raw) = self.latencies.finish();
+        if self.interval.answers > 0 || self.interval.completed > 0 || self.interval.errors.total() > 0 {
+            self.flush_interval(true);
+        }
+        let (corrected, raw, lag) = self.latencies.finish();
         // Still waiting at the end for a warm-up request: waited through the
         // window and the grace after it (not after a stop: no grace then).
         let window_ran = self.plan.window_end > self.plan.window_start;
         for c in &mut self.conns {
-            if window_ran && !self.stopping && c.alive && !c.in_flight.is_empty() {
+            if window_ran && !self.stopping && c.alive && c.in_flight.len() > c.expired_front {
                 c.waited = true;
             }
         }
         let took_part = |c: &&Conn| window_ran && (c.waited || c.served);
         let answers_per_conn = self.conns.iter().filter(took_part).map(|c| c.answers).collect();
         let unanswered = self.conns.iter().filter(took_part).filter(|c| !c.served).count();
-        Outcome {
+        let outcome = Outcome {
             answers_per_conn,
             unanswered,
             alive: self.conns.iter().filter(|c| c.alive).count(),
             corrected,
             raw,
+            lag,
             completed: self.completed,
+            late: self.late,
+            answered_in_window: self.answered_in_window,
             scheduled: self.scheduled,
+            sent_in_window: self.sent_in_window,
+            window_ticks: self.plan.window_end.saturating_sub(self.plan.window_start),
+            drain_ticks: end.saturating_sub(self.plan.window_end),
             errors: self.errors,
             first_bad: self.first_bad,
-            intervals: self.ready_intervals,
-        }
+        };
+        (outcome, self.ready_intervals)
     }
 }
 
@@ -724,6 +886,17 @@ mod tests {
         window_ms: u64,
         budget: Option<u64>,
     ) -> (Engine, Arc<quanta::Mock>) {
+        engine_with_timeout(mode, conns, warmup_ms, window_ms, budget, 60_000)
+    }
+
+    fn engine_with_timeout(
+        mode: Mode,
+        conns: usize,
+        warmup_ms: u64,
+        window_ms: u64,
+        budget: Option<u64>,
+        timeout_ms: u64,
+    ) -> (Engine, Arc<quanta::Mock>) {
         let (clock, mock) = quanta::Clock::mock();
         let shape = Shape {
             protocol: Protocol::Echo,
@@ -739,7 +912,7 @@ mod tests {
             window_start: warmup_ms * MS,
             window_end: (warmup_ms + window_ms) * MS,
             budget,
-            timeout: 60_000 * MS,
+            timeout: timeout_ms * MS,
             second: 1_000 * MS,
             seed: 7,
         };
@@ -777,7 +950,7 @@ mod tests {
         assert!(!e.finished());
         advance(&mut e, &mock, 100);
         assert!(e.finished());
-        let o = e.finish();
+        let (o, _) = e.finish();
         assert_eq!(o.unanswered, 1);
         assert_eq!(o.answers_per_conn, [20, 0], "an answer every 10 ms of the 200 ms window");
         assert_eq!(o.errors.total(), 0);
@@ -815,7 +988,7 @@ mod tests {
             e.on_data(i, &echo, e.clock().raw()).unwrap();
         }
         assert!(e.finished());
-        let o = e.finish();
+        let (o, _) = e.finish();
         assert_eq!(o.unanswered, 0, "answered in the drain: served");
         assert_eq!(o.completed, 2, "the requests of 145 and 290 ms are the window's");
         assert_eq!(o.answers_per_conn, [0, 1], "connection 0's answer came after the window");
@@ -828,7 +1001,7 @@ mod tests {
         advance(&mut e, &mock, 300);
         e.stop(e.clock().raw());
         assert!(e.finished(), "a stop does not wait for warm-up requests");
-        let o = e.finish();
+        let (o, _) = e.finish();
         assert_eq!((o.unanswered, o.answers_per_conn.len()), (0, 0));
     }
 
@@ -844,5 +1017,139 @@ mod tests {
             "deadline {} is not after now {now}: the driver would spin",
             e.deadline()
         );
+    }
+
+    /// A server of known capacity, played by the test: one FIFO queue over
+    /// every connection, one answer per millisecond (1,000 a second).
+    struct Fifo {
+        queue: VecDeque<(usize, Vec<u8>)>,
+        next_answer: u64,
+    }
+
+    impl Fifo {
+        /// Take what every connection sent, then answer what is due by now.
+        fn serve(&mut self, e: &mut Engine, conns: usize) {
+            for i in 0..conns {
+                if e.alive(i) && !e.output(i).is_empty() {
+                    let bytes = take(e, i);
+                    // Echo: one request is 4 bytes.
+                    for chunk in bytes.chunks(4) {
+                        self.queue.push_back((i, chunk.to_vec()));
+                    }
+                }
+            }
+            let now = e.clock().raw();
+            while self.next_answer <= now {
+                let Some((i, bytes)) = self.queue.pop_front() else {
+                    self.next_answer = now + MS;
+                    break;
+                };
+                self.next_answer += MS;
+                if e.alive(i) {
+                    e.on_data(i, &bytes, now).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn open_loop_over_capacity_reports_what_the_server_did_and_ends_a_timeout_after_the_window() {
+        // Offered 2,000/s (uniform) to a server of 1,000/s, 4 connections,
+        // pipeline 4; warm-up 500 ms, window 2 s, timeout 300 ms.
+        let (mut e, mock) = engine_with_timeout(
+            Mode::Open { rate: 2_000.0, arrival: Arrival::Uniform },
+            4,
+            500,
+            2_000,
+            None,
+            300,
+        );
+        e.plan.pipeline = 4;
+        let mut server = Fifo { queue: VecDeque::new(), next_answer: 0 };
+        e.start();
+        let mut ms = 0;
+        while !e.finished() {
+            mock.increment(Duration::from_micros(250));
+            e.tick();
+            server.serve(&mut e, 4);
+            ms += 1;
+            assert!(ms < 4 * 10_000, "the run does not end");
+        }
+        let ended_ms = e.clock().raw() / MS;
+        let (o, intervals) = e.finish();
+        let window_s = 2.0;
+        let achieved = o.answered_in_window as f64 / window_s;
+        let offered = o.scheduled as f64 / window_s;
+        assert!((achieved - 1_000.0).abs() <= 10.0, "achieved {achieved}/s from a server of 1,000/s");
+        assert!((offered - 2_000.0).abs() <= 1.0, "offered {offered}/s");
+        // Every request of the window is answered or timed out.
+        assert_eq!(o.completed + o.errors.timeout, o.scheduled, "{:?}", o.errors);
+        assert!(o.errors.timeout >= 1_500, "the requests that never got their turn: {}", o.errors.timeout);
+        assert!(ended_ms <= 2_500 + 300 + 10, "the drain ended at {ended_ms} ms, past window end + timeout");
+        assert_eq!(o.drain_ticks / MS, ended_ms - 2_500);
+        // Latencies of the answered stay within the timeout.
+        assert!(o.corrected.max() <= 301 * MS, "max {} ms", o.corrected.max() / MS);
+        // The per-second answers show the server's rate, and the drain is
+        // its own interval.
+        let rates: Vec<u64> = intervals.iter().filter(|i| !i.drain).map(|i| i.answers).collect();
+        assert!(rates.iter().all(|&r| (990..=1_010).contains(&r)), "answers per second {rates:?}");
+        assert!(intervals.last().is_some_and(|i| i.drain));
+    }
+
+    #[test]
+    fn send_lag_is_the_generators_lateness_not_the_wait_for_room() {
+        // One connection, pipeline 1, arrivals every 2 ms; answers after
+        // 5 ms, so requests queue for room: that wait is the server's, and
+        // the lag stays 0. Then one tick comes 3 ms late: that is lag.
+        let (mut e, mock) = engine(Mode::Open { rate: 500.0, arrival: Arrival::Uniform }, 1, 0, 1_000, None);
+        e.start();
+        let mut pending: Option<(u64, Vec<u8>)> = None;
+        for _ in 0..200 {
+            advance(&mut e, &mock, 1);
+            let now = e.clock().raw();
+            if pending.is_none() && !e.output(0).is_empty() {
+                pending = Some((now, take(&mut e, 0)));
+            }
+            if let Some((sent, bytes)) = pending.take_if(|(sent, _)| now >= *sent + 5 * MS) {
+                let _ = sent;
+                e.on_data(0, &bytes, now).unwrap();
+            }
+        }
+        assert!(e.latencies.interval_lag.max() <= 1, "waiting for room is not lag");
+        assert!(e.latencies.interval.value_at_quantile(0.5) > 50 * MS, "but it is latency");
+        // A late wake-up: the next arrival is due now; the tick comes 3 ms on.
+        let (mut e, mock) = engine(Mode::Open { rate: 100.0, arrival: Arrival::Uniform }, 1, 0, 1_000, None);
+        e.start();
+        let first = take(&mut e, 0);
+        e.on_data(0, &first, e.clock().raw()).unwrap();
+        mock.increment(Duration::from_millis(13));
+        e.tick();
+        let lag = e.latencies.interval_lag.max();
+        assert!((3 * MS - 10_000..=3 * MS + 10_000).contains(&lag), "lag {lag} ns, expected 3 ms");
+    }
+
+    #[test]
+    fn achieved_counts_answers_received_in_the_window_to_any_request() {
+        // Closed loop, 1 connection: the warm-up's last request is answered
+        // inside the window; it counts as achieved, not as a latency.
+        let (mut e, mock) = engine(Mode::Closed, 1, 10, 100, None);
+        e.start();
+        let mut answers = 0;
+        for _ in 0..20 {
+            let bytes = take(&mut e, 0);
+            advance(&mut e, &mock, 7);
+            e.on_data(0, &bytes, e.clock().raw()).unwrap();
+            answers += 1;
+        }
+        // Answers at 7, 14, ..., 140 ms: those at 14..=105 ms are in the
+        // window 10-110 ms (14 of them); the first is to the warm-up's request.
+        let _ = answers;
+        while !e.finished() {
+            advance(&mut e, &mock, 1);
+        }
+        let (o, _) = e.finish();
+        assert_eq!(o.answered_in_window, 14);
+        assert_eq!(o.completed, 14, "requests sent at 14..=105 ms, answered 7 ms later");
+        assert_eq!(o.late, 1, "the one sent at 105 ms is answered at 112 ms");
     }
 }

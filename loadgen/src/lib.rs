@@ -3,6 +3,7 @@
 //! histograms, and the server's and its own CPU and context switches per
 //! request.
 
+pub mod capacity;
 pub mod csv_row;
 pub mod ctxsw;
 pub mod drive_epoll;

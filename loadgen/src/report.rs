@@ -34,7 +34,9 @@ pub fn thousands(n: u64) -> String {
 
 /// Microseconds, in the unit that reads best.
 pub fn fmt_us(us: f64) -> String {
-    if us < 1000.0 {
+    if us < 10.0 {
+        format!("{us:.2}us")
+    } else if us < 1000.0 {
         format!("{us:.0}us")
     } else if us < 1_000_000.0 {
         format!("{:.2}ms", us / 1000.0)
@@ -97,18 +99,35 @@ pub fn summary(r: &Report) -> String {
     let _ = writeln!(s, "{head}");
     let _ = writeln!(s, "{}", latency_line("corrected", &r.corrected));
     let _ = writeln!(s, "{}", latency_line("raw", &r.raw));
+    if a.rate.is_some() {
+        let _ = writeln!(s, "{}", latency_line("send lag", &r.lag));
+    }
     let _ = writeln!(
         s,
-        "  Requests   {} in {:.2} s = {} req/s{}",
-        thousands(r.completed),
+        "  Requests   {} in {:.2} s = {} req/s achieved (answers received in the window)",
+        thousands(r.answered_in_window),
         r.window.as_secs_f64(),
         thousands(r.achieved_rate() as u64),
-        match a.rate {
-            Some(rate) =>
-                format!(" (target {}, {:.1}%)", thousands(rate as u64), 100.0 * r.achieved_rate() / rate),
-            None => String::new(),
-        }
     );
+    if let Some(rate) = a.rate {
+        let _ = writeln!(
+            s,
+            "  Offered    {} req/s (the schedule: {} requests in the window at --rate {}); sent {} req/s",
+            thousands(r.offered_rate() as u64),
+            thousands(r.scheduled),
+            thousands(rate as u64),
+            thousands(r.sent_rate() as u64),
+        );
+        let _ = writeln!(
+            s,
+            "  Drain      {} of the window's requests answered after it, {} timed out; {:.2} s after the window \
+             (at most --timeout {})",
+            thousands(r.late),
+            thousands(r.errors.timeout),
+            r.drain.as_secs_f64(),
+            crate::report::fmt_us(a.timeout.as_secs_f64() * 1e6),
+        );
+    }
     let e = &r.errors;
     let _ = writeln!(
         s,
@@ -144,11 +163,25 @@ pub fn summary(r: &Report) -> String {
     if r.rate_shortfall() {
         let _ = writeln!(
             s,
-            "  WARNING: achieved {} req/s, {:.1}% short of the {} req/s target: the load generator or the \
-             server could not keep up; latencies describe a lower load than asked",
+            "  WARNING: achieved {} req/s, {:.1}% below the {} req/s offered (the threshold is {:.0}%): the server \
+             could not keep up (or the load generator: see the send lag); the achieved rate is what the server \
+             did, and the latencies include the queueing",
             thousands(r.achieved_rate() as u64),
-            100.0 - 100.0 * r.achieved_rate() / a.rate.unwrap_or(1.0),
-            thousands(a.rate.unwrap_or(0.0) as u64)
+            100.0 - 100.0 * r.achieved_rate() / r.offered_rate().max(1e-9),
+            thousands(r.offered_rate() as u64),
+            100.0 * (1.0 - crate::run::SHORTFALL_BELOW),
+        );
+    }
+    if r.lag_warning() {
+        let (lag, corrected) = (r.lag.value_at_quantile(0.99), r.corrected.value_at_quantile(0.99));
+        let _ = writeln!(
+            s,
+            "  WARNING: the send lag's p99 ({}) is {:.0}% of the corrected p99 ({}): those latencies measure the \
+             load generator's own lateness as well as the server; give it more CPUs (--cores, --threads) or \
+             lower --rate",
+            fmt_us(lag as f64 / 1000.0),
+            100.0 * lag as f64 / corrected as f64,
+            fmt_us(corrected as f64 / 1000.0),
         );
     }
     for note in &r.notes {

@@ -296,12 +296,27 @@ pub struct Report {
     pub threads: usize,
     pub server_before: Option<Stats>,
     pub server_after: Option<Stats>,
+    /// The server's figures per request, over the window (counters read at
+    /// its start and its end).
     pub server: Option<PerRequest>,
+    /// The load generator's own figures per request, over the window.
     pub client: PerRequest,
+    /// Corrected latencies of the window's requests, ns.
     pub corrected: Histogram<u64>,
+    /// Their raw latencies, ns.
     pub raw: Histogram<u64>,
+    /// Send lag of the window's requests (open loop), ns.
+    pub lag: Histogram<u64>,
+    /// The window's requests answered in time, in the window or after it.
     pub completed: u64,
+    /// Of `completed`, answered after the window (in the drain).
+    pub late: u64,
+    /// Answers received during the window, to any request.
+    pub answered_in_window: u64,
+    /// Requests the schedule put in the window (closed loop: sent in it).
     pub scheduled: u64,
+    /// Requests written during the window.
+    pub sent_in_window: u64,
     pub errors: Errors,
     /// Answers received during the window by each connection that had a
     /// request outstanding in it or was answered in it, ascending.
@@ -309,7 +324,10 @@ pub struct Report {
     /// Connections that had a request outstanding during the window and no
     /// answer from its start to the end of the run.
     pub conns_unanswered: usize,
+    /// The measured window, as it ran.
     pub window: Duration,
+    /// How long the run went on after the window, waiting for its answers.
+    pub drain: Duration,
     pub window_started: std::time::SystemTime,
     /// Why the run is incomplete, if it is.
     pub incomplete: Option<String>,
@@ -357,21 +375,95 @@ impl Snapshots {
     }
 }
 
+/// Open loop falls short when it achieves less than this share of the
+/// offered rate.
+pub const SHORTFALL_BELOW: f64 = 0.98;
+
+/// The send lag's p99 is worth a warning above this share of the corrected
+/// p99: the corrected figure then says as much about the load generator as
+/// about the server.
+pub const LAG_WARNING_SHARE: f64 = 0.2;
+
 impl Report {
-    pub fn achieved_rate(&self) -> f64 {
-        self.completed as f64 / self.window.as_secs_f64().max(1e-9)
+    fn per_second(&self, n: u64) -> f64 {
+        n as f64 / self.window.as_secs_f64().max(1e-9)
     }
 
-    /// Open loop fell short of its target by more than 5%.
-    pub fn rate_shortfall(&self) -> bool {
-        self.args.rate.is_some_and(|r| self.achieved_rate() < 0.95 * r)
+    /// Answers received in the window ÷ the window: what the server did.
+    pub fn achieved_rate(&self) -> f64 {
+        self.per_second(self.answered_in_window)
     }
+
+    /// The window's requests ÷ the window: the schedule (closed loop: what
+    /// was sent).
+    pub fn offered_rate(&self) -> f64 {
+        self.per_second(self.scheduled)
+    }
+
+    /// Requests written in the window ÷ the window.
+    pub fn sent_rate(&self) -> f64 {
+        self.per_second(self.sent_in_window)
+    }
+
+    /// Open loop achieved less than [`SHORTFALL_BELOW`] of what it offered.
+    pub fn rate_shortfall(&self) -> bool {
+        self.args.rate.is_some() && self.achieved_rate() < SHORTFALL_BELOW * self.offered_rate()
+    }
+
+    /// Open loop whose send lag p99 is more than [`LAG_WARNING_SHARE`] of
+    /// the corrected p99.
+    pub fn lag_warning(&self) -> bool {
+        self.args.rate.is_some()
+            && !self.lag.is_empty()
+            && !self.corrected.is_empty()
+            && self.lag.value_at_quantile(0.99) as f64
+                > LAG_WARNING_SHARE * self.corrected.value_at_quantile(0.99) as f64
+    }
+}
+
+/// What the run's checks and the server's first counters gave.
+struct Setup {
+    addr: SocketAddr,
+    threads: usize,
+    cores: Vec<usize>,
+    shape: Shape,
+    source: Option<Source>,
+    notes: Vec<String>,
+    switch_cost: Option<SwitchCost>,
 }
 
 /// Run the load described by `args` and return what it measured. Errors
 /// that stop a run before it measures anything are `Err`; a run cut short
 /// returns its partial report with `incomplete` set.
+///
+/// The steps: [`validate`] the arguments; [`first_counters`] (which also
+/// proves the server speaks the protocol); the context-switch calibration
+/// and `--start-at`; [`connect`]; [`spawn_load`]; [`window`] (the server's
+/// and our counters at its start and end, progress lines); [`collect`].
 pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
+    let mut setup = validate(args)?;
+    first_counters(args, &mut setup)?;
+    setup.switch_cost = calibration(args, &mut setup.notes);
+    if let Some(at) = args.start_at {
+        wait_until(at, &stop)?;
+        if let Ok(late) = SystemTime::now().duration_since(at)
+            && late > Duration::from_millis(10)
+        {
+            setup.notes.push(format!(
+                "started {} after --start-at {} (the counters' read and the calibration took longer)",
+                crate::report::fmt_us(late.as_secs_f64() * 1e6),
+                results::timestamp_utc(at)
+            ));
+        }
+    }
+    let (streams, connect_failures) = connect(args, &mut setup)?;
+    let load = spawn_load(args, &setup, streams, &stop)?;
+    let window = window(args, &setup, &load.rx, &stop, load.window_start, &load.clock);
+    collect(args, setup, load, window, connect_failures, &stop)
+}
+
+/// Check the arguments; resolve the target.
+fn validate(args: &RunArgs) -> anyhow::Result<Setup> {
     let addr = resolve(&args.target)?;
     if args.connections == 0 {
         bail!("--connections must be at least 1");
@@ -387,6 +479,15 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     if args.work.is_some() && args.protocol != Protocol::Rr {
         bail!("--work applies to --protocol rr only");
     }
+    if args.protocol == Protocol::Echo && args.request_bytes == 0 {
+        bail!("--request-bytes must be at least 1 for echo");
+    }
+    if args.timeout.is_zero() {
+        bail!("--timeout must be more than 0");
+    }
+    if let Some(at) = args.start_at {
+        start_wait(at, SystemTime::now())?;
+    }
     let cores = args.cores.as_ref().map(|c| c.0.clone()).unwrap_or_default();
     let threads = args.threads.unwrap_or(cores.len().max(1)).clamp(1, args.connections as usize);
     let shape = Shape {
@@ -396,18 +497,16 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         work: args.work,
         host: addr.to_string(),
     };
-    if args.protocol == Protocol::Echo && args.request_bytes == 0 {
-        bail!("--request-bytes must be at least 1 for echo");
-    }
-    if let Some(at) = args.start_at {
-        start_wait(at, SystemTime::now())?;
-    }
-
-    // The server's counters; for rr and http this also proves it speaks the
-    // protocol asked for.
     let source = if args.no_server_counters { None } else { Source::new(addr, args.protocol, args.stats) };
-    let mut notes = Vec::new();
-    let first_stats = match &source {
+    Ok(Setup { addr, threads, cores, shape, source, notes: Vec::new(), switch_cost: None })
+}
+
+/// Read the server's counters once before any load: for rr and http this
+/// proves it speaks the protocol asked for, and a refused connection is
+/// the clear error that nothing listens there.
+fn first_counters(args: &RunArgs, setup: &mut Setup) -> anyhow::Result<()> {
+    let addr = setup.addr;
+    let first = match &setup.source {
         Some(s) => match s.read() {
             Ok(stats) => Some(stats),
             Err(e) if is_refused(&e) => {
@@ -424,15 +523,15 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             Err(e) => return Err(e),
         },
         None if args.no_server_counters => {
-            notes.push("server counters not read (--no-server-counters)".to_string());
+            setup.notes.push("server counters not read (--no-server-counters)".to_string());
             None
         }
         None => {
-            notes.push("server counters unavailable: echo carries none (pass --stats)".to_string());
+            setup.notes.push("server counters unavailable: echo carries none (pass --stats)".to_string());
             None
         }
     };
-    if let Some(stats) = &first_stats
+    if let Some(stats) = &first
         && stats.protocol != args.protocol.name()
     {
         bail!(
@@ -442,9 +541,12 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             stats.protocol
         );
     }
+    Ok(())
+}
 
-    // What a switch costs, before any load (it would disturb the figure).
-    let switch_cost = match (args.known_calibration, args.no_calibrate) {
+/// What a switch costs, before any load (it would disturb the figure).
+fn calibration(args: &RunArgs, notes: &mut Vec<String>) -> Option<SwitchCost> {
+    match (args.known_calibration, args.no_calibrate) {
         (Some(known), _) => Some(known),
         (None, true) => None,
         (None, false) => match crate::ctxsw::calibrate(&crate::ctxsw::Options::quick(args.calibrate_cpus)) {
@@ -456,37 +558,27 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
                 None
             }
         },
-    };
-
-    if let Some(at) = args.start_at {
-        wait_until(at, &stop)?;
-        if let Ok(late) = SystemTime::now().duration_since(at)
-            && late > Duration::from_millis(10)
-        {
-            notes.push(format!(
-                "started {} after --start-at {} (the counters' read and the calibration took longer)",
-                crate::report::fmt_us(late.as_secs_f64() * 1e6),
-                results::timestamp_utc(at)
-            ));
-        }
     }
+}
 
-    // Connect everything before any load. Connections that fail to connect
-    // are counted (and the run goes on with the rest); none at all is an
-    // error.
+/// Connect everything before any load. Connections that fail to connect
+/// are returned (and the run goes on with the rest); none at all is an
+/// error.
+fn connect(args: &RunArgs, setup: &mut Setup) -> anyhow::Result<(Vec<TcpStream>, Vec<std::io::Error>)> {
+    let addr = setup.addr;
     let mut streams = Vec::with_capacity(args.connections as usize);
-    let mut connect_failures: Vec<std::io::Error> = Vec::new();
+    let mut failures: Vec<std::io::Error> = Vec::new();
     for _ in 0..args.connections {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
             Ok(s) => {
                 s.set_nodelay(true)?;
                 streams.push(s);
             }
-            Err(e) => connect_failures.push(e),
+            Err(e) => failures.push(e),
         }
     }
     if streams.is_empty() {
-        let e = connect_failures.pop().expect("at least one connection was asked for");
+        let e = failures.pop().expect("at least one connection was asked for");
         let hint = if e.kind() == std::io::ErrorKind::ConnectionRefused {
             format!("nothing listens on {addr}: start a server there first")
         } else {
@@ -494,16 +586,35 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         };
         return Err(anyhow::Error::new(e).context(hint));
     }
-    if let Some(e) = connect_failures.first() {
-        notes.push(format!(
+    if let Some(e) = failures.first() {
+        setup.notes.push(format!(
             "{} of {} connections could not connect ({e}); the run used {}",
-            connect_failures.len(),
+            failures.len(),
             args.connections,
             streams.len()
         ));
     }
-    let threads = threads.min(streams.len());
+    setup.threads = setup.threads.min(streams.len());
+    Ok((streams, failures))
+}
 
+/// The load threads, running.
+struct Load {
+    clock: quanta::Clock,
+    window_start: u64,
+    rx: mpsc::Receiver<Interval>,
+    handles: Vec<std::thread::JoinHandle<anyhow::Result<Outcome>>>,
+}
+
+/// Start one pinned load thread per share of the connections, each with
+/// its engine and driver; they warm up, measure the window and drain.
+fn spawn_load(
+    args: &RunArgs,
+    setup: &Setup,
+    streams: Vec<TcpStream>,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Load> {
+    let threads = setup.threads;
     let clock = quanta::Clock::new();
     let second = engine::ticks_per_second(&clock) as u64;
     let to_ticks = |d: Duration| (d.as_secs_f64() * second as f64) as u64;
@@ -529,7 +640,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             },
         };
         let plan = Plan {
-            shape: shape.clone(),
+            shape: setup.shape.clone(),
             pipeline: args.pipeline,
             mode,
             window_start,
@@ -539,8 +650,9 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             second,
             seed: args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64),
         };
+        let cores = &setup.cores;
         let (clock, stop, tx, core) =
-            (clock.clone(), Arc::clone(&stop), tx.clone(), cores.get(t % cores.len().max(1)).copied());
+            (clock.clone(), Arc::clone(stop), tx.clone(), cores.get(t % cores.len().max(1)).copied());
         let io = args.io;
         let handle = std::thread::Builder::new()
             .name(format!("load-{t}"))
@@ -550,14 +662,18 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
                 {
                     bail!("cannot pin load thread {t} to CPU {id}");
                 }
+                // Wake-ups on time: the default 50 us of timer slack would
+                // be charged to the server as latency.
+                rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1))
+                    .context("prctl(PR_SET_TIMERSLACK)")?;
                 let n = socks.len();
                 let mut engine = Engine::new(plan, clock, n);
                 match io {
                     Io::Epoll => crate::drive_epoll::drive(&mut engine, socks, &stop, &tx)?,
                     Io::IoUring => crate::drive_uring::drive(&mut engine, socks, &stop, &tx)?,
                 }
-                let mut outcome = engine.finish();
-                for interval in outcome.intervals.drain(..) {
+                let (outcome, intervals) = engine.finish();
+                for interval in intervals {
                     let _ = tx.send(interval);
                 }
                 Ok(outcome)
@@ -565,18 +681,46 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             .context("cannot start a load thread")?;
         handles.push(handle);
     }
-    drop(tx);
+    Ok(Load { clock, window_start, rx, handles })
+}
 
-    // The window starts: counters before.
+/// The counters around the window.
+struct Window {
+    started: SystemTime,
+    started_at: Instant,
+    client_before: Stats,
+    client_after: Stats,
+    server_before: Option<Stats>,
+    server_after: Option<Stats>,
+    /// How long the first and the second read of the server's counters
+    /// took, and when (since the window's start) the second was sent.
+    read_before: Duration,
+    read_after: Duration,
+    after_sent: Duration,
+}
+
+/// Read the counters at the window's start; print the progress lines as
+/// the threads report their seconds; read the counters again when the
+/// window ends (or the load stops before), so the figures per request are
+/// the window's, not the drain's.
+fn window(
+    args: &RunArgs,
+    setup: &Setup,
+    rx: &mpsc::Receiver<Interval>,
+    stop: &AtomicBool,
+    window_start: u64,
+    clock: &quanta::Clock,
+) -> (Window, Progress) {
     let now = clock.raw();
     if window_start > now {
         std::thread::sleep(Duration::from_nanos(clock.delta_as_nanos(now, window_start)));
     }
-    let window_started = std::time::SystemTime::now();
-    let window_started_at = Instant::now();
+    let started = SystemTime::now();
+    let started_at = Instant::now();
     let client_before = server_stats::own_usage();
+    let mut notes = Vec::new();
     let read_started = Instant::now();
-    let server_before = match &source {
+    let server_before = match &setup.source {
         Some(s) => match s.read() {
             Ok(stats) => Some(stats),
             Err(e) => {
@@ -587,30 +731,31 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         None => None,
     };
     let read_before = read_started.elapsed();
-
-    // Progress, one line a second, merged over threads.
     let mut progress =
-        Progress::new(threads, args.hlog.as_deref(), window_started, args.quiet, args.duration)?;
-    for interval in rx {
-        progress.add(interval);
-    }
-    if let Err(e) = progress.finish() {
-        notes.push(format!("{e:#}"));
-    }
-
-    let mut outcomes = Vec::new();
-    let mut failures = Vec::new();
-    for (t, h) in handles.into_iter().enumerate() {
-        match h.join() {
-            Ok(Ok(o)) => outcomes.push(o),
-            Ok(Err(e)) => failures.push(format!("load thread {t}: {e:#}")),
-            Err(_) => failures.push(format!("load thread {t} panicked")),
+        match Progress::new(setup.threads, args.hlog.as_deref(), started, args.quiet, args.duration) {
+            Ok(p) => p,
+            Err(e) => {
+                notes.push(format!("{e:#}"));
+                Progress::new(setup.threads, None, started, args.quiet, args.duration)
+                    .expect("no log to create")
+            }
+        };
+    // Until the window's planned end, or until every thread has ended.
+    loop {
+        let left = args.duration.saturating_sub(started_at.elapsed());
+        if left.is_zero() || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(50))) {
+            Ok(interval) => progress.add(interval),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     let client_after = server_stats::own_usage();
+    let after_sent = started_at.elapsed();
     let read_started = Instant::now();
-    let after_sent = window_started_at.elapsed();
-    let server_after = match (&source, &server_before) {
+    let server_after = match (&setup.source, &server_before) {
         (Some(s), Some(_)) => match s.read() {
             Ok(stats) => Some(stats),
             Err(e) => {
@@ -621,10 +766,58 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         _ => None,
     };
     let read_after = read_started.elapsed();
+    progress.notes.extend(notes);
+    (
+        Window {
+            started,
+            started_at,
+            client_before,
+            client_after,
+            server_before,
+            server_after,
+            read_before,
+            read_after,
+            after_sent,
+        },
+        progress,
+    )
+}
+
+/// Wait for the threads (they drain after the window), merge what they
+/// measured, and judge what the server's counters describe.
+fn collect(
+    args: &RunArgs,
+    setup: Setup,
+    load: Load,
+    (w, mut progress): (Window, Progress),
+    connect_failures: Vec<std::io::Error>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
+    let Setup { addr, threads, shape, source, mut notes, switch_cost, .. } = setup;
+    for interval in load.rx {
+        progress.add(interval);
+    }
+    notes.append(&mut progress.notes);
+    if let Err(e) = progress.finish() {
+        notes.push(format!("{e:#}"));
+    }
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for (t, h) in load.handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(Ok(o)) => outcomes.push(o),
+            Ok(Err(e)) => failures.push(format!("load thread {t}: {e:#}")),
+            Err(_) => failures.push(format!("load thread {t} panicked")),
+        }
+    }
+    let ended = w.started_at.elapsed();
 
     let mut corrected = engine::new_histogram();
     let mut raw = engine::new_histogram();
-    let (mut completed, mut scheduled, mut alive) = (0, 0, 0);
+    let mut lag = engine::new_histogram();
+    let (mut completed, mut late, mut answered_in_window, mut scheduled, mut sent_in_window, mut alive) =
+        (0, 0, 0, 0, 0, 0);
+    let (mut window_ticks, mut drain_ticks) = (0, 0);
     let mut answers_per_conn = Vec::new();
     let mut conns_unanswered = 0;
     let mut errors = Errors { connect: connect_failures.len() as u64, ..Errors::default() };
@@ -632,8 +825,14 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
     for o in &outcomes {
         corrected.add(&o.corrected).expect("same bounds");
         raw.add(&o.raw).expect("same bounds");
+        lag.add(&o.lag).expect("same bounds");
         completed += o.completed;
+        late += o.late;
+        answered_in_window += o.answered_in_window;
         scheduled += o.scheduled;
+        sent_in_window += o.sent_in_window;
+        window_ticks = window_ticks.max(o.window_ticks);
+        drain_ticks = drain_ticks.max(o.drain_ticks);
         errors.add(&o.errors);
         alive += o.alive;
         answers_per_conn.extend_from_slice(&o.answers_per_conn);
@@ -642,8 +841,11 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             first_bad.clone_from(&o.first_bad);
         }
     }
-    let elapsed = window_started_at.elapsed();
-    let window = elapsed.min(args.duration);
+    let ticks = |t: u64| Duration::from_nanos(load.clock.delta_as_nanos(0, t));
+    // The window as the threads ran it: cut short by a stop, a request
+    // budget, or every connection failing.
+    let window = if outcomes.is_empty() { ended.min(args.duration) } else { ticks(window_ticks) };
+    let drain = ticks(drain_ticks);
     let mut incomplete = None;
     if !failures.is_empty() {
         incomplete = Some(failures.join("; "));
@@ -659,76 +861,84 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         notes.push(format!("first bad answer: {bad}"));
     }
     answers_per_conn.sort_unstable();
-    let snapshots = match (&server_before, &server_after) {
-        (Some(b), Some(a)) => {
-            let interval = Duration::from_micros(a.uptime_us.saturating_sub(b.uptime_us));
-            Some(Snapshots::new(read_before, after_sent, read_after, interval))
-        }
-        _ => None,
-    };
-    let server = match (&server_before, &server_after, snapshots) {
-        (Some(_), Some(_), Some(snap)) if !snap.describe(window) => {
-            let (at, took) = if snap.first_late >= snap.second_late {
-                ("after the start", snap.first_late)
-            } else {
-                ("after the end", snap.second_late)
-            };
-            let advice = match source {
-                Some(Source::InBand { .. }) => {
-                    "A server whose threads are all busy makes a new connection wait (a thread pool queues it: \
-                     conns_waiting); read its counters through its --stats-listen port with --stats"
-                }
-                _ => "The stats port answered slowly: is the server's machine overloaded?",
-            };
-            notes.push(format!(
-                "server CPU and switches per request not reported: the server's counters were read up to {} \
-                 {at} of the {} window, so they would not describe it. {advice}",
-                crate::report::fmt_us(took.as_secs_f64() * 1e6),
-                crate::report::fmt_us(window.as_secs_f64() * 1e6),
-            ));
-            None
-        }
-        (Some(b), Some(a), snap) => {
-            if let Some(snap) = snap
-                && snap.first_late > window / 20
-            {
-                notes.push(format!(
-                    "the server's figures cover at least the last {:.0}% of the window: its counters were read \
-                     up to {} after it started",
-                    100.0 * (1.0 - snap.first_late.as_secs_f64() / window.as_secs_f64().max(1e-9)),
-                    crate::report::fmt_us(snap.first_late.as_secs_f64() * 1e6)
-                ));
-            }
-            let counted = a.requests.saturating_sub(b.requests);
-            // Echo servers count no requests: use ours.
-            let n = if args.protocol == Protocol::Echo { completed } else { counted };
-            Some(PerRequest::between(b, a, n))
-        }
-        _ => None,
-    };
-    let client = PerRequest::between(&client_before, &client_after, completed);
+    let server = server_per_request(args, &source, &w, window, answered_in_window, &mut notes);
+    let client = PerRequest::between(&w.client_before, &w.client_after, answered_in_window);
     Ok(Report {
         args: args.clone(),
         addr,
         threads,
-        server_before,
-        server_after,
+        server_before: w.server_before,
+        server_after: w.server_after,
         server,
         client,
         corrected,
         raw,
+        lag,
         completed,
+        late,
+        answered_in_window,
         scheduled,
+        sent_in_window,
         errors,
         answers_per_conn,
         conns_unanswered,
         window,
-        window_started,
+        drain,
+        window_started: w.started,
         incomplete,
         notes,
         shape,
         switch_cost,
     })
+}
+
+/// The server's figures per request over the window, if its counters were
+/// read close enough to the window's ends to describe it.
+fn server_per_request(
+    args: &RunArgs,
+    source: &Option<Source>,
+    w: &Window,
+    window: Duration,
+    answered_in_window: u64,
+    notes: &mut Vec<String>,
+) -> Option<PerRequest> {
+    let (Some(b), Some(a)) = (&w.server_before, &w.server_after) else { return None };
+    let interval = Duration::from_micros(a.uptime_us.saturating_sub(b.uptime_us));
+    let snap = Snapshots::new(w.read_before, w.after_sent, w.read_after, interval);
+    if !snap.describe(window) {
+        let (at, took) = if snap.first_late >= snap.second_late {
+            ("after the start", snap.first_late)
+        } else {
+            ("after the end", snap.second_late)
+        };
+        let advice = match source {
+            Some(Source::InBand { .. }) => {
+                "A server whose threads are all busy makes a new connection wait (a thread pool queues it: \
+                 conns_waiting); read its counters through its --stats-listen port with --stats"
+            }
+            _ => "The stats port answered slowly: is the server's machine overloaded?",
+        };
+        notes.push(format!(
+            "server CPU and switches per request not reported: the server's counters were read up to {} {at} \
+             of the {} window, so they would not describe it. {advice}",
+            crate::report::fmt_us(took.as_secs_f64() * 1e6),
+            crate::report::fmt_us(window.as_secs_f64() * 1e6),
+        ));
+        return None;
+    }
+    if snap.first_late > window / 20 {
+        notes.push(format!(
+            "the server's figures cover at least the last {:.0}% of the window: its counters were read up to {} \
+             after it started",
+            100.0 * (1.0 - snap.first_late.as_secs_f64() / window.as_secs_f64().max(1e-9)),
+            crate::report::fmt_us(snap.first_late.as_secs_f64() * 1e6)
+        ));
+    }
+    let counted = a.requests.saturating_sub(b.requests);
+    // Echo servers count no requests: use the answers we received in the
+    // window, the same span.
+    let n = if args.protocol == Protocol::Echo { answered_in_window } else { counted };
+    Some(PerRequest::between(b, a, n))
 }
 
 fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
@@ -746,21 +956,30 @@ fn is_refused(e: &anyhow::Error) -> bool {
     })
 }
 
-/// A second some threads reported: how many, requests, errors, corrected
-/// and raw latencies.
-type PendingSecond = (usize, u64, Errors, Histogram<u64>, Histogram<u64>);
+/// A second some threads reported, merged so far.
+struct PendingSecond {
+    threads: usize,
+    drain: bool,
+    answers: u64,
+    completed: u64,
+    errors: Errors,
+    latency: Histogram<u64>,
+    raw: Histogram<u64>,
+    lag: Histogram<u64>,
+}
 
-/// Merges the threads' one-second intervals and prints a line per second.
+/// Merges the threads' intervals and prints a line per second of the
+/// window, then one for the drain.
 struct Progress {
     threads: usize,
-    /// Per second: threads reported, requests, errors, corrected and raw
-    /// latencies.
     pending: std::collections::BTreeMap<u64, PendingSecond>,
     hlog: Option<crate::report::IntervalLog>,
     quiet: bool,
     /// The window's planned length: a last, partial second's rate is over
-    /// its part, and answers after the end are said to be that.
+    /// its part.
     window: Duration,
+    /// What went wrong on the way (for the report's notes).
+    notes: Vec<String>,
 }
 
 impl Progress {
@@ -772,74 +991,86 @@ impl Progress {
         window: Duration,
     ) -> anyhow::Result<Self> {
         let hlog = hlog.map(|p| crate::report::IntervalLog::create(p, start)).transpose()?;
-        Ok(Progress { threads, pending: Default::default(), hlog, quiet, window })
+        Ok(Progress { threads, pending: Default::default(), hlog, quiet, window, notes: Vec::new() })
     }
 
     fn add(&mut self, i: Interval) {
-        let entry = self
-            .pending
-            .entry(i.second)
-            .or_insert_with(|| (0, 0, Errors::default(), engine::new_histogram(), engine::new_histogram()));
-        entry.0 += 1;
-        entry.1 += i.completed;
-        entry.2.add(&i.errors);
-        entry.3.add(&i.latency).expect("same bounds");
-        entry.4.add(&i.raw).expect("same bounds");
+        let entry = self.pending.entry(i.second).or_insert_with(|| PendingSecond {
+            threads: 0,
+            drain: false,
+            answers: 0,
+            completed: 0,
+            errors: Errors::default(),
+            latency: engine::new_histogram(),
+            raw: engine::new_histogram(),
+            lag: engine::new_histogram(),
+        });
+        entry.threads += 1;
+        entry.drain |= i.drain;
+        entry.answers += i.answers;
+        entry.completed += i.completed;
+        entry.errors.add(&i.errors);
+        entry.latency.add(&i.latency).expect("same bounds");
+        entry.raw.add(&i.raw).expect("same bounds");
+        entry.lag.add(&i.lag).expect("same bounds");
         // Seconds are complete when every thread reported them, in order.
-        while let Some((&second, entry)) = self.pending.first_key_value() {
-            if entry.0 < self.threads {
+        while let Some((_, entry)) = self.pending.first_key_value() {
+            if entry.threads < self.threads {
                 break;
             }
-            let (_, (_, completed, errors, hist, raw)) = self.pending.pop_first().expect("just seen");
-            self.emit(second, completed, errors, &hist, &raw);
+            let (second, entry) = self.pending.pop_first().expect("just seen");
+            self.emit(second, &entry);
         }
     }
 
-    fn emit(
-        &mut self,
-        second: u64,
-        completed: u64,
-        errors: Errors,
-        hist: &Histogram<u64>,
-        raw: &Histogram<u64>,
-    ) {
+    fn emit(&mut self, second: u64, s: &PendingSecond) {
         if !self.quiet {
-            let p99 = if hist.is_empty() {
+            let p99 = if s.latency.is_empty() {
                 "-".to_string()
             } else {
-                crate::report::fmt_us(results::hdr::us(hist.value_at_quantile(0.99)))
+                crate::report::fmt_us(results::hdr::us(s.latency.value_at_quantile(0.99)))
             };
-            eprintln!("{}", progress_line(second, self.window, completed, &p99, errors.total()));
+            let line = if s.drain {
+                drain_line(s.completed, &p99, s.errors.total())
+            } else {
+                progress_line(second, self.window, s.answers, &p99, s.errors.total())
+            };
+            eprintln!("{line}");
         }
         if let Some(log) = &mut self.hlog {
-            log.write(second, hist, raw, None);
+            // The drain holds no sends of the window; its lag line would be empty.
+            let lag = (!s.drain).then_some(&s.lag);
+            log.write(second, &s.latency, &s.raw, lag);
         }
     }
 
     /// Seconds some thread did not report (it ended early): emit what
     /// came; then close the interval log.
     fn finish(mut self) -> anyhow::Result<()> {
-        while let Some((second, (_, completed, errors, hist, raw))) = self.pending.pop_first() {
-            self.emit(second, completed, errors, &hist, &raw);
+        while let Some((second, entry)) = self.pending.pop_first() {
+            self.emit(second, &entry);
         }
         self.hlog.take().map_or(Ok(()), crate::report::IntervalLog::close)
     }
 }
 
 /// One progress line: second `second` (from 0) of a window of `window`
-/// held `completed` answers. A partial last second's rate is over its part;
-/// a second after the window holds the answers to requests sent in it.
-fn progress_line(second: u64, window: Duration, completed: u64, p99: &str, errors: u64) -> String {
-    let part = (window.as_secs_f64() - second as f64).min(1.0);
-    if part <= 0.0 {
-        return format!(
-            "{:>4}s  {:>10} answers after the window, to requests sent in it  p99 {p99:>9}  errors {errors}",
-            second + 1,
-            crate::report::thousands(completed),
-        );
-    }
-    let rate = (completed as f64 / part).round() as u64;
+/// received `answers` answers (to any request: what the server achieved);
+/// a partial last second's rate is over its part. `p99`: of the window's
+/// requests answered in that second.
+fn progress_line(second: u64, window: Duration, answers: u64, p99: &str, errors: u64) -> String {
+    let part = (window.as_secs_f64() - second as f64).clamp(1e-3, 1.0);
+    let rate = (answers as f64 / part).round() as u64;
     format!("{:>4}s  {:>10} req/s  p99 {p99:>9}  errors {errors}", second + 1, crate::report::thousands(rate))
+}
+
+/// The drain's progress line: `completed` of the window's requests answered
+/// after it.
+fn drain_line(completed: u64, p99: &str, errors: u64) -> String {
+    format!(
+        "drain  {:>10} answers after the window, to requests of it  p99 {p99:>9}  errors {errors}",
+        crate::report::thousands(completed),
+    )
 }
 
 #[cfg(test)]
@@ -847,12 +1078,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn progress_lines_for_whole_partial_and_after_seconds() {
+    fn progress_lines_for_whole_partial_and_drain_seconds() {
         let w = Duration::from_millis(2500);
         assert_eq!(progress_line(0, w, 1000, "1ms", 0), "   1s       1,000 req/s  p99       1ms  errors 0");
         assert!(progress_line(2, w, 1000, "1ms", 0).contains("2,000 req/s"), "half a second");
-        let after = progress_line(3, w, 48, "7ms", 0);
+        let after = drain_line(48, "7ms", 3);
         assert!(after.contains("48 answers after the window"), "{after}");
+        assert!(after.ends_with("errors 3"), "{after}");
     }
 
     #[test]

@@ -40,6 +40,7 @@ use clap::{Args, Parser, ValueEnum};
 use protocol::Protocol;
 use servers::config::{CpuList, parse_cores};
 
+use crate::capacity::{self, Search, SearchOptions, Slo};
 use crate::csv_row;
 use crate::ctxsw::{self, Spread};
 use crate::engine;
@@ -144,8 +145,46 @@ pub struct SweepArgs {
 
     /// Open loop: this many requests per second in total, in every run (as
     /// `run --rate`). Default: closed loop.
-    #[arg(long, value_name = "REQ/S")]
+    #[arg(long, value_name = "REQ/S", conflicts_with_all = ["rates", "capacity"])]
     pub rate: Option<f64>,
+
+    /// An offered-load grid: open loop at each of these rates in total,
+    /// req/s, `k` and `M` allowed (`20k,40k,80k`). Each rate is a cell of
+    /// its own; the table then shows per backend the latency-throughput
+    /// curve (achieved req/s and p99 at each offered rate), and
+    /// `ringside-results report` draws it.
+    #[arg(long, value_name = "LIST", value_parser = parse_rates, conflicts_with = "capacity")]
+    pub rates: Option<List<u64>>,
+
+    /// Find each backend's capacity under a latency objective (--slo): the
+    /// highest offered rate whose achieved rate is at least 99% of it and
+    /// whose latency percentile meets the objective. Per cell and
+    /// repetition: a closed-loop run per backend for a first estimate, then
+    /// open-loop probes (each a fresh server; the backends' searches
+    /// interleaved, a probe of each in turn) from half the estimate up by
+    /// 1.5x while they pass, then bisection to within --resolution; then
+    /// runs at 50% and 80% of each capacity. Every probe is a row
+    /// (phase=probe), each capacity a row of its own (phase=capacity, its
+    /// target_rate the capacity); the table gives the capacity and p50/p99
+    /// at 50%, 80% and 100% of it.
+    #[arg(long)]
+    pub capacity: bool,
+
+    /// The latency objective of --capacity: a percentile of the corrected
+    /// latency and its bound, `p99=1ms`, `p99.9=5ms` (percentiles p50, p90,
+    /// p99, p99.9, p99.99).
+    #[arg(long, value_name = "pNN=TIME", default_value = "p99=1ms", value_parser = Slo::parse)]
+    pub slo: Slo,
+
+    /// --capacity: stop when the lowest failing rate is within this many
+    /// percent above the highest passing one.
+    #[arg(long, value_name = "PERCENT", default_value_t = 3.0)]
+    pub resolution: f64,
+
+    /// --capacity: most probes per search (the closed-loop estimate not
+    /// counted); a search that runs out says so in the table.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_probes: u32,
 
     /// The load threads' event loop (as `run --io`; default io-uring).
     #[arg(long, value_enum)]
@@ -155,6 +194,13 @@ pub struct SweepArgs {
     /// --timeout`; default 2s).
     #[arg(long, value_parser = run::parse_duration)]
     pub timeout: Option<Duration>,
+}
+
+impl SweepArgs {
+    /// How each capacity search proceeds.
+    pub fn search_options(&self) -> SearchOptions {
+        SearchOptions { resolution: self.resolution / 100.0, max_probes: self.max_probes }
+    }
 }
 
 /// A comma-separated list from the command line (a newtype, so clap takes
@@ -207,6 +253,26 @@ pub fn parse_counts(s: &str) -> Result<List<u32>, String> {
     })
 }
 
+/// Offered rates, req/s: `20000`, `20k`, `1.5M`; each at least 1.
+pub fn parse_rates(s: &str) -> Result<List<u64>, String> {
+    parse_list(s, |p| {
+        let bad = || format!("bad rate `{p}`: expected requests per second such as 20000, 20k or 1.5M");
+        let (number, scale) = match p.strip_suffix(['k', 'K']) {
+            Some(n) => (n, 1e3),
+            None => match p.strip_suffix('M') {
+                Some(n) => (n, 1e6),
+                None => (p, 1.0),
+            },
+        };
+        let v: f64 = number.parse().map_err(|_| bad())?;
+        let rate = (v * scale).round();
+        if !(rate >= 1.0 && rate.is_finite()) {
+            return Err(bad());
+        }
+        Ok(rate as u64)
+    })
+}
+
 /// One `--server-arg`: an argument added to one backend's command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerArg {
@@ -233,25 +299,56 @@ pub struct Cell {
     pub connections: u32,
     /// Payload bytes per request; `None` for http, which ignores it.
     pub size: Option<u32>,
+    /// Open loop at this rate in total, req/s (`--rates`, `--rate`); `None`:
+    /// closed loop.
+    pub rate: Option<u64>,
 }
 
 impl Cell {
     /// The cell in a few characters, for progress lines: `http c=50`,
     /// `echo c=50 128B`.
     pub fn short(&self) -> String {
-        match self.size {
+        let mut s = match self.size {
             None => format!("{} c={}", self.protocol, self.connections),
             Some(size) => format!("{} c={} {size}B", self.protocol, self.connections),
+        };
+        if let Some(rate) = self.rate {
+            s.push_str(&format!(" @{}", short_rate(rate as f64)));
         }
+        s
     }
+
+    /// The same cell in closed loop: what a curve's points share.
+    pub fn base(&self) -> Cell {
+        Cell { rate: None, ..*self }
+    }
+}
+
+/// `20k`, `1.5M`, `750`: a rate in a few characters.
+pub fn short_rate(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{}M", trim_zeros(rate / 1e6))
+    } else if rate >= 1e3 {
+        format!("{}k", trim_zeros(rate / 1e3))
+    } else {
+        format!("{rate:.0}")
+    }
+}
+
+fn trim_zeros(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_string)
 }
 
 impl fmt::Display for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}, {} connections", self.protocol, self.connections)?;
-        match self.size {
+        if let Some(size) = self.size {
+            write!(f, ", {size}-byte requests")?;
+        }
+        match self.rate {
             None => Ok(()),
-            Some(size) => write!(f, ", {size}-byte requests"),
+            Some(rate) => write!(f, ", open loop at {} req/s", thousands(rate)),
         }
     }
 }
@@ -332,14 +429,25 @@ impl Plan {
             bail!("--rate must be a positive number of requests per second");
         }
 
+        if args.capacity && !(args.resolution > 0.0 && args.resolution < 100.0) {
+            bail!("--resolution must be a percentage above 0 and below 100");
+        }
+        let rates: Vec<Option<u64>> = match (&args.rates, args.rate) {
+            (Some(List(rates)), _) => rates.iter().copied().map(Some).collect(),
+            (None, Some(rate)) => vec![Some(rate.round().max(1.0) as u64)],
+            (None, None) => vec![None],
+        };
         let mut cells = Vec::new();
         for &protocol in &args.protocols.0 {
             for &connections in &args.connections.0 {
-                if protocol == Protocol::Http {
-                    cells.push(Cell { protocol, connections, size: None });
+                let sizes: Vec<Option<u32>> = if protocol == Protocol::Http {
+                    vec![None]
                 } else {
-                    for &size in &args.sizes.0 {
-                        cells.push(Cell { protocol, connections, size: Some(size) });
+                    args.sizes.0.iter().copied().map(Some).collect()
+                };
+                for &size in &sizes {
+                    for &rate in &rates {
+                        cells.push(Cell { protocol, connections, size, rate });
                     }
                 }
             }
@@ -509,7 +617,6 @@ pub fn base_run_args(args: &SweepArgs) -> RunArgs {
     if let Some(p) = args.pipeline {
         base.pipeline = p;
     }
-    base.rate = args.rate.or(base.rate);
     if let Some(io) = args.io {
         base.io = io;
     }
@@ -523,6 +630,7 @@ pub fn base_run_args(args: &SweepArgs) -> RunArgs {
 /// `stats`.
 fn run_args(base: &RunArgs, cell: Cell, target: SocketAddr, stats: SocketAddr) -> RunArgs {
     let mut a = base.clone();
+    a.rate = cell.rate.map(|r| r as f64);
     a.target = target.to_string();
     a.stats = Some(stats);
     a.protocol = cell.protocol;
@@ -547,12 +655,17 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
         client: PerRequest::default(),
         corrected: engine::new_histogram(),
         raw: engine::new_histogram(),
+        lag: engine::new_histogram(),
         completed: 0,
+        late: 0,
+        answered_in_window: 0,
         scheduled: 0,
+        sent_in_window: 0,
         errors: engine::Errors::default(),
         answers_per_conn: Vec::new(),
         conns_unanswered: 0,
         window: Duration::ZERO,
+        drain: Duration::ZERO,
         window_started: SystemTime::now(),
         incomplete: Some(why),
         notes: Vec::new(),
@@ -1081,9 +1194,15 @@ pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs,
     let _ = writeln!(s, "  backends: {} (server {})", plan.backends.join(", "), server.display());
     let cells: Vec<String> = plan.cells.iter().map(Cell::short).collect();
     let _ = writeln!(s, "  cells: {}", cells.join("; "));
-    let mode = match base.rate {
-        None => format!("closed loop, pipeline {}", base.pipeline),
-        Some(r) => format!("open loop at {} req/s, pipeline {}", thousands(r as u64), base.pipeline),
+    let mode = if args.capacity {
+        format!(
+            "a capacity search under {} per cell and backend (see below), pipeline {}",
+            args.slo, base.pipeline
+        )
+    } else if plan.cells.iter().any(|c| c.rate.is_some()) {
+        format!("open loop at the cell's rate, pipeline {}", base.pipeline)
+    } else {
+        format!("closed loop, pipeline {}", base.pipeline)
     };
     let io = base.io.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     let _ = writeln!(
@@ -1141,8 +1260,11 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Nothing was meant to run.
     pub dry_run: bool,
-    /// Rows that could not be appended to the CSV.
+    /// Rows that could not be appended to the CSV, and those that were.
     pub unwritten: usize,
+    pub rows: usize,
+    /// Capacity searches that found no capacity or did not converge.
+    pub searches_without_capacity: usize,
 }
 
 impl Outcome {
@@ -1153,6 +1275,7 @@ impl Outcome {
                 && self.complete == self.ran
                 && self.skipped.is_empty()
                 && self.unwritten == 0
+                && self.searches_without_capacity == 0
     }
 }
 
@@ -1208,7 +1331,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         );
     }
     out(&plan_text);
-    let mut outcome = Outcome { planned: plan.runs.len(), dry_run: args.dry_run, ..Default::default() };
+    let outcome = Outcome { planned: plan.runs.len(), dry_run: args.dry_run, ..Default::default() };
     if args.dry_run {
         return Ok(outcome);
     }
@@ -1222,96 +1345,56 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     } else {
         base.no_calibrate = true;
     }
-    let server_cores = csv_row::cpu_list(&args.server_cores.0);
-
-    let mut measurements = Vec::new();
-    let mut skipped: Vec<(String, String)> = Vec::new();
-    let total = plan.runs.len();
-    let width = total.to_string().len();
-    for (i, spec) in plan.runs.iter().enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            outcome.interrupted = true;
-            break;
-        }
-        if skipped.iter().any(|(b, _)| b == &spec.backend) {
-            continue;
-        }
-        let tag = format!(
-            "[{:>width$}/{total}] rep {}/{}  {:<14} {:<16}",
-            i + 1,
-            spec.repetition,
-            plan.repetitions,
-            spec.cell.short(),
-            spec.backend
-        );
-        let placeholder =
-            run_args(&base, spec.cell, SocketAddr::from(([127, 0, 0, 1], 0)), ([127, 0, 0, 1], 0).into());
-        let started_server = Server::spawn(&server, &spec.server_args)
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|mut s| s.wait_ready(READY_TIMEOUT).map(|ready| (s, ready)));
-        let start_failed = started_server.is_err();
-        let (mut report, server_notes) = match started_server {
-            Err(why) => {
-                eprintln!("{tag} the server did not start: {why}");
-                eprintln!("  skipping {} for the rest of the sweep", spec.backend);
-                skipped.push((spec.backend.clone(), why.clone()));
-                (failed_report(&placeholder, format!("the server did not start: {why}")), Vec::new())
+    let mut runner = Runner {
+        server: &server,
+        csv: &args.csv,
+        base,
+        run_id: run_id.clone(),
+        server_cores: csv_row::cpu_list(&args.server_cores.0),
+        same_cpu_ns,
+        cross_cpu_ns,
+        stop: Arc::clone(&stop),
+        repetitions: plan.repetitions,
+        total: plan.runs.len(),
+        count: 0,
+        outcome,
+        measurements: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let capacities = if args.capacity {
+        capacity_sweep(&mut runner, &plan, &args.slo, args.search_options())
+    } else {
+        for spec in &plan.runs {
+            if runner.stopped() {
+                break;
             }
-            Ok((mut srv, ready)) => {
-                let a = run_args(&base, spec.cell, ready.listen, ready.stats);
-                let report = match run::run(&a, Arc::clone(&stop)) {
-                    Ok(r) => r,
-                    Err(e) => failed_report(&a, format!("{e:#}")),
-                };
-                (report, srv.stop())
-            }
-        };
-        outcome.ran += 1;
-        report.notes.extend(server_notes);
-        let context = csv_row::Context {
-            run_id: run_id.clone(),
-            repetition: spec.repetition,
-            server_cores: server_cores.clone(),
-            ctxsw_same_cpu_ns: same_cpu_ns,
-            ctxsw_cross_cpu_ns: cross_cpu_ns,
-        };
-        let mut row = csv_row::row(&report, &context);
-        if row.backend.is_empty() {
-            row.backend = spec.backend.clone();
+            runner.point(spec, None, results::Phase::Run, None);
         }
-        if let Err(e) = results::append(&args.csv, &row) {
-            outcome.unwritten += 1;
-            eprintln!("ringside-loadgen: cannot append this run's row: {e}");
-        }
-        let m = Measurement::of(&report, spec, &row.note);
-        if m.complete {
-            outcome.complete += 1;
-        }
-        if !start_failed {
-            eprintln!(
-                "{tag} {:>9} req/s  p99 {:>8}  server {} us/req{}{}",
-                thousands(m.req_s.round() as u64),
-                m.p99_us.map_or_else(|| "-".into(), fmt_us),
-                m.server_cpu_us.map_or_else(|| "n/a".into(), |v| format!("{v:.2}")),
-                if m.errors.total() > 0 {
-                    format!("  errors: {}", describe_errors(&m.errors))
-                } else {
-                    String::new()
-                },
-                report.incomplete.as_ref().map(|w| format!("  INCOMPLETE: {w}")).unwrap_or_default()
-            );
-        }
-        measurements.push(m);
-    }
+        Vec::new()
+    };
+    let Runner { mut outcome, measurements, skipped, count, .. } = runner;
     if outcome.interrupted {
-        eprintln!("ringside-loadgen: interrupted after {} of {total} runs", outcome.ran);
+        eprintln!("ringside-loadgen: interrupted after {count} runs");
     }
 
     let skipped_map: HashMap<String, String> = skipped.iter().cloned().collect();
-    let tables = summarize(&plan.cells, &plan.backends, &measurements, &skipped_map);
     let mut text = String::new();
     let _ = writeln!(text);
-    text.push_str(&render_table(&tables, plan.repetitions));
+    if args.capacity {
+        let found = summarize_capacity(&plan.cells, &plan.backends, &capacities, &skipped_map);
+        text.push_str(&render_capacity(&found, &args.slo, plan.repetitions));
+        outcome.planned = outcome.ran;
+        outcome.searches_without_capacity =
+            capacities.iter().filter(|c| c.capacity.rate.is_none() || !c.capacity.converged).count();
+    } else {
+        let tables = summarize(&plan.cells, &plan.backends, &measurements, &skipped_map);
+        let (curves, plain): (Vec<CellTable>, Vec<CellTable>) =
+            tables.into_iter().partition(|t| t.cell.rate.is_some() && args.rates.is_some());
+        text.push_str(&render_table(&plain, plan.repetitions));
+        if !curves.is_empty() {
+            text.push_str(&render_curves(&curves, plan.repetitions));
+        }
+    }
     let failures = render_failures(&measurements, &skipped);
     if !failures.is_empty() {
         let _ = writeln!(text);
@@ -1325,12 +1408,455 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         outcome.complete,
         fmt_duration(started.elapsed()),
         fmt_duration(plan.estimate),
-        outcome.ran - outcome.unwritten,
+        outcome.rows,
         args.csv.display()
     );
     out(&text);
     outcome.skipped = skipped;
     Ok(outcome)
+}
+
+/// What every run of a sweep shares, and what the runs so far gave.
+struct Runner<'a> {
+    server: &'a Path,
+    csv: &'a Path,
+    base: RunArgs,
+    run_id: String,
+    server_cores: String,
+    same_cpu_ns: f64,
+    cross_cpu_ns: f64,
+    stop: Arc<AtomicBool>,
+    repetitions: u32,
+    /// Runs planned (a capacity sweep: its estimate), and run so far.
+    total: usize,
+    count: usize,
+    outcome: Outcome,
+    measurements: Vec<Measurement>,
+    skipped: Vec<(String, String)>,
+}
+
+/// One run's report and the row written for it.
+struct Point {
+    report: Report,
+    row: results::Row,
+}
+
+impl Runner<'_> {
+    /// Ctrl-C: no more runs.
+    fn stopped(&mut self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            self.outcome.interrupted = true;
+        }
+        self.outcome.interrupted
+    }
+
+    /// Run `spec` against a fresh server, at `rate` if given (else its
+    /// cell's), append its row (with `phase` and `slo`) and print its
+    /// line. `None` if the backend was skipped or the sweep stopped.
+    fn point(
+        &mut self,
+        spec: &RunSpec,
+        rate: Option<f64>,
+        phase: results::Phase,
+        slo: Option<&Slo>,
+    ) -> Option<Point> {
+        if self.stopped() || self.skipped.iter().any(|(b, _)| b == &spec.backend) {
+            return None;
+        }
+        self.count += 1;
+        let cell = match rate {
+            Some(r) => Cell { rate: Some(r.round().max(1.0) as u64), ..spec.cell },
+            None => spec.cell,
+        };
+        let total = if self.total >= self.count { self.total.to_string() } else { "?".into() };
+        let tag = format!(
+            "[{:>w$}/{total}] rep {}/{}  {:<20} {:<16}",
+            self.count,
+            spec.repetition,
+            self.repetitions,
+            cell.short(),
+            spec.backend,
+            w = total.len()
+        );
+        let with_rate = |mut a: RunArgs| {
+            if let Some(r) = rate {
+                a.rate = Some(r);
+            }
+            a
+        };
+        let placeholder = with_rate(run_args(
+            &self.base,
+            cell,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            ([127, 0, 0, 1], 0).into(),
+        ));
+        let started_server = Server::spawn(self.server, &spec.server_args)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|mut s| s.wait_ready(READY_TIMEOUT).map(|ready| (s, ready)));
+        let start_failed = started_server.is_err();
+        let (mut report, server_notes) = match started_server {
+            Err(why) => {
+                eprintln!("{tag} the server did not start: {why}");
+                eprintln!("  skipping {} for the rest of the sweep", spec.backend);
+                self.skipped.push((spec.backend.clone(), why.clone()));
+                (failed_report(&placeholder, format!("the server did not start: {why}")), Vec::new())
+            }
+            Ok((mut srv, ready)) => {
+                let a = with_rate(run_args(&self.base, cell, ready.listen, ready.stats));
+                let report = match run::run(&a, Arc::clone(&self.stop)) {
+                    Ok(r) => r,
+                    Err(e) => failed_report(&a, format!("{e:#}")),
+                };
+                (report, srv.stop())
+            }
+        };
+        self.outcome.ran += 1;
+        report.notes.extend(server_notes);
+        let context = csv_row::Context {
+            run_id: self.run_id.clone(),
+            repetition: spec.repetition,
+            server_cores: self.server_cores.clone(),
+            ctxsw_same_cpu_ns: self.same_cpu_ns,
+            ctxsw_cross_cpu_ns: self.cross_cpu_ns,
+        };
+        let mut row = csv_row::row(&report, &context);
+        if row.backend.is_empty() {
+            row.backend = spec.backend.clone();
+        }
+        row.phase = phase;
+        row.slo = slo.map(Slo::to_string).unwrap_or_default();
+        self.append(&row);
+        let spec = RunSpec { cell, ..spec.clone() };
+        let m = Measurement::of(&report, &spec, &row.note);
+        if m.complete {
+            self.outcome.complete += 1;
+        }
+        if !start_failed {
+            let shortfall = if report.rate_shortfall() {
+                format!("  (offered {})", thousands(report.offered_rate().round() as u64))
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "{tag} {:>9} req/s{shortfall}  p99 {:>8}  server {} us/req{}{}",
+                thousands(m.req_s.round() as u64),
+                m.p99_us.map_or_else(|| "-".into(), fmt_us),
+                m.server_cpu_us.map_or_else(|| "n/a".into(), |v| format!("{v:.2}")),
+                if m.errors.total() > 0 {
+                    format!("  errors: {}", describe_errors(&m.errors))
+                } else {
+                    String::new()
+                },
+                report.incomplete.as_ref().map(|w| format!("  INCOMPLETE: {w}")).unwrap_or_default()
+            );
+        }
+        self.measurements.push(m);
+        (!start_failed).then_some(Point { report, row })
+    }
+
+    fn append(&mut self, row: &results::Row) {
+        match results::append(self.csv, row) {
+            Ok(()) => self.outcome.rows += 1,
+            Err(e) => {
+                self.outcome.unwritten += 1;
+                eprintln!("ringside-loadgen: cannot append a row: {e}");
+            }
+        }
+    }
+}
+
+/// One capacity search's result: which, and what it found.
+#[derive(Clone, Debug)]
+pub struct CapacityRun {
+    pub repetition: u32,
+    pub cell: Cell,
+    pub backend: String,
+    pub capacity: capacity::Capacity,
+    /// Corrected p50 and p99 (µs) at 50%, 80% and 100% of the capacity.
+    pub at: [(Option<f64>, Option<f64>); 3],
+}
+
+/// The shares of each capacity at which the table gives the latency.
+pub const CAPACITY_SHARES: [f64; 3] = [0.5, 0.8, 1.0];
+
+/// A backend's search under way: its runs, the search, and each probe's
+/// rate and point.
+type Searching<'a> = (&'a RunSpec, Search, Vec<(f64, Point)>);
+
+/// The capacity searches: per repetition and cell, a closed-loop run of
+/// each backend for the estimate, then the backends' probes in turn until
+/// every search is over, then each backend at 50% and 80% of its capacity.
+fn capacity_sweep(
+    runner: &mut Runner<'_>,
+    plan: &Plan,
+    slo: &Slo,
+    options: SearchOptions,
+) -> Vec<CapacityRun> {
+    let mut found = Vec::new();
+    for repetition in 1..=plan.repetitions {
+        for &cell in &plan.cells {
+            let specs: Vec<&RunSpec> =
+                plan.runs.iter().filter(|r| r.repetition == repetition && r.cell == cell).collect();
+            // The estimates: closed loop, interleaved.
+            let mut searches: Vec<Searching<'_>> = Vec::new();
+            for spec in &specs {
+                let Some(p) = runner.point(spec, None, results::Phase::Probe, Some(slo)) else { continue };
+                let estimate = p.report.achieved_rate();
+                if p.report.incomplete.is_none() && estimate > 0.0 {
+                    searches.push((spec, Search::new(estimate, options), Vec::new()));
+                } else {
+                    eprintln!(
+                        "  {}: no estimate of its capacity (the closed-loop run failed); no search",
+                        spec.backend
+                    );
+                }
+            }
+            // The probes, a probe of each backend in turn.
+            loop {
+                let mut probed = false;
+                for (spec, search, points) in &mut searches {
+                    let Some(rate) = search.next_rate() else { continue };
+                    let Some(p) = runner.point(spec, Some(rate), results::Phase::Probe, Some(slo)) else {
+                        continue;
+                    };
+                    probed = true;
+                    let verdict = capacity::judge(&p.report, slo);
+                    eprintln!(
+                        "  {}: {} at {}: {}",
+                        spec.backend,
+                        if verdict.pass { "pass" } else { "fail" },
+                        thousands(rate.round() as u64),
+                        verdict.why
+                    );
+                    search.record(rate, verdict);
+                    points.push((rate, p));
+                }
+                if !probed || runner.stopped() {
+                    break;
+                }
+            }
+            // The capacities, as rows; then 50% and 80% of each.
+            let mut results: Vec<CapacityRun> = Vec::new();
+            for (spec, search, points) in &searches {
+                let c = search.result();
+                let mut run = CapacityRun {
+                    repetition,
+                    cell,
+                    backend: spec.backend.clone(),
+                    capacity: c,
+                    at: [(None, None); 3],
+                };
+                if let Some(rate) = c.rate
+                    && let Some((_, p)) = points.iter().find(|(r, _)| *r == rate)
+                {
+                    let mut row = p.row.clone();
+                    row.phase = results::Phase::Capacity;
+                    row.complete = c.converged;
+                    let note = format!("capacity under {slo}: {}", c.describe());
+                    row.note = if row.note.is_empty() { note } else { format!("{note}; {}", row.note) };
+                    runner.append(&row);
+                    run.at[2] = (Some(p.row.lat_p50_us), Some(p.row.lat_p99_us));
+                }
+                eprintln!("  {}: capacity under {slo}: {}", spec.backend, c.describe());
+                results.push(run);
+            }
+            for (i, share) in CAPACITY_SHARES[..2].iter().enumerate() {
+                for (k, (spec, search, _)) in searches.iter().enumerate() {
+                    let Some(rate) = search.result().rate else { continue };
+                    if let Some(p) = runner.point(spec, Some(share * rate), results::Phase::Run, Some(slo)) {
+                        let q = |q: f64| results::hdr::quantile_us(&p.report.corrected, q);
+                        results[k].at[i] = (q(0.5), q(0.99));
+                    }
+                }
+            }
+            found.extend(results);
+            if runner.stopped() {
+                return found;
+            }
+        }
+    }
+    found
+}
+
+/// One backend's capacity in one cell, over the repetitions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityLine {
+    pub backend: String,
+    /// The capacities found (req/s), their spread, the searches that found
+    /// none or did not converge, and the median probes per search; or why
+    /// there is nothing.
+    pub figures: Result<CapacityFigures, String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityFigures {
+    pub capacity: Spread,
+    pub searches: usize,
+    pub without: usize,
+    pub not_converged: usize,
+    pub probes: f64,
+    /// Median p50 and p99 (µs) at 50%, 80%, 100% of the capacity.
+    pub at: [(Option<f64>, Option<f64>); 3],
+}
+
+/// Per cell, per backend: the capacities over the repetitions.
+pub fn summarize_capacity(
+    cells: &[Cell],
+    backends: &[String],
+    runs: &[CapacityRun],
+    skipped: &HashMap<String, String>,
+) -> Vec<(Cell, Vec<CapacityLine>)> {
+    cells
+        .iter()
+        .map(|&cell| {
+            let lines = backends
+                .iter()
+                .map(|b| {
+                    let mine: Vec<&CapacityRun> =
+                        runs.iter().filter(|r| r.cell == cell && &r.backend == b).collect();
+                    let rates: Vec<f64> = mine.iter().filter_map(|r| r.capacity.rate).collect();
+                    let figures = if rates.is_empty() {
+                        Err(match (skipped.get(b), mine.len()) {
+                            (Some(why), _) => format!("skipped: {why}"),
+                            (None, 0) => "no search".to_string(),
+                            (None, n) => format!("no capacity found in {n} searches (every probe failed)"),
+                        })
+                    } else {
+                        let mut at = [(None, None); 3];
+                        for (i, slot) in at.iter_mut().enumerate() {
+                            *slot = (
+                                median_of(mine.iter().filter_map(|r| r.at[i].0)),
+                                median_of(mine.iter().filter_map(|r| r.at[i].1)),
+                            );
+                        }
+                        Ok(CapacityFigures {
+                            capacity: Spread::of(&rates),
+                            searches: mine.len(),
+                            without: mine.len() - rates.len(),
+                            not_converged: mine
+                                .iter()
+                                .filter(|r| r.capacity.rate.is_some() && !r.capacity.converged)
+                                .count(),
+                            probes: Spread::of(
+                                &mine.iter().map(|r| f64::from(r.capacity.probes)).collect::<Vec<_>>(),
+                            )
+                            .median,
+                            at,
+                        })
+                    };
+                    CapacityLine { backend: b.clone(), figures }
+                })
+                .collect();
+            (cell, lines)
+        })
+        .collect()
+}
+
+/// The capacity table, one block per cell.
+pub fn render_capacity(cells: &[(Cell, Vec<CapacityLine>)], slo: &Slo, repetitions: u32) -> String {
+    let mut s = String::new();
+    let reps = if repetitions == 1 { "1 search".to_string() } else { format!("{repetitions} searches") };
+    let _ = writeln!(
+        s,
+        "Capacity under {slo}: the highest offered rate a backend kept up with (achieved >= {:.0}% of offered) \
+         with its {} within the bound; median over {reps} and their range. Then p50/p99 from the intended \
+         send time at 50%, 80% and 100% of that capacity (medians). probes: per search, the closed-loop \
+         estimate not counted.",
+        100.0 * capacity::KEEP_UP,
+        slo.name()
+    );
+    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), fmt_us);
+    for (cell, lines) in cells {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "{cell}");
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>9} {:>17} {:>17} {:>17} {:>17} {:>7}",
+            "backend", "capacity", "min-max", "p50/p99 @50%", "p50/p99 @80%", "p50/p99 @100%", "probes"
+        );
+        for line in lines {
+            match &line.figures {
+                Err(why) => {
+                    let _ = writeln!(s, "  {:<16} n/a ({})", line.backend, tail_first_line(why, 90));
+                }
+                Ok(f) => {
+                    let range = format!(
+                        "{}-{}",
+                        thousands(f.capacity.min.round() as u64),
+                        thousands(f.capacity.max.round() as u64)
+                    );
+                    let at: Vec<String> =
+                        f.at.iter().map(|(p50, p99)| format!("{}/{}", opt(*p50), opt(*p99))).collect();
+                    let _ = write!(
+                        s,
+                        "  {:<16} {:>9} {:>17} {:>17} {:>17} {:>17} {:>7}",
+                        line.backend,
+                        thousands(f.capacity.median.round() as u64),
+                        range,
+                        at[0],
+                        at[1],
+                        at[2],
+                        format!("{:.0}", f.probes)
+                    );
+                    if f.not_converged > 0 || f.without > 0 {
+                        let _ = write!(
+                            s,
+                            "  ({} of {} searches did not converge, {} found none)",
+                            f.not_converged, f.searches, f.without
+                        );
+                    }
+                    let _ = writeln!(s);
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The latency-throughput curves of an offered-load grid: per base cell, a
+/// line per offered rate, and per backend the median achieved req/s and p99.
+pub fn render_curves(tables: &[CellTable], repetitions: u32) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nLatency-throughput curves (offered-load grid; medians over {repetitions} repetition{}): per offered \
+         rate and backend, the achieved req/s (answers received in the window) / p99 from the intended send \
+         time. An achieved rate below the offered one: the backend could not keep up.",
+        if repetitions == 1 { "" } else { "s" }
+    );
+    let mut bases: Vec<Cell> = Vec::new();
+    for t in tables {
+        if !bases.contains(&t.cell.base()) {
+            bases.push(t.cell.base());
+        }
+    }
+    for base in bases {
+        let rows: Vec<&CellTable> = tables.iter().filter(|t| t.cell.base() == base).collect();
+        let backends: Vec<&str> = rows[0].lines.iter().map(|l| l.backend.as_str()).collect();
+        let _ = writeln!(s);
+        let _ = writeln!(s, "{base}");
+        let mut head = format!("  {:>10}", "offered");
+        for b in &backends {
+            let _ = write!(head, " {b:>20}");
+        }
+        let _ = writeln!(s, "{head}");
+        for t in rows {
+            let mut line = format!("  {:>10}", thousands(t.cell.rate.unwrap_or(0)));
+            for l in &t.lines {
+                let cell = match &l.figures {
+                    Ok(m) => format!(
+                        "{} / {}",
+                        thousands(m.req_s.median.round() as u64),
+                        m.p99_us.map_or_else(|| "-".into(), fmt_us)
+                    ),
+                    Err(_) => "n/a".into(),
+                };
+                let _ = write!(line, " {cell:>20}");
+            }
+            let _ = writeln!(s, "{line}");
+        }
+    }
+    s
 }
 
 /// A figure that noise can make negative, with thousands separators.
@@ -1465,7 +1991,10 @@ mod tests {
         assert_eq!(base.cores, Some(CpuList(vec![1])));
         let base =
             base_run_args(&args(&["--pipeline", "4", "--rate", "1000", "--io", "epoll", "--timeout", "5s"]));
-        assert_eq!((base.pipeline, base.rate, base.io), (4, Some(1000.0), Io::Epoll));
+        assert_eq!((base.pipeline, base.io), (4, Io::Epoll));
+        // A rate is the cell's: every run of `--rate` is open loop at it.
+        let p = plan(&["--rate", "1000"]);
+        assert!(p.cells.iter().all(|c| c.rate == Some(1000)));
         assert_eq!(base.timeout, Duration::from_secs(5));
         assert!(Cli::try_parse_from(["sweep", "--repetitions", "0"]).is_err());
         assert!(Cli::try_parse_from(["sweep", "--pipeline", "0"]).is_err());
@@ -1601,7 +2130,7 @@ Options:
 
     fn m(backend: &str, c: u32, rep: u32, req_s: f64, complete: bool) -> Measurement {
         Measurement {
-            cell: Cell { protocol: Protocol::Http, connections: c, size: None },
+            cell: Cell { protocol: Protocol::Http, connections: c, size: None, rate: None },
             backend: backend.into(),
             repetition: rep,
             complete,
@@ -1620,8 +2149,8 @@ Options:
     #[test]
     fn table_medians_and_ratios() {
         let cells = [
-            Cell { protocol: Protocol::Http, connections: 50, size: None },
-            Cell { protocol: Protocol::Http, connections: 500, size: None },
+            Cell { protocol: Protocol::Http, connections: 50, size: None, rate: None },
+            Cell { protocol: Protocol::Http, connections: 500, size: None, rate: None },
         ];
         let backends: Vec<String> = ["epoll", "thread-pool", "io-uring", "tokio"].map(String::from).to_vec();
         let data = vec![
