@@ -21,7 +21,7 @@ use std::sync::mpsc::Sender;
 use anyhow::Context as _;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use nix::libc;
-use servers::backends::uring::bufring::BufRing;
+use platform::bufring::BufRing;
 
 use crate::engine::{Engine, Failure, Interval};
 

@@ -52,7 +52,6 @@
 //! `TCP_NODELAY` is inherited from the listener, which is how direct
 //! descriptors get it.
 
-pub mod bufring;
 mod event_loop;
 
 use std::io;
@@ -62,9 +61,9 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use io_uring::{IoUring, Probe, opcode};
 
-use crate::Unsupported;
 use crate::backend::{Backend, Context, Registration};
 use crate::config::{Config, backend_args};
+use platform::Unsupported;
 
 pub const REGISTRATION: Registration = Registration {
     name: "io-uring",

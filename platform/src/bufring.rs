@@ -1,6 +1,8 @@
 //! A provided-buffer ring (`IORING_REGISTER_PBUF_RING`): buffers one ring's
 //! receives take from, shared by every connection of that ring. Used by the
-//! io-uring backend and by the load generator's io_uring driver.
+//! server's io-uring backend and by the load generator's io_uring driver.
+//! The only module of this crate that may contain `unsafe`: its memory is
+//! shared with the kernel.
 //!
 //! Memory layout: one page-aligned array of `entries` ring slots
 //! ([`BufRingEntry`], 16 bytes each; the kernel reads the tail from the
