@@ -12,28 +12,46 @@
 //! completion. A buffer is the application's again from that completion until
 //! [`BufRing::recycle`] puts it back.
 //!
-//! The memory is never freed. The kernel may write a buffer until every
-//! operation that can take from the ring has ended, and tearing an io_uring
-//! down is asynchronous: there is no point at which freeing is known to be
-//! safe short of process exit. There is one ring per loop thread and loops
-//! run until the process exits, so nothing accumulates.
+//! **Lifetime.** The kernel may write a buffer from the moment an operation
+//! takes it until that operation's completion arrives, and it takes buffers
+//! for as long as the ring is registered. So the memory is freed (on drop)
+//! only once the kernel no longer knows it: registration failed, or the
+//! owner called [`BufRing::unregister`], whose contract is that no
+//! operation that may take a buffer is in flight. A `BufRing` dropped while
+//! still registered keeps its memory for good, deliberately: dropping an
+//! io_uring does not wait for its operations (teardown is asynchronous), so
+//! without that contract there is no moment at which freeing is known to be
+//! safe. The server's loops end only when the process exits, with receives
+//! still armed, and take that path; the load generator's driver, which runs
+//! once per run and may run hundreds of times in one process (`sweep`),
+//! cancels its receives, waits for their last completions and unregisters.
 
-use std::alloc::{Layout, alloc_zeroed};
+use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use io_uring::IoUring;
 use io_uring::types::BufRingEntry;
 
+/// One buffer group's ring and buffers. Freed when dropped only if the
+/// kernel no longer knows them (see the module doc and [`unregister`]).
+///
+/// [`unregister`]: BufRing::unregister
 pub struct BufRing {
     slots: NonNull<BufRingEntry>,
+    slots_layout: Layout,
     bufs: NonNull<u8>,
+    bufs_layout: Layout,
     entries: u16,
     size: usize,
     /// The tail as written so far; published to the kernel by `publish`.
     tail: u16,
     group: u16,
+    /// The io_uring this is registered with, while it is (see the module
+    /// doc: while registered, the memory is never freed).
+    registered: Option<RawFd>,
 }
 
 impl BufRing {
@@ -48,19 +66,36 @@ impl BufRing {
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let bufs_layout = Layout::from_size_align(entries as usize * size, page)
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: both layouts have a non-zero size (entries >= 1, size >= 1).
-        let slots = NonNull::new(unsafe { alloc_zeroed(slots_layout) }.cast::<BufRingEntry>());
-        // SAFETY: as above.
-        let bufs = NonNull::new(unsafe { alloc_zeroed(bufs_layout) });
-        let (Some(slots), Some(bufs)) = (slots, bufs) else {
-            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+        let out_of_memory = || io::Error::from(io::ErrorKind::OutOfMemory);
+        // SAFETY: the layout has a non-zero size (entries >= 1).
+        let slots = NonNull::new(unsafe { alloc_zeroed(slots_layout) }.cast::<BufRingEntry>())
+            .ok_or_else(out_of_memory)?;
+        // SAFETY: the layout has a non-zero size (entries >= 1, size >= 1).
+        let Some(bufs) = NonNull::new(unsafe { alloc_zeroed(bufs_layout) }) else {
+            // SAFETY: allocated just above with this layout, and not shared
+            // with anyone yet.
+            unsafe { dealloc(slots.as_ptr().cast(), slots_layout) };
+            return Err(out_of_memory());
         };
-        let mut this = BufRing { slots, bufs, entries, size, tail: 0, group };
-        // SAFETY: `slots` points to `entries` zeroed, page-aligned ring slots
-        // that are never freed (see the module doc).
+        // Not registered yet: should registering fail, dropping `this`
+        // frees both allocations.
+        let mut this = BufRing {
+            slots,
+            slots_layout,
+            bufs,
+            bufs_layout,
+            entries,
+            size,
+            tail: 0,
+            group,
+            registered: None,
+        };
+        // SAFETY: `slots` points to `entries` zeroed, page-aligned ring
+        // slots, which are not freed while registered (see `Drop`).
         unsafe {
             ring.submitter().register_buf_ring_with_flags(this.slots.as_ptr() as u64, entries, group, 0)?;
         }
+        this.registered = Some(ring.as_raw_fd());
         for id in 0..entries {
             this.recycle(id);
         }
@@ -84,6 +119,8 @@ impl BufRing {
     }
 
     /// Give buffer `id` back to the kernel (visible after [`publish`]).
+    ///
+    /// [`publish`]: BufRing::publish
     pub fn recycle(&mut self, id: u16) {
         let mask = self.entries - 1;
         // SAFETY: `tail & mask` is within the `entries` slots. The kernel
@@ -106,5 +143,103 @@ impl BufRing {
         // is a naturally aligned u16 the kernel reads atomically.
         let tail = unsafe { &*BufRingEntry::tail(self.slots.as_ptr()).cast::<AtomicU16>() };
         tail.store(self.tail, Ordering::Release);
+    }
+
+    /// Take the buffers back from the kernel (`IORING_UNREGISTER_PBUF_RING`),
+    /// so that dropping `self` frees them. On an error they stay
+    /// registered, and dropping `self` keeps them (see the module doc).
+    ///
+    /// # Safety
+    ///
+    /// No operation that may take a buffer from this group is in flight on
+    /// `ring`: the last completion of each (for a multishot receive, the one
+    /// without `IORING_CQE_F_MORE`) has been reaped. A buffer an operation
+    /// has already taken is written without looking at the ring again, so
+    /// unregistering does not stop that write; freeing would let the kernel
+    /// write memory that is no longer this ring's.
+    ///
+    /// # Panics
+    ///
+    /// If `ring` is not the io_uring `self` was registered with.
+    pub unsafe fn unregister(&mut self, ring: &IoUring) -> io::Result<()> {
+        let Some(fd) = self.registered else { return Ok(()) };
+        assert_eq!(fd, ring.as_raw_fd(), "unregistering buffer group {} from another io_uring", self.group);
+        ring.submitter().unregister_buf_ring(self.group)?;
+        self.registered = None;
+        Ok(())
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        if self.registered.is_some() {
+            // The kernel may still take and write these buffers: keep them
+            // for good rather than free memory it may write (module doc).
+            return;
+        }
+        // SAFETY: the kernel no longer knows this memory: registration
+        // failed, or `unregister` succeeded, whose contract is that no
+        // operation that took a buffer is in flight. Both were allocated
+        // with these layouts and are freed only here.
+        unsafe {
+            dealloc(self.slots.as_ptr().cast(), self.slots_layout);
+            dealloc(self.bufs.as_ptr(), self.bufs_layout);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ring, or `None` (with the reason printed) where this kernel or its
+    /// settings refuse io_uring.
+    fn ring(test: &str) -> Option<IoUring> {
+        match IoUring::new(8) {
+            Ok(ring) => Some(ring),
+            Err(e) => {
+                eprintln!("SKIPPED {test}: io_uring_setup: {e}");
+                None
+            }
+        }
+    }
+
+    /// Unregistering really hands the group back: registering it again
+    /// succeeds, where a group still registered is refused.
+    #[test]
+    fn unregister_frees_the_group() {
+        let Some(ring) = ring("unregister_frees_the_group") else { return };
+        let mut bufs = match BufRing::new(&ring, 8, 64, 3) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("SKIPPED unregister_frees_the_group: no buffer rings here (Linux 5.19): {e}");
+                return;
+            }
+        };
+        let again = BufRing::new(&ring, 8, 64, 3).err().expect("group 3 is taken");
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists, "{again}");
+        // SAFETY: nothing was ever submitted on this ring.
+        unsafe { bufs.unregister(&ring) }.unwrap();
+        // Twice is harmless.
+        // SAFETY: as above.
+        unsafe { bufs.unregister(&ring) }.unwrap();
+        drop(bufs);
+        let mut bufs = BufRing::new(&ring, 8, 64, 3).expect("group 3 is free again");
+        // SAFETY: as above.
+        unsafe { bufs.unregister(&ring) }.unwrap();
+    }
+
+    /// What a completion would hand back is what `get` reads.
+    #[test]
+    fn buffers_start_zeroed_and_in_bounds() {
+        let Some(ring) = ring("buffers_start_zeroed_and_in_bounds") else { return };
+        let Ok(mut bufs) = BufRing::new(&ring, 4, 16, 0) else {
+            eprintln!("SKIPPED buffers_start_zeroed_and_in_bounds: no buffer rings here (Linux 5.19)");
+            return;
+        };
+        assert_eq!(bufs.group(), 0);
+        assert_eq!(bufs.get(3, 16), &[0; 16]);
+        // SAFETY: nothing was ever submitted on this ring.
+        unsafe { bufs.unregister(&ring) }.unwrap();
     }
 }

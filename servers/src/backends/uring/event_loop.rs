@@ -201,8 +201,9 @@ enum Flow {
 
 pub(crate) struct EventLoop<'a> {
     // Dropping a ring does not wait for its operations (teardown is
-    // asynchronous): a loop ends only when its process exits, and the buffer
-    // ring is never freed (see bufring.rs).
+    // asynchronous): a loop ends only when its process exits, with receives
+    // still armed, so the buffer ring is never unregistered and, dropped
+    // still registered, keeps its memory (see `platform::bufring`).
     ring: IoUring,
     bufs: Option<BufRing>,
     ctx: &'a Context,

@@ -35,7 +35,8 @@
 //! even if the connection closes meanwhile. A connection's slot (and with it
 //! its send buffer) is therefore freed only by the completion of its last
 //! operation, the close; recv buffers belong to the loop's buffer ring,
-//! which lives as long as the process.
+//! which lives as long as the process (it is never unregistered, so never
+//! freed: see `platform::bufring`).
 //!
 //! **Backpressure.** One send in flight per connection. Input that arrives
 //! meanwhile is kept with the connection; once more than one buffer's worth
