@@ -110,6 +110,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail, ensure};
 use nix::sys::resource::{UsageWho, getrusage};
+use platform::cpus::pin;
 use rustix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
 
@@ -418,14 +419,6 @@ const TIMED: u8 = b't';
 /// reach their CPUs and the caches settle, short next to the sample.
 fn warm_up_round_trips(round_trips: u32) -> u32 {
     (round_trips / 10).clamp(10, 1000)
-}
-
-fn pin(cpu: usize) -> anyhow::Result<()> {
-    ensure!(
-        core_affinity::set_for_current(core_affinity::CoreId { id: cpu }),
-        "cannot pin a thread to CPU {cpu}"
-    );
-    Ok(())
 }
 
 /// Read one byte; `None` at end of file.

@@ -11,7 +11,11 @@
 //! may keep writing requests); a socket is closed only when no operation is
 //! in flight on it; and before this driver returns it cancels every recv and
 //! waits for their last completions. Receive buffers belong to the buffer
-//! ring, which lives as long as the process.
+//! ring, which is unregistered, and so freed when dropped, only once every
+//! operation's last completion has arrived; if the driver gives up waiting
+//! (or fails first), the ring stays registered and its memory is kept for
+//! good, as are the send buffers. `sweep` runs this driver hundreds of
+//! times in one process, so the normal end must free.
 
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -21,7 +25,7 @@ use std::sync::mpsc::Sender;
 use anyhow::Context as _;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use nix::libc;
-use servers::backends::uring::bufring::BufRing;
+use platform::bufring::BufRing;
 
 use crate::engine::{Engine, Failure, Interval};
 
@@ -183,9 +187,17 @@ pub fn drive(
     }
     if conns.iter().any(|c| c.in_flight > 0) {
         // The kernel still owns some buffers: keep them for good rather than
-        // free memory it may write.
+        // free memory it may write. `bufs`, still registered, keeps its
+        // memory when dropped.
         std::mem::forget(conns);
+        return Ok(());
     }
+    // Should the kernel refuse, the ring stays registered and keeps its
+    // memory: a leak, as before this driver unregistered, not a failed run.
+    // SAFETY: every operation's last completion has been reaped (nothing is
+    // in flight on any connection) and nothing is submitted from here on,
+    // so no operation can take or write a buffer.
+    let _ = unsafe { bufs.unregister(&ring) };
     Ok(())
 }
 
@@ -246,7 +258,8 @@ fn arm_recv(ring: &mut IoUring, c: &mut Conn, i: usize) {
     c.recv_armed = true;
     c.in_flight += 1;
     // SAFETY: a multishot recv takes its buffers from the buffer ring, which
-    // is never freed; the socket stays open while the recv is in flight.
+    // `drive` frees only after the recv's last completion (and otherwise
+    // keeps for good); the socket stays open while the recv is in flight.
     unsafe { push(ring, entry) };
 }
 

@@ -33,7 +33,7 @@ pub struct RunArgs {
     pub target: String,
 
     /// Protocol the server speaks.
-    #[arg(long, short, default_value = "http", value_parser = servers::config::protocol_parser())]
+    #[arg(long, short, default_value = "http", value_parser = platform::cli::protocol_parser())]
     pub protocol: Protocol,
 
     /// Connections, spread over the threads.
@@ -47,8 +47,8 @@ pub struct RunArgs {
 
     /// CPUs to pin the load threads to, e.g. `1` or `2-3` (round robin).
     /// Default: no pinning.
-    #[arg(long, value_parser = servers::config::parse_cores, value_name = "LIST")]
-    pub cores: Option<servers::config::CpuList>,
+    #[arg(long, value_parser = platform::cpus::parse_cores, value_name = "LIST")]
+    pub cores: Option<platform::cpus::CpuList>,
 
     /// Requests outstanding per connection.
     #[arg(long, default_value_t = 1)]

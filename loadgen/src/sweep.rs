@@ -37,8 +37,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, ValueEnum};
+use platform::Unsupported;
+use platform::cpus::{CpuList, check_cores, parse_cores};
 use protocol::Protocol;
-use servers::config::{CpuList, parse_cores};
 
 use crate::capacity::{self, Search, SearchOptions, Slo};
 use crate::csv_row;
@@ -735,7 +736,7 @@ impl Server {
     }
 
     /// Wait for `stats on` and `listening on`. On failure the server is
-    /// gone and the error says why; [`Unsupported`](servers::Unsupported)'s
+    /// gone and the error says why; [`Unsupported`]'s
     /// exit status 3 is named as such.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<Ready, String> {
         let deadline = Instant::now() + timeout;
@@ -773,11 +774,8 @@ impl Server {
                     let status = self.wait_exit(STOP_TIMEOUT);
                     let stderr = self.stderr_text();
                     let status = match status {
-                        Some(s) if s.code() == Some(i32::from(servers::Unsupported::EXIT_CODE)) => {
-                            format!(
-                                "this kernel cannot run it (exit status {})",
-                                servers::Unsupported::EXIT_CODE
-                            )
+                        Some(s) if s.code() == Some(i32::from(Unsupported::EXIT_CODE)) => {
+                            format!("this kernel cannot run it (exit status {})", Unsupported::EXIT_CODE)
                         }
                         Some(s) => format!("it exited ({s}) before listening"),
                         None => "it closed its stdout before listening".into(),
@@ -1285,21 +1283,6 @@ fn out(text: &str) {
     let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
 }
 
-/// Every CPU asked for must be one this process may run on.
-fn check_cores(flag: &str, cores: &CpuList) -> anyhow::Result<()> {
-    let allowed: Vec<usize> =
-        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
-    for c in &cores.0 {
-        if !allowed.contains(c) {
-            bail!(
-                "{flag}: CPU {c} is not available to this process (it may use {})",
-                csv_row::cpu_list(&allowed)
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Run the sweep `args` describes. `stop` (Ctrl-C) cuts the current run
 /// short (recorded as incomplete) and ends the sweep there, with the table
 /// of what was measured.
@@ -1314,8 +1297,8 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     let server = server_path(args)?;
     let known = server_backends(&server)?;
     let plan = Plan::new(args, &known)?;
-    check_cores("--server-cores", &args.server_cores)?;
-    check_cores("--client-cores", &args.client_cores)?;
+    check_cores("--server-cores", &args.server_cores.0)?;
+    check_cores("--client-cores", &args.client_cores.0)?;
     let mut base = base_run_args(args);
     let mut plan_text = render_plan(&plan, args, &server, &base, args.dry_run);
     if let Some(e) = unwritable {

@@ -182,12 +182,7 @@ impl Context {
         if cores.is_empty() {
             return Ok(());
         }
-        let id = cores[index % cores.len()];
-        anyhow::ensure!(
-            core_affinity::set_for_current(core_affinity::CoreId { id }),
-            "cannot pin a thread to CPU {id}"
-        );
-        Ok(())
+        Ok(platform::cpus::pin(cores[index % cores.len()])?)
     }
 }
 

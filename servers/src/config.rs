@@ -8,8 +8,10 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
+use platform::cli::protocol_parser;
+use platform::cpus::{CpuList, check_cores, parse_cores};
 use protocol::{DEFAULT_MAX_FRAME, Protocol, Work};
 
 use crate::backend::{Backend, Registration};
@@ -91,50 +93,6 @@ pub struct Cli {
     pub request_work: Option<Work>,
 }
 
-/// `echo`, `rr`, `http`, listed in `--help`.
-pub fn protocol_parser() -> impl clap::builder::TypedValueParser<Value = Protocol> {
-    PossibleValuesParser::new([
-        PossibleValue::new("echo").help("every byte received goes back"),
-        PossibleValue::new("rr").help("framed binary request/response (docs/PROTOCOL.md)"),
-        PossibleValue::new("http").help("HTTP/1.1 Hello, World! with keep-alive and pipelining"),
-    ])
-    .try_map(|s| s.parse::<Protocol>())
-}
-
-/// CPUs, in the order given (a newtype so clap takes one value, not many).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuList(pub Vec<usize>);
-
-/// CPU numbers at or above this cannot be in an affinity mask (`CPU_SETSIZE`).
-const MAX_CPUS: usize = 1024;
-
-/// Parse a CPU list: comma-separated numbers and inclusive ranges.
-pub fn parse_cores(list: &str) -> Result<CpuList, String> {
-    let bad = || format!("bad CPU list `{list}`: expected numbers and ranges such as 0 or 0,2-3");
-    let mut cores = Vec::new();
-    let mut seen = [false; MAX_CPUS];
-    for part in list.split(',') {
-        let part = part.trim();
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<usize>(), b.trim().parse::<usize>()),
-            None => (part.parse(), part.parse()),
-        };
-        let (lo, hi) = (lo.map_err(|_| bad())?, hi.map_err(|_| bad())?);
-        if lo > hi {
-            return Err(bad());
-        }
-        if hi >= MAX_CPUS {
-            return Err(format!("bad CPU list `{list}`: CPU numbers go up to {}", MAX_CPUS - 1));
-        }
-        for (c, seen) in seen.iter_mut().enumerate().take(hi + 1).skip(lo) {
-            if !std::mem::replace(seen, true) {
-                cores.push(c);
-            }
-        }
-    }
-    Ok(CpuList(cores))
-}
-
 /// The full command: shared flags plus every registered backend's.
 pub fn command(backends: &[Registration]) -> Command {
     let values: Vec<PossibleValue> =
@@ -183,7 +141,7 @@ pub fn build(
         );
     }
     let cores = cli.cores.map(|c| c.0).unwrap_or_default();
-    check_cores(&cores)?;
+    check_cores("--cores", &cores)?;
     if cli.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
@@ -201,21 +159,6 @@ pub fn build(
     };
     let backend = (chosen.build)(matches, &config)?;
     Ok((config, backend))
-}
-
-/// Every CPU asked for must be one this process may run on.
-fn check_cores(cores: &[usize]) -> anyhow::Result<()> {
-    if cores.is_empty() {
-        return Ok(());
-    }
-    let allowed: Vec<usize> =
-        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
-    for c in cores {
-        if !allowed.contains(c) {
-            bail!("--cores: CPU {c} is not available to this process (allowed: {allowed:?})");
-        }
-    }
-    Ok(())
 }
 
 /// Flag group for backends without flags of their own.
@@ -275,16 +218,6 @@ mod tests {
         ] {
             let e = parse(args).err().unwrap_or_else(|| panic!("{args:?} was accepted"));
             assert!(format!("{e:#}").contains(error), "{args:?}: {e:#}");
-        }
-    }
-
-    #[test]
-    fn core_lists() {
-        assert_eq!(parse_cores("0"), Ok(CpuList(vec![0])));
-        assert_eq!(parse_cores("0,2-4, 1"), Ok(CpuList(vec![0, 2, 3, 4, 1])));
-        assert_eq!(parse_cores("1,1,0-1"), Ok(CpuList(vec![1, 0])));
-        for bad in ["", "a", "3-1", "1,", "-1", "1-"] {
-            assert!(parse_cores(bad).unwrap_err().contains("bad CPU list"), "{bad:?}");
         }
     }
 }

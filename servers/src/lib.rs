@@ -19,25 +19,6 @@ pub mod counters;
 pub mod stats_listener;
 
 use backend::{Backend, Context, Shutdown};
-
-/// This kernel (or its settings) cannot run the configuration asked for:
-/// a missing io_uring feature, io_uring disabled. `ringside-server` exits
-/// with [`Unsupported::EXIT_CODE`] for it, so scripts and tests can tell it
-/// from a failure and skip with the reason.
-#[derive(Debug)]
-pub struct Unsupported(pub String);
-
-impl Unsupported {
-    pub const EXIT_CODE: u8 = 3;
-}
-
-impl std::fmt::Display for Unsupported {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Unsupported {}
 use config::Config;
 use counters::{Counters, RunInfo};
 

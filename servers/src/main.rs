@@ -12,8 +12,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ringside-server: {e:#}");
-            if e.downcast_ref::<servers::Unsupported>().is_some() {
-                ExitCode::from(servers::Unsupported::EXIT_CODE)
+            if e.downcast_ref::<platform::Unsupported>().is_some() {
+                ExitCode::from(platform::Unsupported::EXIT_CODE)
             } else {
                 ExitCode::FAILURE
             }

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use nix::libc;
+use platform::Unsupported;
+use platform::bufring::BufRing;
 use protocol::{CloseReason, Next, Session};
 
-use super::bufring::BufRing;
 use super::{Options, new_ring, probe};
 use crate::backend::{Context, LINGER, ServerHost};
 use crate::counters::{Closed, Recorder};
@@ -200,8 +201,9 @@ enum Flow {
 
 pub(crate) struct EventLoop<'a> {
     // Dropping a ring does not wait for its operations (teardown is
-    // asynchronous): a loop ends only when its process exits, and the buffer
-    // ring is never freed (see bufring.rs).
+    // asynchronous): a loop ends only when its process exits, with receives
+    // still armed, so the buffer ring is never unregistered and, dropped
+    // still registered, keeps its memory (see `platform::bufring`).
     ring: IoUring,
     bufs: Option<BufRing>,
     ctx: &'a Context,
@@ -251,7 +253,7 @@ impl<'a> EventLoop<'a> {
                 .map_or(1024, |(soft, _)| soft);
             let slots = super::FIXED_FILES.min(u32::try_from(limit).unwrap_or(u32::MAX));
             ring.submitter().register_files_sparse(slots).map_err(|e| match e.raw_os_error() {
-                Some(libc::EINVAL) => anyhow::Error::new(crate::Unsupported(format!(
+                Some(libc::EINVAL) => anyhow::Error::new(Unsupported(format!(
                     "io_uring: cannot register a direct-descriptor table ({e}; needs Linux 5.19); drop --fixed-files"
                 ))),
                 _ => anyhow::Error::new(e)
@@ -262,7 +264,7 @@ impl<'a> EventLoop<'a> {
         let bufs = if options.buf_ring {
             Some(BufRing::new(&ring, options.buf_ring_entries, options.buf_size, BUF_GROUP).map_err(|e| {
                 match e.raw_os_error() {
-                    Some(libc::EINVAL) => anyhow::Error::new(crate::Unsupported(format!(
+                    Some(libc::EINVAL) => anyhow::Error::new(Unsupported(format!(
                         "io_uring: cannot register a buffer ring ({e}; needs Linux 5.19); pass --no-buf-ring"
                     ))),
                     Some(libc::ENOMEM) => anyhow::Error::new(e).context(

@@ -35,7 +35,8 @@
 //! even if the connection closes meanwhile. A connection's slot (and with it
 //! its send buffer) is therefore freed only by the completion of its last
 //! operation, the close; recv buffers belong to the loop's buffer ring,
-//! which lives as long as the process.
+//! which lives as long as the process (it is never unregistered, so never
+//! freed: see `platform::bufring`).
 //!
 //! **Backpressure.** One send in flight per connection. Input that arrives
 //! meanwhile is kept with the connection; once more than one buffer's worth
@@ -52,7 +53,6 @@
 //! `TCP_NODELAY` is inherited from the listener, which is how direct
 //! descriptors get it.
 
-pub mod bufring;
 mod event_loop;
 
 use std::io;
@@ -62,9 +62,9 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use io_uring::{IoUring, Probe, opcode};
 
-use crate::Unsupported;
 use crate::backend::{Backend, Context, Registration};
 use crate::config::{Config, backend_args};
+use platform::Unsupported;
 
 pub const REGISTRATION: Registration = Registration {
     name: "io-uring",
