@@ -4,7 +4,13 @@
 # then compare every backend against a baseline inside that one run and draw
 # the HTML report.
 #
-# Usage: scripts/bench.sh [--out DIR] [--baseline BACKEND] [SWEEP FLAGS...]
+# Usage: scripts/bench.sh [--curve] [--out DIR] [--baseline BACKEND] [SWEEP FLAGS...]
+#   --curve            instead of the default comparison, each backend's
+#                      latency-throughput curve and its capacity under a
+#                      latency objective: `sweep --capacity --slo p99=1ms` at
+#                      50 connections, 1 s windows, 5 repetitions (about 8
+#                      min on 2 CPUs; the sweep prints its estimate before it
+#                      starts); compare then tests the capacities
 #   --out DIR          where to write (default: bench-results/<UTC time>); must
 #                      not exist yet, so a run never overwrites another
 #   --baseline NAME    the backend the others are compared with (default: epoll)
@@ -29,9 +35,11 @@ cd "$(dirname "$0")/.."
 
 out=""
 baseline=epoll
+curve=false
 sweep_args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --curve) curve=true; shift ;;
         --out) out=${2:?--out needs a directory}; shift 2 ;;
         --out=*) out=${1#--out=}; shift ;;
         --baseline) baseline=${2:?--baseline needs a backend name}; shift 2 ;;
@@ -45,8 +53,18 @@ while [[ $# -gt 0 ]]; do
 done
 # Five repetitions unless told otherwise: with the sweep's own default of 3,
 # 3 runs against 3 can never differ significantly (smallest p = 0.1).
-if [[ " ${sweep_args[*]-} " != *" --repetitions"* ]]; then
+given() { [[ " ${sweep_args[*]-} " == *" $1"* ]]; }
+if ! given --repetitions; then
     sweep_args+=(--repetitions 5)
+fi
+if $curve; then
+    # A capacity search per backend and repetition; its probes, the runs at
+    # 50% and 80% of each capacity and the capacities draw the curve.
+    sweep_args+=(--capacity)
+    given --slo || sweep_args+=(--slo p99=1ms)
+    given --connections || sweep_args+=(--connections 50)
+    given --duration || sweep_args+=(--duration 1s)
+    given --warmup || sweep_args+=(--warmup 0.3s)
 fi
 out=${out:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 if [[ -e "$out" ]]; then
@@ -92,7 +110,9 @@ for format in text markdown; do
         break
     fi
 done
-if ((compare_status == 0)); then
+if ((compare_status == 0)) && $curve; then
+    "$bin/ringside-results" compare --across backend --baseline "$baseline" --metric capacity "$csv"
+elif ((compare_status == 0)); then
     "$bin/ringside-results" compare --across backend --baseline "$baseline" \
         --metric throughput --metric p99 --metric server_cpu "$csv"
 else

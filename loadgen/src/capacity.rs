@@ -6,10 +6,10 @@
 //! probe and takes each probe's [`Verdict`], so a sweep can interleave the
 //! searches of several backends (a probe of each in turn) and a test can
 //! drive one against a server of known capacity. The search: a first
-//! estimate (a closed-loop run's throughput, or a rate given), probes from
-//! half of it upwards by a factor of 1.5 while they pass (downwards by 2
-//! while they fail), then bisection between the highest pass and the
-//! lowest failure until they are within the resolution of each other.
+//! estimate (a closed-loop run's throughput), a scan of a ladder of rates
+//! up to it (see [`Search::new`] for why a scan and not a ramp that stops
+//! at the first failure), then bisection between the highest pass and the
+//! lowest failure above it until they are within the resolution.
 //! Probes are single runs, so near the capacity noise decides; repetitions
 //! of the whole search give `compare` the spread.
 
@@ -82,6 +82,9 @@ pub const KEEP_UP: f64 = 0.99;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
     pub pass: bool,
+    /// Whether achieved was at least [`KEEP_UP`] of offered (a failure on
+    /// latency alone keeps up).
+    pub kept_up: bool,
     /// Why it failed, or what it measured, in a few words.
     pub why: String,
 }
@@ -90,7 +93,7 @@ pub struct Verdict {
 /// connections but timeouts, achieved ≥ [`KEEP_UP`] of offered, and the
 /// percentile within the bound.
 pub fn judge(r: &Report, slo: &Slo) -> Verdict {
-    let fail = |why: String| Verdict { pass: false, why };
+    let fail = |why: String| Verdict { pass: false, kept_up: false, why };
     if let Some(why) = &r.incomplete {
         return fail(format!("incomplete: {why}"));
     }
@@ -113,9 +116,10 @@ pub fn judge(r: &Report, slo: &Slo) -> Verdict {
         return fail(format!("{figures}: did not keep up"));
     }
     if p > slo.bound_us() {
-        return fail(format!("{figures}: over {}", crate::report::fmt_us(slo.bound_us())));
+        let why = format!("{figures}: over {}", crate::report::fmt_us(slo.bound_us()));
+        return Verdict { pass: false, kept_up: true, why };
     }
-    Verdict { pass: true, why: figures }
+    Verdict { pass: true, kept_up: true, why: figures }
 }
 
 /// How the search proceeds.
@@ -138,32 +142,46 @@ impl Default for SearchOptions {
 #[derive(Clone, Debug)]
 pub struct Search {
     options: SearchOptions,
+    estimate: f64,
+    /// The scan's rates still to probe, ascending.
+    ladder: Vec<f64>,
     /// The rate to probe next, if the search goes on.
     next: Option<f64>,
-    /// The first estimate of the capacity.
-    estimate: f64,
-    /// Highest rate that passed, lowest that failed.
-    pass: Option<f64>,
-    fail: Option<f64>,
     /// Every probe: rate and verdict, in order.
     pub probes: Vec<(f64, Verdict)>,
 }
 
-/// Upwards by this factor while probes pass, up to the estimate; by
-/// [`RAMP_BEYOND`] past it (the estimate was wrong).
-const RAMP_UP: f64 = 1.5;
-const RAMP_BEYOND: f64 = 2.0;
-/// Downwards by this factor while they fail.
-const RAMP_DOWN: f64 = 2.0;
+/// The scan: these shares of the estimate, in this order.
+pub const LADDER: [f64; 5] = [0.25, 0.5, 0.7, 0.85, 1.0];
+/// Past the estimate (every rung passed: the estimate was low), up by
+/// [`BEYOND`] once, then by [`FAR_BEYOND`] (it was far too low).
+const BEYOND: f64 = 1.25;
+const FAR_BEYOND: f64 = 2.0;
+/// Below the ladder (no rung passed), down by this.
+const DOWN: f64 = 2.0;
 /// Below this rate the search gives up: nothing passes.
 const LOWEST_RATE: f64 = 1.0;
 
 impl Search {
     /// A search whose first estimate of the capacity is `estimate` req/s
-    /// (a closed-loop run's throughput): the first probe is half of it.
+    /// (a closed-loop run's throughput).
+    ///
+    /// It scans [`LADDER`] (a quarter of the estimate up to all of it)
+    /// rather than stopping at the first failure, because latency need not
+    /// rise with load: on a machine whose idle CPUs sleep deeply (a VM's
+    /// vCPUs, deep C-states) a light load waits for wake-ups that a heavy
+    /// one never sees, so p99 can fail at 25% and pass at 70%. The scan
+    /// stops early only when a probe could not keep up (achieved below
+    /// [`KEEP_UP`] of offered), which no higher rate will. Then bisection
+    /// between the highest pass and the lowest failure above it, until
+    /// they are within the resolution; so the capacity is the highest
+    /// passing rate, as its definition says.
     pub fn new(estimate: f64, options: SearchOptions) -> Search {
-        let first = (estimate / 2.0).max(LOWEST_RATE);
-        Search { options, estimate, next: Some(first), pass: None, fail: None, probes: Vec::new() }
+        let estimate = estimate.max(LOWEST_RATE);
+        let mut ladder: Vec<f64> = LADDER.iter().map(|f| (f * estimate).max(LOWEST_RATE)).collect();
+        ladder.dedup();
+        let next = Some(ladder.remove(0));
+        Search { options, estimate, ladder, next, probes: Vec::new() }
     }
 
     /// The rate to probe next, or `None` once the search is over.
@@ -171,38 +189,59 @@ impl Search {
         self.next
     }
 
+    /// The highest rate that passed.
+    fn best(&self) -> Option<f64> {
+        self.probes.iter().filter(|(_, v)| v.pass).map(|(r, _)| *r).max_by(f64::total_cmp)
+    }
+
+    /// The lowest rate that failed above `above` (anywhere, if `None`).
+    fn failure_above(&self, above: Option<f64>) -> Option<f64> {
+        self.probes
+            .iter()
+            .filter(|(r, v)| !v.pass && above.is_none_or(|a| *r > a))
+            .map(|(r, _)| *r)
+            .min_by(f64::total_cmp)
+    }
+
     /// The probe at `rate` went as `verdict` says.
     pub fn record(&mut self, rate: f64, verdict: Verdict) {
-        let passed = verdict.pass;
+        let could_not_keep_up = !verdict.kept_up;
         self.probes.push((rate, verdict));
-        if passed {
-            self.pass = Some(self.pass.map_or(rate, |p| p.max(rate)));
-        } else {
-            self.fail = Some(self.fail.map_or(rate, |f| f.min(rate)));
+        if self.probes.len() as u32 >= self.options.max_probes {
+            self.next = None;
+            return;
         }
-        self.next = match (self.pass, self.fail) {
-            _ if self.probes.len() as u32 >= self.options.max_probes => None,
-            (Some(p), None) => Some(p * if p < self.estimate { RAMP_UP } else { RAMP_BEYOND }),
-            (None, Some(f)) => Some(f / RAMP_DOWN).filter(|&r| r >= LOWEST_RATE),
-            (Some(p), Some(f)) if f <= p => None,
-            (Some(p), Some(f)) => {
-                if (f - p) / p <= self.options.resolution {
-                    None
-                } else {
-                    Some((p + f) / 2.0)
-                }
-            }
+        if could_not_keep_up {
+            // No higher rate will keep up: the scan is over.
+            self.ladder.retain(|&r| r < rate);
+        }
+        if !self.ladder.is_empty() {
+            self.next = Some(self.ladder.remove(0));
+            return;
+        }
+        let best = self.best();
+        self.next = match (best, self.failure_above(best)) {
+            // Everything so far passed: beyond the estimate.
+            (Some(p), None) => Some(p * if p <= self.estimate { BEYOND } else { FAR_BEYOND }),
+            // Nothing passed: below the lowest failure.
+            (None, Some(f)) => Some(f / DOWN).filter(|&r| r >= LOWEST_RATE),
+            (Some(p), Some(f)) if (f - p) / p <= self.options.resolution => None,
+            (Some(p), Some(f)) => Some((p + f) / 2.0),
             (None, None) => unreachable!("a probe was just recorded"),
         };
     }
 
     /// The result, once [`Search::next_rate`] is `None`.
     pub fn result(&self) -> Capacity {
-        let converged = match (self.pass, self.fail) {
-            (Some(p), Some(f)) => f > p && (f - p) / p <= self.options.resolution,
+        let best = self.best();
+        let lowest_failure = self.failure_above(best);
+        let converged = match (best, lowest_failure) {
+            (Some(p), Some(f)) => (f - p) / p <= self.options.resolution,
             _ => false,
         };
-        Capacity { rate: self.pass, lowest_failure: self.fail, converged, probes: self.probes.len() as u32 }
+        // A failure below the capacity: latency that does not rise with load.
+        let failed_below = best.is_some_and(|b| self.probes.iter().any(|(r, v)| !v.pass && *r < b));
+        Capacity { rate: best, lowest_failure, converged, failed_below, probes: self.probes.len() as u32 }
     }
 }
 
@@ -215,8 +254,11 @@ pub struct Capacity {
     /// probes while still rising).
     pub lowest_failure: Option<f64>,
     /// Whether the two are within the resolution (otherwise the probes ran
-    /// out, or a pass above a failure showed the noise).
+    /// out).
     pub converged: bool,
+    /// Whether a rate below the capacity failed: latency that falls as the
+    /// load rises (idle CPUs that wake slowly), or noise.
+    pub failed_below: bool,
     pub probes: u32,
 }
 
@@ -237,10 +279,11 @@ impl Capacity {
                 self.probes
             ),
             (Some(p), Some(f)) => format!(
-                "{} req/s (failed at {}, {} probes)",
+                "{} req/s (failed at {}, {} probes{})",
                 crate::report::thousands(p.round() as u64),
                 crate::report::thousands(f.round() as u64),
-                self.probes
+                self.probes,
+                if self.failed_below { "; a lower rate failed too" } else { "" }
             ),
         }
     }
@@ -298,26 +341,56 @@ mod tests {
         }
     }
 
-    fn verdict(pass: bool) -> Verdict {
-        Verdict { pass, why: String::new() }
-    }
-
-    /// Drive a search against a server that passes every rate up to
-    /// `capacity`.
-    fn search(estimate: f64, capacity: f64, options: SearchOptions) -> Search {
+    /// Drive a search against a server that keeps up with every rate up
+    /// to `capacity` and meets the objective where `latency_ok` says.
+    fn search_where(
+        estimate: f64,
+        capacity: f64,
+        options: SearchOptions,
+        latency_ok: impl Fn(f64) -> bool,
+    ) -> Search {
         let mut s = Search::new(estimate, options);
         while let Some(rate) = s.next_rate() {
-            s.record(rate, verdict(rate <= capacity));
+            let kept_up = rate <= capacity;
+            s.record(rate, Verdict { pass: kept_up && latency_ok(rate), kept_up, why: String::new() });
         }
         s
+    }
+
+    fn search(estimate: f64, capacity: f64, options: SearchOptions) -> Search {
+        search_where(estimate, capacity, options, |_| true)
+    }
+
+    #[test]
+    fn a_latency_that_fails_at_light_load_does_not_hide_the_capacity() {
+        // The objective fails below 40% of 100k (slow wake-ups at light
+        // load) and above 90k (queueing); the server keeps up to 95k.
+        let s = search_where(100_000.0, 95_000.0, SearchOptions::default(), |r| {
+            (40_000.0..=90_000.0).contains(&r)
+        });
+        let c = s.result();
+        let found = c.rate.unwrap();
+        assert!(c.converged && c.failed_below, "{c:?}");
+        assert!((87_300.0..=90_000.0).contains(&found), "{found}: {:?}", s.probes);
+        assert!(c.describe().contains("a lower rate failed too"), "{}", c.describe());
+    }
+
+    #[test]
+    fn the_scan_stops_where_the_server_cannot_keep_up() {
+        let s = search(100_000.0, 30_000.0, SearchOptions::default());
+        let rates: Vec<f64> = s.probes.iter().map(|(r, _)| *r).collect();
+        assert_eq!(&rates[..3], &[25_000.0, 50_000.0, 37_500.0], "no rung above a failure to keep up");
     }
 
     #[test]
     fn the_search_finds_a_known_capacity_within_its_resolution() {
         // (first estimate, capacity, most probes it may take)
-        for (estimate, capacity, most) in
-            [(2_000.0, 2_000.0, 8), (2_200.0, 2_000.0, 8), (100_000.0, 37_000.0, 10), (1_000.0, 9_000.0, 14)]
-        {
+        for (estimate, capacity, most) in [
+            (2_000.0, 2_000.0, 10),
+            (2_200.0, 2_000.0, 10),
+            (100_000.0, 37_000.0, 10),
+            (1_000.0, 9_000.0, 16),
+        ] {
             let s = search(estimate, capacity, SearchOptions::default());
             let c = s.result();
             let found = c.rate.unwrap();

@@ -64,6 +64,9 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// default sweep: 92.5 s for 36 runs of 2.5 s and a 0.9 s calibration);
 /// rounded up for 500 connections on a busier machine.
 pub const RUN_OVERHEAD: Duration = Duration::from_millis(100);
+/// Probes a capacity search typically takes (the five of the scan and
+/// three or four of bisection with a fair estimate).
+pub const TYPICAL_PROBES: usize = 9;
 /// The context-switch calibration the sweep runs once: quick (about 0.9 s
 /// on the developers' VM, where a cross-CPU hand-off takes about 50 µs),
 /// against the 11 × 5000 round trips of `ringside-loadgen ctxsw`.
@@ -162,9 +165,11 @@ pub struct SweepArgs {
     /// whose latency percentile meets the objective. Per cell and
     /// repetition: a closed-loop run per backend for a first estimate, then
     /// open-loop probes (each a fresh server; the backends' searches
-    /// interleaved, a probe of each in turn) from half the estimate up by
-    /// 1.5x while they pass, then bisection to within --resolution; then
-    /// runs at 50% and 80% of each capacity. Every probe is a row
+    /// interleaved, a probe of each in turn): a scan at 25%, 50%, 70%, 85%
+    /// and 100% of the estimate (on past a failure on latency alone, which
+    /// light load can cause; stopped by a failure to keep up), then
+    /// bisection between the highest pass and the failure above it to
+    /// within --resolution; then runs at 50% and 80% of each capacity. Every probe is a row
     /// (phase=probe), each capacity a row of its own (phase=capacity, its
     /// target_rate the capacity); the table gives the capacity and p50/p99
     /// at 50%, 80% and 100% of it.
@@ -372,6 +377,10 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     pub repetitions: u32,
     pub runs: Vec<RunSpec>,
+    /// How many runs to expect: `runs`, or for a capacity sweep (whose
+    /// `runs` are one per search) the typical count, and the most.
+    pub expected_runs: usize,
+    pub most_runs: usize,
     /// Choices the plan made that a reader should know about.
     pub notes: Vec<String>,
     /// Roughly how long the sweep takes, calibration included.
@@ -516,9 +525,26 @@ impl Plan {
             }
         }
 
+        // A capacity search: the closed-loop estimate, its probes (typically
+        // TYPICAL_PROBES, at most --max-probes), and the runs at 50% and 80%.
+        let (expected_runs, most_runs) = if args.capacity {
+            let searches = runs.len();
+            (searches * (1 + TYPICAL_PROBES + 2), searches * (1 + args.max_probes as usize + 2))
+        } else {
+            (runs.len(), runs.len())
+        };
         let per_run = args.warmup + args.duration + RUN_OVERHEAD;
-        let estimate = per_run * runs.len() as u32 + CALIBRATION_ESTIMATE;
-        Ok(Plan { backends, cells, repetitions: args.repetitions, runs, notes, estimate })
+        let estimate = per_run * expected_runs as u32 + CALIBRATION_ESTIMATE;
+        Ok(Plan {
+            backends,
+            cells,
+            repetitions: args.repetitions,
+            runs,
+            expected_runs,
+            most_runs,
+            notes,
+            estimate,
+        })
     }
 }
 
@@ -1180,15 +1206,31 @@ pub fn fmt_duration(d: Duration) -> String {
 /// `list_runs` adds one line per run (for --dry-run).
 pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs, list_runs: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "sweep: {} backends x {} cells x {} repetitions = {} runs; estimated time {}",
-        plan.backends.len(),
-        plan.cells.len(),
-        plan.repetitions,
-        plan.runs.len(),
-        fmt_duration(plan.estimate)
-    );
+    if args.capacity {
+        let _ = writeln!(
+            s,
+            "sweep: capacity of {} backends x {} cells x {} repetitions = {} searches of about {} runs each \
+             (at most {}); estimated time {} (at most {}, plus the drains of overloaded probes)",
+            plan.backends.len(),
+            plan.cells.len(),
+            plan.repetitions,
+            plan.runs.len(),
+            1 + TYPICAL_PROBES + 2,
+            1 + args.max_probes + 2,
+            fmt_duration(plan.estimate),
+            fmt_duration(plan.estimate.mul_f64(plan.most_runs as f64 / plan.expected_runs.max(1) as f64)),
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "sweep: {} backends x {} cells x {} repetitions = {} runs; estimated time {}",
+            plan.backends.len(),
+            plan.cells.len(),
+            plan.repetitions,
+            plan.runs.len(),
+            fmt_duration(plan.estimate)
+        );
+    }
     let _ = writeln!(s, "  backends: {} (server {})", plan.backends.join(", "), server.display());
     let cells: Vec<String> = plan.cells.iter().map(Cell::short).collect();
     let _ = writeln!(s, "  cells: {}", cells.join("; "));
@@ -1226,12 +1268,25 @@ pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs,
     let _ = writeln!(
         s,
         "  estimate: {} runs x ({} s + about {} s to start, connect and stop) + {} s calibration",
-        plan.runs.len(),
+        plan.expected_runs,
         (args.warmup + args.duration).as_secs_f64(),
         RUN_OVERHEAD.as_secs_f64(),
         CALIBRATION_ESTIMATE.as_secs_f64()
     );
     let _ = writeln!(s, "  results: one row per run appended to {}", args.csv.display());
+    if args.capacity {
+        let _ = writeln!(
+            s,
+            "  capacity: per cell and repetition, a closed-loop run of each backend estimates its capacity; \
+             then open-loop probes (each a fresh server, the backends in turn): a scan at 25-100% of the \
+             estimate, then bisection to within {2}% between the highest pass (achieved >= {0:.0}% of \
+             offered and {1}) and the failure above it; then each backend at 50% and 80% of its capacity. Rows: phase=probe, phase=capacity (one per search), \
+             phase=run (the 50% and 80% points)",
+            100.0 * capacity::KEEP_UP,
+            args.slo,
+            args.resolution
+        );
+    }
     if list_runs {
         let width = plan.runs.len().to_string().len();
         for (i, r) in plan.runs.iter().enumerate() {
@@ -1338,7 +1393,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         cross_cpu_ns,
         stop: Arc::clone(&stop),
         repetitions: plan.repetitions,
-        total: plan.runs.len(),
+        total: plan.expected_runs,
         count: 0,
         outcome,
         measurements: Vec::new(),
@@ -1451,7 +1506,8 @@ impl Runner<'_> {
             Some(r) => Cell { rate: Some(r.round().max(1.0) as u64), ..spec.cell },
             None => spec.cell,
         };
-        let total = if self.total >= self.count { self.total.to_string() } else { "?".into() };
+        let total =
+            if self.total >= self.count { self.total.to_string() } else { format!("{}+", self.total) };
         let tag = format!(
             "[{:>w$}/{total}] rep {}/{}  {:<20} {:<16}",
             self.count,
@@ -1677,6 +1733,8 @@ pub struct CapacityFigures {
     pub searches: usize,
     pub without: usize,
     pub not_converged: usize,
+    /// Searches in which a rate below the capacity failed.
+    pub failed_below: usize,
     pub probes: f64,
     /// Median p50 and p99 (µs) at 50%, 80%, 100% of the capacity.
     pub at: [(Option<f64>, Option<f64>); 3],
@@ -1720,6 +1778,7 @@ pub fn summarize_capacity(
                                 .iter()
                                 .filter(|r| r.capacity.rate.is_some() && !r.capacity.converged)
                                 .count(),
+                            failed_below: mine.iter().filter(|r| r.capacity.failed_below).count(),
                             probes: Spread::of(
                                 &mine.iter().map(|r| f64::from(r.capacity.probes)).collect::<Vec<_>>(),
                             )
@@ -1786,6 +1845,13 @@ pub fn render_capacity(cells: &[(Cell, Vec<CapacityLine>)], slo: &Slo, repetitio
                             s,
                             "  ({} of {} searches did not converge, {} found none)",
                             f.not_converged, f.searches, f.without
+                        );
+                    }
+                    if f.failed_below > 0 {
+                        let _ = write!(
+                            s,
+                            "  (in {} of {} searches a lower rate failed: latency that falls as load rises)",
+                            f.failed_below, f.searches
                         );
                     }
                     let _ = writeln!(s);
