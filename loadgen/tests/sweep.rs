@@ -283,3 +283,90 @@ fn a_thread_pool_smaller_than_the_connections_leaves_some_unanswered() {
     assert!(r.note.contains("not reported"), "{}", r.note);
     let _ = std::fs::remove_file(&csv);
 }
+
+/// The common flags of a tiny sweep of epoll at 4 connections.
+fn tiny(server: &Path, cpus: [usize; 2], csv: &Path, extra: &[&str]) -> Output {
+    let (s, c) = (cpus[0].to_string(), cpus[1].to_string());
+    let mut args = vec![
+        "sweep",
+        "--server",
+        server.to_str().unwrap(),
+        "--backends",
+        "epoll",
+        "--connections",
+        "4",
+        "--repetitions",
+        "1",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--server-cores",
+        &s,
+        "--client-cores",
+        &c,
+        "--csv",
+        csv.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    loadgen(&args)
+}
+
+#[test]
+fn an_offered_load_grid_is_a_row_per_rate_and_a_curve_table() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, cpus)) = setup("an_offered_load_grid_is_a_row_per_rate_and_a_curve_table") else {
+        return;
+    };
+    let csv = temp_csv("grid");
+    let out = tiny(&server, cpus, &csv, &["--rates", "1k,2.5k"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let rows = results::read(&csv).expect("the sweep's CSV");
+    let rates: Vec<f64> = rows.iter().map(|r| r.target_rate).collect();
+    assert_eq!(rates, [1000.0, 2500.0]);
+    for r in &rows {
+        assert_eq!((r.mode, r.phase), (results::Mode::Open, results::Phase::Run), "{r:#?}");
+        assert!((r.offered_rate - r.target_rate).abs() < 0.2 * r.target_rate, "{r:#?}");
+        assert!(r.achieved_rate > 0.0 && r.send_lag_p99_us > 0.0, "{r:#?}");
+    }
+    assert!(stdout.contains("Latency-throughput curves"), "{stdout}");
+    let curve = stdout.split_once("Latency-throughput curves").unwrap().1;
+    assert!(curve.contains("1,000") && curve.contains("2,500"), "{curve}");
+    let _ = std::fs::remove_file(&csv);
+}
+
+#[test]
+fn a_capacity_search_writes_its_probes_its_capacity_and_a_table() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, cpus)) = setup("a_capacity_search_writes_its_probes_its_capacity_and_a_table") else {
+        return;
+    };
+    let csv = temp_csv("capacity");
+    // An objective every probe meets, and two probes: the search reports a
+    // capacity it could not bracket, and says so (exit 3).
+    let out = tiny(&server, cpus, &csv, &["--capacity", "--slo", "p99=10s", "--max-probes", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}\n{stdout}\n{stderr}", out.status);
+    let rows = results::read(&csv).expect("the sweep's CSV");
+    let phases: Vec<results::Phase> = rows.iter().map(|r| r.phase).collect();
+    use results::Phase::{Capacity, Probe, Run};
+    // The closed-loop estimate, two probes, the capacity, 50% and 80% of it.
+    assert_eq!(phases, [Probe, Probe, Probe, Capacity, Run, Run], "{rows:#?}");
+    assert!(rows.iter().all(|r| r.slo == "p99<=10000000us"), "{rows:#?}");
+    let estimate = rows[0].achieved_rate;
+    assert_eq!(rows[0].mode, results::Mode::Closed);
+    assert_eq!((rows[1].target_rate, rows[2].target_rate), (0.25 * estimate, 0.5 * estimate));
+    let capacity = &rows[3];
+    assert_eq!(capacity.target_rate, rows[2].target_rate, "the highest passing probe");
+    assert!(!capacity.complete, "not converged: {capacity:#?}");
+    assert!(capacity.note.contains("at least"), "{}", capacity.note);
+    assert_eq!(
+        (rows[4].target_rate, rows[5].target_rate),
+        (0.5 * capacity.target_rate, 0.8 * capacity.target_rate)
+    );
+    assert!(stdout.contains("Capacity under p99<=10000000us"), "{stdout}");
+    assert!(stdout.contains("did not converge"), "{stdout}");
+    let _ = std::fs::remove_file(&csv);
+}
