@@ -55,7 +55,12 @@ pub struct RunArgs {
     pub pipeline: u32,
 
     /// Open loop: this many requests per second in total, on schedule
-    /// whatever the answers do. Without it: closed loop.
+    /// whatever the answers do. Without it: closed loop. The summary and
+    /// the CSV then give the offered rate (the window's requests ÷ the
+    /// window), the sent rate, and the achieved rate (answers received in
+    /// the window ÷ the window: what the server did); achieved below 98% of
+    /// offered is a shortfall (a WARNING, `rate_shortfall`). Also the send
+    /// lag: how late the load generator itself sent (docs/OPEN-LOOP.md).
     #[arg(long, value_name = "REQ/S")]
     pub rate: Option<f64>,
 
@@ -88,7 +93,10 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_work)]
     pub work: Option<Work>,
 
-    /// A request unanswered this long breaks its connection (a timeout).
+    /// A request on the wire unanswered this long breaks its connection (a
+    /// timeout). Open loop: a request of the window still unsent or
+    /// unanswered this long after its intended send time is a timeout too,
+    /// so the run ends at most this long after the window.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
 
