@@ -1,0 +1,655 @@
+//! The sweep's plan: its lists from the command line, the cells (protocol
+//! × connections × size × offered rate), the runs in order (for each
+//! repetition, each cell, every backend: interleaved), each with the
+//! server's whole command line, the estimate of its time, and the plan as
+//! printed.
+
+use std::fmt::{self, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::ValueEnum;
+use protocol::Protocol;
+
+use super::SweepArgs;
+use crate::capacity;
+use crate::csv_row;
+use crate::report::thousands;
+use crate::run::RunArgs;
+
+/// The backend whose pool must hold every connection (see [`Plan::new`]).
+pub const THREAD_POOL: &str = "thread-pool";
+
+/// The thread pool's smallest size in a sweep: its own default.
+pub const POOL_MIN_THREADS: u32 = 64;
+
+/// What a run costs beyond its warm-up and window, for the estimate:
+/// starting and stopping the server, connecting, the threads' start, the
+/// drain after the window. About 50 ms on the developers' 2-CPU VM (the
+/// default sweep: 92.5 s for 36 runs of 2.5 s and a 0.9 s calibration);
+/// rounded up for 500 connections on a busier machine.
+pub const RUN_OVERHEAD: Duration = Duration::from_millis(100);
+
+/// Probes a capacity search typically takes (the five of the scan and
+/// three or four of bisection with a fair estimate).
+pub const TYPICAL_PROBES: usize = 9;
+
+/// The context-switch calibration the sweep runs once: quick (about 0.9 s
+/// on the developers' VM, where a cross-CPU hand-off takes about 50 µs),
+/// against the 11 × 5000 round trips of `ringside-loadgen ctxsw`.
+pub const CALIBRATION_ROUND_TRIPS: u32 = 1000;
+
+pub const CALIBRATION_SAMPLES: u32 = 7;
+
+pub const CALIBRATION_ESTIMATE: Duration = Duration::from_millis(1000);
+
+/// A comma-separated list from the command line (a newtype, so clap takes
+/// it as one value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct List<T>(pub Vec<T>);
+
+/// Split `s` at commas, trim each item, parse it with `item`; refuse empty
+/// items and repeated ones.
+fn parse_list<T: PartialEq>(
+    s: &str,
+    item: impl Fn(&str) -> Result<T, String>,
+) -> Result<List<T>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(format!("empty item in `{s}`: expected a comma-separated list such as a,b"));
+        }
+        let value = item(part)?;
+        if out.contains(&value) {
+            return Err(format!("`{part}` appears twice in `{s}`"));
+        }
+        out.push(value);
+    }
+    Ok(List(out))
+}
+
+pub(super) fn backend_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(format!("bad backend name `{s}`: expected a name such as epoll or thread-pool"));
+    }
+    Ok(s.to_string())
+}
+
+/// Backend names, e.g. `epoll,io-uring`.
+pub fn parse_names(s: &str) -> Result<List<String>, String> {
+    parse_list(s, backend_name)
+}
+
+/// Protocols, e.g. `http,echo`.
+pub fn parse_protocols(s: &str) -> Result<List<Protocol>, String> {
+    parse_list(s, |p| p.parse::<Protocol>())
+}
+
+/// Whole numbers of at least 1, e.g. `50,500`.
+pub fn parse_counts(s: &str) -> Result<List<u32>, String> {
+    parse_list(s, |p| {
+        p.parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("bad number `{p}`: expected a whole number of at least 1"))
+    })
+}
+
+/// Offered rates, req/s: `20000`, `20k`, `1.5M`; each at least 1.
+pub fn parse_rates(s: &str) -> Result<List<u64>, String> {
+    parse_list(s, |p| {
+        let bad = || format!("bad rate `{p}`: expected requests per second such as 20000, 20k or 1.5M");
+        let (number, scale) = match p.strip_suffix(['k', 'K']) {
+            Some(n) => (n, 1e3),
+            None => match p.strip_suffix('M') {
+                Some(n) => (n, 1e6),
+                None => (p, 1.0),
+            },
+        };
+        let v: f64 = number.parse().map_err(|_| bad())?;
+        let rate = (v * scale).round();
+        if !(rate >= 1.0 && rate.is_finite()) {
+            return Err(bad());
+        }
+        Ok(rate as u64)
+    })
+}
+
+/// One `--server-arg`: an argument added to one backend's command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerArg {
+    pub backend: String,
+    pub arg: String,
+}
+
+/// `BACKEND=ARG`, split at the first `=` (so `thread-pool=--threads=512`
+/// gives `--threads=512`).
+pub fn parse_server_arg(s: &str) -> Result<ServerArg, String> {
+    let bad = || format!("bad --server-arg `{s}`: expected BACKEND=ARG, e.g. thread-pool=--threads=512");
+    let (backend, arg) = s.split_once('=').ok_or_else(bad)?;
+    let backend = backend_name(backend.trim()).map_err(|_| bad())?;
+    if arg.is_empty() {
+        return Err(bad());
+    }
+    Ok(ServerArg { backend, arg: arg.to_string() })
+}
+
+/// One point of the grid: what the load is, whichever backend serves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cell {
+    pub protocol: Protocol,
+    pub connections: u32,
+    /// Payload bytes per request; `None` for http, which ignores it.
+    pub size: Option<u32>,
+    /// Open loop at this rate in total, req/s (`--rates`, `--rate`); `None`:
+    /// closed loop.
+    pub rate: Option<u64>,
+}
+
+impl Cell {
+    /// The cell in a few characters, for progress lines: `http c=50`,
+    /// `echo c=50 128B`.
+    pub fn short(&self) -> String {
+        let mut s = match self.size {
+            None => format!("{} c={}", self.protocol, self.connections),
+            Some(size) => format!("{} c={} {size}B", self.protocol, self.connections),
+        };
+        if let Some(rate) = self.rate {
+            s.push_str(&format!(" @{}", short_rate(rate as f64)));
+        }
+        s
+    }
+
+    /// The same cell in closed loop: what a curve's points share.
+    pub fn base(&self) -> Cell {
+        Cell { rate: None, ..*self }
+    }
+}
+
+/// `20k`, `1.5M`, `750`: a rate in a few characters.
+pub fn short_rate(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{}M", trim_zeros(rate / 1e6))
+    } else if rate >= 1e3 {
+        format!("{}k", trim_zeros(rate / 1e3))
+    } else {
+        format!("{rate:.0}")
+    }
+}
+
+fn trim_zeros(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_string)
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {} connections", self.protocol, self.connections)?;
+        if let Some(size) = self.size {
+            write!(f, ", {size}-byte requests")?;
+        }
+        match self.rate {
+            None => Ok(()),
+            Some(rate) => write!(f, ", open loop at {} req/s", thousands(rate)),
+        }
+    }
+}
+
+/// One run: a fresh server of `backend` under the load of `cell`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSpec {
+    /// Counting from 1.
+    pub repetition: u32,
+    pub cell: Cell,
+    pub backend: String,
+    /// The server's whole command line, without the program.
+    pub server_args: Vec<String>,
+}
+
+/// Everything a sweep will run, in order.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub backends: Vec<String>,
+    pub cells: Vec<Cell>,
+    pub repetitions: u32,
+    pub runs: Vec<RunSpec>,
+    /// How many runs to expect: `runs`, or for a capacity sweep (whose
+    /// `runs` are one per search) the typical count, and the most.
+    pub expected_runs: usize,
+    pub most_runs: usize,
+    /// Choices the plan made that a reader should know about.
+    pub notes: Vec<String>,
+    /// Roughly how long the sweep takes, calibration included.
+    pub estimate: Duration,
+}
+
+impl Plan {
+    /// The runs `args` asks for, given the backends the server knows (in
+    /// its order). Cells are protocol × connections × size (http: one size);
+    /// runs are, for each repetition, for each cell, every backend.
+    ///
+    /// The thread pool gets `--threads max(connections, 64)` unless a
+    /// `--server-arg` sets its --threads: its workers keep a connection for
+    /// life, so a pool smaller than the connection count leaves the extra
+    /// connections unanswered by design, which is a separate experiment.
+    pub fn new(args: &SweepArgs, known: &[String]) -> anyhow::Result<Plan> {
+        let backends = match &args.backends {
+            Some(List(chosen)) => {
+                for b in chosen {
+                    if !known.contains(b) {
+                        bail!("unknown backend `{b}` in --backends; the server knows {}", known.join(", "));
+                    }
+                }
+                chosen.clone()
+            }
+            None => known.to_vec(),
+        };
+        if backends.is_empty() {
+            bail!("no backends to run: the server lists none in its --help");
+        }
+        for sa in &args.server_args {
+            if !known.contains(&sa.backend) {
+                bail!(
+                    "unknown backend `{}` in --server-arg {}={}; the server knows {}",
+                    sa.backend,
+                    sa.backend,
+                    sa.arg,
+                    known.join(", ")
+                );
+            }
+            if !backends.contains(&sa.backend) {
+                bail!(
+                    "--server-arg {}={} is for a backend this sweep does not run (--backends {})",
+                    sa.backend,
+                    sa.arg,
+                    backends.join(",")
+                );
+            }
+        }
+        if args.duration.is_zero() {
+            bail!("--duration must be more than 0");
+        }
+        if let Some(rate) = args.rate
+            && !(rate > 0.0 && rate.is_finite())
+        {
+            bail!("--rate must be a positive number of requests per second");
+        }
+
+        if args.capacity && !(args.resolution > 0.0 && args.resolution < 100.0) {
+            bail!("--resolution must be a percentage above 0 and below 100");
+        }
+        let rates: Vec<Option<u64>> = match (&args.rates, args.rate) {
+            (Some(List(rates)), _) => rates.iter().copied().map(Some).collect(),
+            (None, Some(rate)) => vec![Some(rate.round().max(1.0) as u64)],
+            (None, None) => vec![None],
+        };
+        let mut cells = Vec::new();
+        for &protocol in &args.protocols.0 {
+            for &connections in &args.connections.0 {
+                let sizes: Vec<Option<u32>> = if protocol == Protocol::Http {
+                    vec![None]
+                } else {
+                    args.sizes.0.iter().copied().map(Some).collect()
+                };
+                for &size in &sizes {
+                    for &rate in &rates {
+                        cells.push(Cell { protocol, connections, size, rate });
+                    }
+                }
+            }
+        }
+
+        let extra = |backend: &str| -> Vec<String> {
+            args.server_args.iter().filter(|a| a.backend == backend).map(|a| a.arg.clone()).collect()
+        };
+        let server_cores = csv_row::cpu_list(&args.server_cores.0);
+        let mut runs = Vec::new();
+        for repetition in 1..=args.repetitions {
+            for &cell in &cells {
+                for backend in &backends {
+                    let mut argv: Vec<String> = [
+                        "--backend",
+                        backend,
+                        "--protocol",
+                        cell.protocol.name(),
+                        "--listen",
+                        "127.0.0.1:0",
+                        "--cores",
+                        &server_cores,
+                        "--stats-listen",
+                        "127.0.0.1:0",
+                    ]
+                    .map(String::from)
+                    .to_vec();
+                    let extra = extra(backend);
+                    if backend == THREAD_POOL && !sets_threads(&extra) {
+                        argv.push("--threads".into());
+                        argv.push(pool_threads(cell.connections).to_string());
+                    }
+                    argv.extend(extra);
+                    runs.push(RunSpec { repetition, cell, backend: backend.clone(), server_args: argv });
+                }
+            }
+        }
+
+        let mut notes = Vec::new();
+        if backends.iter().any(|b| b == THREAD_POOL) {
+            if sets_threads(&extra(THREAD_POOL)) {
+                notes.push(format!(
+                    "{THREAD_POOL}: --threads as given by --server-arg; where the pool is smaller than the \
+                     connection count, the extra connections are never answered (by design)"
+                ));
+            } else {
+                let sizes: Vec<String> = args
+                    .connections
+                    .0
+                    .iter()
+                    .map(|&c| format!("{c} connections: {}", pool_threads(c)))
+                    .collect();
+                notes.push(format!(
+                    "{THREAD_POOL}: --threads max(connections, {POOL_MIN_THREADS}) ({}), so every connection \
+                     has a worker; a pool smaller than the connection count starves connections by design, a \
+                     separate experiment (--server-arg {THREAD_POOL}=--threads=N runs it)",
+                    sizes.join(", ")
+                ));
+            }
+        }
+        for b in &backends {
+            let extra = extra(b);
+            if !extra.is_empty() {
+                notes.push(format!("{b}: extra server flags {}", extra.join(" ")));
+            }
+        }
+
+        // A capacity search: the closed-loop estimate, its probes (typically
+        // TYPICAL_PROBES, at most --max-probes), and the runs at 50% and 80%.
+        let (expected_runs, most_runs) = if args.capacity {
+            let searches = runs.len();
+            (searches * (1 + TYPICAL_PROBES + 2), searches * (1 + args.max_probes as usize + 2))
+        } else {
+            (runs.len(), runs.len())
+        };
+        let per_run = args.warmup + args.duration + RUN_OVERHEAD;
+        let estimate = per_run * expected_runs as u32 + CALIBRATION_ESTIMATE;
+        Ok(Plan {
+            backends,
+            cells,
+            repetitions: args.repetitions,
+            runs,
+            expected_runs,
+            most_runs,
+            notes,
+            estimate,
+        })
+    }
+}
+
+/// The thread pool's size for `connections`: every connection a worker.
+pub fn pool_threads(connections: u32) -> u32 {
+    connections.max(POOL_MIN_THREADS)
+}
+
+/// Whether server arguments set --threads (`--threads N`, `--threads=N`,
+/// `-t N`, `-tN`).
+fn sets_threads(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        a == "--threads" || a.starts_with("--threads=") || (a.starts_with("-t") && !a.starts_with("--"))
+    })
+}
+
+/// The plan as printed: what runs, how, and how long it should take.
+/// `list_runs` adds one line per run (for --dry-run).
+pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs, list_runs: bool) -> String {
+    let mut s = String::new();
+    if args.capacity {
+        let _ = writeln!(
+            s,
+            "sweep: capacity of {} backends x {} cells x {} repetitions = {} searches of about {} runs each \
+             (at most {}); estimated time {} (at most {}, plus the drains of overloaded probes)",
+            plan.backends.len(),
+            plan.cells.len(),
+            plan.repetitions,
+            plan.runs.len(),
+            1 + TYPICAL_PROBES + 2,
+            1 + args.max_probes + 2,
+            fmt_duration(plan.estimate),
+            fmt_duration(plan.estimate.mul_f64(plan.most_runs as f64 / plan.expected_runs.max(1) as f64)),
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "sweep: {} backends x {} cells x {} repetitions = {} runs; estimated time {}",
+            plan.backends.len(),
+            plan.cells.len(),
+            plan.repetitions,
+            plan.runs.len(),
+            fmt_duration(plan.estimate)
+        );
+    }
+    let _ = writeln!(s, "  backends: {} (server {})", plan.backends.join(", "), server.display());
+    let cells: Vec<String> = plan.cells.iter().map(Cell::short).collect();
+    let _ = writeln!(s, "  cells: {}", cells.join("; "));
+    let mode = if args.capacity {
+        format!(
+            "a capacity search under {} per cell and backend (see below), pipeline {}",
+            args.slo, base.pipeline
+        )
+    } else if plan.cells.iter().any(|c| c.rate.is_some()) {
+        format!("open loop at the cell's rate, pipeline {}", base.pipeline)
+    } else {
+        format!("closed loop, pipeline {}", base.pipeline)
+    };
+    let io = base.io.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "  each run: a fresh server pinned to CPU {}; {} s warm-up + {} s measured; load pinned to CPU {} \
+         ({} thread{}, {io}), {mode}, timeout {} s",
+        csv_row::cpu_list(&args.server_cores.0),
+        args.warmup.as_secs_f64(),
+        args.duration.as_secs_f64(),
+        csv_row::cpu_list(&args.client_cores.0),
+        args.client_cores.0.len(),
+        if args.client_cores.0.len() == 1 { "" } else { "s" },
+        base.timeout.as_secs_f64()
+    );
+    let _ = writeln!(
+        s,
+        "  order: in each repetition, for each cell, every backend in turn (interleaved, so drift hits \
+         them alike)"
+    );
+    for note in &plan.notes {
+        let _ = writeln!(s, "  {note}");
+    }
+    let _ = writeln!(
+        s,
+        "  estimate: {} runs x ({} s + about {} s to start, connect and stop) + {} s calibration",
+        plan.expected_runs,
+        (args.warmup + args.duration).as_secs_f64(),
+        RUN_OVERHEAD.as_secs_f64(),
+        CALIBRATION_ESTIMATE.as_secs_f64()
+    );
+    let _ = writeln!(s, "  results: one row per run appended to {}", args.csv.display());
+    if args.capacity {
+        let _ = writeln!(
+            s,
+            "  capacity: per cell and repetition, a closed-loop run of each backend estimates its capacity; \
+             then open-loop probes (each a fresh server, the backends in turn): a scan at 25-100% of the \
+             estimate, then bisection to within {2}% between the highest pass (achieved >= {0:.0}% of \
+             offered and {1}) and the failure above it; then each backend at 50% and 80% of its capacity. Rows: phase=probe, phase=capacity (one per search), \
+             phase=run (the 50% and 80% points)",
+            100.0 * capacity::KEEP_UP,
+            args.slo,
+            args.resolution
+        );
+    }
+    if list_runs {
+        let width = plan.runs.len().to_string().len();
+        for (i, r) in plan.runs.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {:>width$}  rep {}  {:<14} ringside-server {}",
+                i + 1,
+                r.repetition,
+                r.cell.short(),
+                r.server_args.join(" ")
+            );
+        }
+    }
+    s
+}
+
+/// `1 min 38 s`, `42 s`, `1.4 s`.
+pub fn fmt_duration(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        return format!("{:.1} s", d.as_secs_f64());
+    }
+    let secs = d.as_secs_f64().round() as u64;
+    if secs < 60 { format!("{secs} s") } else { format!("{} min {} s", secs / 60, secs % 60) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::tests::{args, known, plan};
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_counts("50,500"), Ok(List(vec![50, 500])));
+        assert_eq!(parse_counts(" 4 , 16 "), Ok(List(vec![4, 16])));
+        for (bad, error) in [
+            ("", "empty item"),
+            ("50,,500", "empty item"),
+            ("50,", "empty item"),
+            ("0", "at least 1"),
+            ("-1", "at least 1"),
+            ("x", "bad number `x`"),
+            ("50,50", "`50` appears twice"),
+        ] {
+            let e = parse_counts(bad).unwrap_err();
+            assert!(e.contains(error), "{bad:?}: {e}");
+        }
+        assert_eq!(parse_protocols("http,echo"), Ok(List(vec![Protocol::Http, Protocol::Echo])));
+        assert!(parse_protocols("ftp").unwrap_err().contains("unknown protocol `ftp`"));
+        assert!(parse_protocols("rr,rr").unwrap_err().contains("appears twice"));
+        assert_eq!(parse_names("epoll,io-uring"), Ok(List(vec!["epoll".into(), "io-uring".into()])));
+        assert!(parse_names("epoll,Epoll!").unwrap_err().contains("bad backend name"));
+        assert!(parse_names("epoll,epoll").unwrap_err().contains("appears twice"));
+    }
+    #[test]
+    fn server_args() {
+        assert_eq!(
+            parse_server_arg("thread-pool=--threads=512"),
+            Ok(ServerArg { backend: "thread-pool".into(), arg: "--threads=512".into() })
+        );
+        assert_eq!(
+            parse_server_arg("io-uring=--sqpoll"),
+            Ok(ServerArg { backend: "io-uring".into(), arg: "--sqpoll".into() })
+        );
+        for bad in ["", "thread-pool", "thread-pool=", "=--threads=5", "Thread Pool=-t"] {
+            assert!(parse_server_arg(bad).unwrap_err().contains("expected BACKEND=ARG"), "{bad:?}");
+        }
+        let a = args(&["--server-arg", "io-uring=--sqpoll", "--server-arg", "io-uring=--fixed-files"]);
+        assert_eq!(a.server_args.len(), 2);
+        assert!(sets_threads(&["--threads".into(), "9".into()]));
+        assert!(sets_threads(&["--threads=9".into()]));
+        assert!(sets_threads(&["-t9".into()]));
+        assert!(!sets_threads(&["--queue=9".into(), "--tail".into()]));
+    }
+    #[test]
+    fn default_plan() {
+        let p = plan(&[]);
+        assert_eq!(p.backends, known());
+        assert_eq!(p.runs.len(), 36);
+        let order: Vec<(u32, u32, &str)> =
+            p.runs.iter().map(|r| (r.repetition, r.cell.connections, r.backend.as_str())).collect();
+        let mut expected = Vec::new();
+        for rep in 1..=3 {
+            for c in [50, 500] {
+                for b in ["thread-per-conn", "thread-pool", "epoll", "io-uring", "tokio", "tokio-uring"] {
+                    expected.push((rep, c, b));
+                }
+            }
+        }
+        assert_eq!(order, expected);
+        assert!(p.runs.iter().all(|r| r.cell.protocol == Protocol::Http && r.cell.size.is_none()));
+        assert!(
+            p.estimate >= Duration::from_secs(90) && p.estimate <= Duration::from_secs(130),
+            "{:?}",
+            p.estimate
+        );
+        let first = &p.runs[0].server_args;
+        assert_eq!(
+            first.join(" "),
+            "--backend thread-per-conn --protocol http --listen 127.0.0.1:0 --cores 0 --stats-listen 127.0.0.1:0"
+        );
+    }
+    #[test]
+    fn http_is_not_multiplied_by_sizes() {
+        let p = plan(&[
+            "--protocols",
+            "http,echo,rr",
+            "--connections",
+            "4",
+            "--sizes",
+            "64,1024",
+            "--backends",
+            "epoll",
+        ]);
+        let cells: Vec<String> = p.cells.iter().map(Cell::short).collect();
+        assert_eq!(cells, ["http c=4", "echo c=4 64B", "echo c=4 1024B", "rr c=4 64B", "rr c=4 1024B"]);
+        assert_eq!(p.runs.len(), 5 * 3);
+        // A subset of backends keeps the order given.
+        let p = plan(&["--backends", "tokio,epoll", "--repetitions", "1"]);
+        let b: Vec<&str> = p.runs.iter().map(|r| r.backend.as_str()).collect();
+        assert_eq!(b, ["tokio", "epoll", "tokio", "epoll"]);
+    }
+    #[test]
+    fn thread_pool_gets_a_worker_per_connection() {
+        let threads = |p: &Plan, c: u32, backend: &str| -> Vec<String> {
+            let r = p.runs.iter().find(|r| r.cell.connections == c && r.backend == backend).unwrap();
+            r.server_args.iter().skip_while(|a| !a.starts_with("--threads")).cloned().collect()
+        };
+        let p = plan(&["--connections", "10,64,500"]);
+        assert_eq!(threads(&p, 10, "thread-pool"), ["--threads", "64"]);
+        assert_eq!(threads(&p, 64, "thread-pool"), ["--threads", "64"]);
+        assert_eq!(threads(&p, 500, "thread-pool"), ["--threads", "500"]);
+        for other in ["thread-per-conn", "epoll", "io-uring", "tokio", "tokio-uring"] {
+            assert!(threads(&p, 500, other).is_empty(), "{other}");
+        }
+        assert!(
+            p.notes.iter().any(|n| n.contains("max(connections, 64)") && n.contains("500 connections: 500"))
+        );
+
+        // The user's --threads wins; other flags keep the automatic size.
+        let p = plan(&["--server-arg", "thread-pool=--threads=16"]);
+        assert_eq!(threads(&p, 500, "thread-pool"), ["--threads=16"]);
+        assert!(p.notes.iter().any(|n| n.contains("as given by --server-arg")));
+        let p = plan(&["--server-arg", "thread-pool=--queue=8", "--server-arg", "io-uring=--sqpoll"]);
+        assert_eq!(threads(&p, 500, "thread-pool"), ["--threads", "500", "--queue=8"]);
+        let uring = p.runs.iter().find(|r| r.backend == "io-uring").unwrap();
+        assert_eq!(uring.server_args.last().map(String::as_str), Some("--sqpoll"));
+        assert!(p.notes.iter().any(|n| n == "io-uring: extra server flags --sqpoll"));
+        // No thread pool in the sweep, no note about it.
+        assert!(plan(&["--backends", "epoll"]).notes.is_empty());
+    }
+    #[test]
+    fn plan_errors() {
+        let err = |argv: &[&str]| format!("{:#}", Plan::new(&args(argv), &known()).unwrap_err());
+        let e = err(&["--backends", "epoll,nope"]);
+        assert!(
+            e.contains("unknown backend `nope`") && e.contains("thread-per-conn, thread-pool, epoll"),
+            "{e}"
+        );
+        assert!(err(&["--server-arg", "nope=--x"]).contains("unknown backend `nope`"));
+        assert!(
+            err(&["--backends", "epoll", "--server-arg", "tokio=--runtime=multi-thread"])
+                .contains("a backend this sweep does not run")
+        );
+        assert!(err(&["--duration", "0s"]).contains("--duration"));
+        assert!(err(&["--rate=-5"]).contains("--rate"));
+        assert!(err(&["--rate", "0"]).contains("--rate"));
+        assert!(Plan::new(&args(&[]), &[]).is_err());
+    }
+}
