@@ -40,8 +40,7 @@ pub fn drive(
         if engine.end_turn(stop, intervals) {
             return Ok(());
         }
-        let now = engine.clock().raw();
-        let wait_ns = engine.clock().delta_as_nanos(now, engine.deadline().max(now));
+        let wait_ns = engine.wait_ns();
         let timeout = rustix::time::Timespec {
             tv_sec: (wait_ns / 1_000_000_000) as i64,
             tv_nsec: (wait_ns % 1_000_000_000) as i64,

@@ -95,8 +95,7 @@ pub fn drive(
             break;
         }
         bufs.publish();
-        let now = engine.clock().raw();
-        let wait_ns = engine.clock().delta_as_nanos(now, engine.deadline().max(now));
+        let wait_ns = engine.wait_ns();
         enter(&mut ring, Some(wait_ns))?;
         cqes.clear();
         cqes.extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
@@ -218,6 +217,23 @@ fn new_ring() -> anyhow::Result<IoUring> {
 /// Submit what is queued and wait for a completion or `timeout_ns`.
 fn enter(ring: &mut IoUring, timeout_ns: Option<u64>) -> anyhow::Result<()> {
     let result = match timeout_ns {
+        // Spinning (`--spin`): submit and collect without waiting. An enter
+        // must carry GETEVENTS for a DEFER_TASKRUN ring to post what has
+        // completed, which `submit_and_wait(0)` leaves out.
+        Some(0) => {
+            let pending = ring.submission().len() as u32;
+            // SAFETY: no argument is passed (a null pointer of size 0 with
+            // no EXT_ARG flag); the entries submitted were pushed by `push`,
+            // whose callers keep their buffers valid until completion.
+            unsafe {
+                ring.submitter().enter::<libc::sigset_t>(
+                    pending,
+                    0,
+                    io_uring::EnterFlags::GETEVENTS.bits(),
+                    None,
+                )
+            }
+        }
         Some(ns) => {
             let ts = types::Timespec::new().sec(ns / 1_000_000_000).nsec((ns % 1_000_000_000) as u32);
             ring.submitter().submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))

@@ -173,6 +173,9 @@ pub struct Plan {
     pub timeout: u64,
     /// Ticks in one second (the progress interval).
     pub second: u64,
+    /// Ticks before each timed wake-up to busy-poll instead of sleeping
+    /// (`--spin`; 0: sleep until the deadline).
+    pub spin: u64,
     /// Seed of the arrival process.
     pub seed: u64,
 }
@@ -773,6 +776,18 @@ impl Engine {
         d
     }
 
+    /// How long the driver may block waiting for I/O, ns: until the
+    /// [`Engine::deadline`], less the spin margin (`--spin`): within it, 0,
+    /// so the driver polls without sleeping and the deadline is met without
+    /// the wake-up latency of an idle CPU.
+    pub fn wait_ns(&self) -> u64 {
+        let now = self.clock.raw();
+        let deadline = self.deadline().max(now);
+        let wait = deadline - now;
+        let wait = if self.plan.spin == 0 { wait } else { wait.saturating_sub(self.plan.spin) };
+        self.clock.delta_as_nanos(0, wait)
+    }
+
     /// Nothing more to do: past the window (or stopped) and every request of
     /// the window answered, failed or given up on; or no live connection is
     /// left.
@@ -914,6 +929,7 @@ mod tests {
             budget,
             timeout: timeout_ms * MS,
             second: 1_000 * MS,
+            spin: 0,
             seed: 7,
         };
         (Engine::new(plan, clock, conns), mock)

@@ -174,11 +174,26 @@ pub fn summary(r: &Report) -> String {
     }
     if r.lag_warning() {
         let (lag, corrected) = (r.lag.value_at_quantile(0.99), r.corrected.value_at_quantile(0.99));
+        // How busy the load threads were: idle ones lag because their CPUs
+        // wake up late; busy ones because they have too much to do.
+        let busy = r.client.cpu_us() * r.answered_in_window as f64
+            / (r.window.as_secs_f64() * 1e6 * r.threads.max(1) as f64);
+        let advice = if busy < 0.5 && a.spin.is_zero() {
+            format!(
+                "its threads were {:.0}% busy, so this is their CPUs waking up: --spin 100us busy-polls before \
+                 each send instead",
+                100.0 * busy
+            )
+        } else {
+            format!(
+                "its threads were {:.0}% busy: give it more CPUs (--cores, --threads) or lower --rate",
+                100.0 * busy
+            )
+        };
         let _ = writeln!(
             s,
             "  WARNING: the send lag's p99 ({}) is {:.0}% of the corrected p99 ({}): those latencies measure the \
-             load generator's own lateness as well as the server; give it more CPUs (--cores, --threads) or \
-             lower --rate",
+             load generator's own lateness as well as the server; {advice}",
             fmt_us(lag as f64 / 1000.0),
             100.0 * lag as f64 / corrected as f64,
             fmt_us(corrected as f64 / 1000.0),

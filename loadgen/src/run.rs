@@ -144,6 +144,14 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Io::IoUring)]
     pub io: Io,
 
+    /// Open loop: busy-poll for this long before each send that is due,
+    /// instead of sleeping until it (`100us`; default 0: sleep). An idle
+    /// CPU wakes up late (tens of µs on a VM), and that lateness is send
+    /// lag charged to the server as latency; spinning removes it, at the
+    /// cost of CPU time, which the client's CPU per request then includes.
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub spin: Duration,
+
     /// Begin at this wall-clock time (connect, then warm up), so that load
     /// generators on several hosts start together: RFC 3339 in UTC
     /// (`2026-11-21T22:00:05Z`, a fraction allowed), unix seconds
@@ -656,6 +664,7 @@ fn spawn_load(
             budget: args.requests.map(|r| r / threads as u64 + u64::from((t as u64) < r % threads as u64)),
             timeout: to_ticks(args.timeout),
             second,
+            spin: to_ticks(args.spin),
             seed: args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64),
         };
         let cores = &setup.cores;

@@ -188,6 +188,11 @@ pub struct SweepArgs {
     /// --timeout`; default 2s).
     #[arg(long, value_parser = run::parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Open loop: busy-poll this long before each due send instead of
+    /// sleeping (as `run --spin`; default 0).
+    #[arg(long, value_parser = run::parse_duration, value_name = "DURATION")]
+    pub spin: Option<Duration>,
 }
 
 impl SweepArgs {
@@ -219,6 +224,9 @@ pub fn base_run_args(args: &SweepArgs) -> RunArgs {
     }
     if let Some(t) = args.timeout {
         base.timeout = t;
+    }
+    if let Some(spin) = args.spin {
+        base.spin = spin;
     }
     base
 }

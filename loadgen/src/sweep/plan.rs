@@ -51,10 +51,7 @@ pub struct List<T>(pub Vec<T>);
 
 /// Split `s` at commas, trim each item, parse it with `item`; refuse empty
 /// items and repeated ones.
-fn parse_list<T: PartialEq>(
-    s: &str,
-    item: impl Fn(&str) -> Result<T, String>,
-) -> Result<List<T>, String> {
+fn parse_list<T: PartialEq>(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<List<T>, String> {
     let mut out = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
