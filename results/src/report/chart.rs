@@ -119,23 +119,7 @@ pub(super) fn throughput(id: &str, title: &str, series: &[(Style, Vec<Whisker>)]
         polyline(&mut svg, &line, style);
         for p in &points {
             let x = plot.px(&x_axis, p.x);
-            let (top, bottom) = (plot.py(&y_axis, p.max), plot.py(&y_axis, p.min));
-            let d = format!(
-                "M{} {}V{}M{} {}H{}M{} {}H{}",
-                Num(x),
-                Num(top),
-                Num(bottom),
-                Num(x - 4.0),
-                Num(top),
-                Num(x + 4.0),
-                Num(x - 4.0),
-                Num(bottom),
-                Num(x + 4.0)
-            );
-            svg.leaf(
-                "path",
-                &[("class", &"whisker"), ("d", &d), ("stroke", &style.colour), ("fill", &"none")],
-            );
+            whisker(&mut svg, x, plot.py(&y_axis, p.max), plot.py(&y_axis, p.min), style.colour);
             let tip = format!(
                 "{}, {} connections: {} req/s (min {}, max {}, {} runs)",
                 style.label,
@@ -202,18 +186,10 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
     let panel_w = (width - 2.0 * 80.0 - 40.0) / 2.0;
     let slot = panel_w / series.len().max(1) as f64;
     let bar = (slot * 0.7).min(60.0);
-    // Bar labels are turned 40° (their width reaching cos 40° ≈ 0.77 of
-    // it leftwards, their height sin 40° ≈ 0.64 of it down) unless they
-    // would then reach past the first bar's neighbour on the left or the
-    // chart's edge; then upright (90°).
-    // 11-pixel labels: about 6.2 pixels a character.
-    let longest = series.iter().map(|(s, _)| s.label.chars().count()).max().unwrap_or(0) as f64 * 6.2;
-    let upright = longest * 0.77 > 80.0 + slot / 2.0 - 10.0;
-    let (angle, label_room) = if upright { (90, longest + 20.0) } else { (40, longest * 0.64 + 20.0) };
-    let label_room = label_room.max(40.0);
+    let labels = BarLabels::new(series.iter().map(|(s, _)| s), 80.0, slot);
     let top = 40.0;
     let h = 230.0;
-    let height = top + h + label_room + 24.0;
+    let height = top + h + labels.room + 24.0;
     let mut svg = Svg::new(id, width, height, title);
     heading(&mut svg, title, width);
     type Part = fn(&Costs) -> Stack;
@@ -293,18 +269,7 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                     "n/a",
                 ),
             }
-            let ly = plot.bottom() + if upright { 8.0 } else { 14.0 };
-            svg.text(
-                "text",
-                &[
-                    ("x", &Num(cx)),
-                    ("y", &Num(ly)),
-                    ("text-anchor", &"end"),
-                    ("font-size", &11),
-                    ("transform", &format!("rotate(-{angle} {} {})", Num(cx), Num(ly))),
-                ],
-                &style.label,
-            );
+            labels.draw(&mut svg, cx, plot.bottom(), &style.label);
             svg.close();
         }
         svg.text(
@@ -314,6 +279,44 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
         );
     }
     svg.finish()
+}
+
+/// The series' labels under a row of bars, turned 40° (their width
+/// reaching cos 40° ≈ 0.77 of it leftwards, their height sin 40° ≈ 0.64 of
+/// it down) unless they would then reach past the first bar's neighbour on
+/// the left or the chart's edge; then upright (90°).
+struct BarLabels {
+    angle: u32,
+    /// The height they take under the bars.
+    room: f64,
+}
+
+impl BarLabels {
+    /// Labels for bars in slots `slot` wide, the first slot starting `left`
+    /// pixels from the chart's edge.
+    fn new<'a>(styles: impl Iterator<Item = &'a Style>, left: f64, slot: f64) -> BarLabels {
+        // 11-pixel labels: about 6.2 pixels a character.
+        let longest = styles.map(|s| s.label.chars().count()).max().unwrap_or(0) as f64 * 6.2;
+        let upright = longest * 0.77 > left + slot / 2.0 - 10.0;
+        let (angle, room) = if upright { (90, longest + 20.0) } else { (40, longest * 0.64 + 20.0) };
+        BarLabels { angle, room: room.max(40.0) }
+    }
+
+    /// `label` under the bar centred at `cx` on a baseline at `bottom`.
+    fn draw(&self, svg: &mut Svg, cx: f64, bottom: f64, label: &str) {
+        let ly = bottom + if self.angle == 90 { 8.0 } else { 14.0 };
+        svg.text(
+            "text",
+            &[
+                ("x", &Num(cx)),
+                ("y", &Num(ly)),
+                ("text-anchor", &"end"),
+                ("font-size", &11),
+                ("transform", &format!("rotate(-{} {} {})", self.angle, Num(cx), Num(ly))),
+            ],
+            label,
+        );
+    }
 }
 
 fn heading(svg: &mut Svg, title: &str, width: f64) {
@@ -452,6 +455,23 @@ fn rect(svg: &mut Svg, x: f64, y: f64, w: f64, h: f64, style: &Style, opacity: f
     );
     svg.text("title", &[], tip);
     svg.close();
+}
+
+/// A whisker at `x` from `top` to `bottom` (pixels), with short caps.
+fn whisker(svg: &mut Svg, x: f64, top: f64, bottom: f64, stroke: &str) {
+    let d = format!(
+        "M{} {}V{}M{} {}H{}M{} {}H{}",
+        Num(x),
+        Num(top),
+        Num(bottom),
+        Num(x - 4.0),
+        Num(top),
+        Num(x + 4.0),
+        Num(x - 4.0),
+        Num(bottom),
+        Num(x + 4.0)
+    );
+    svg.leaf("path", &[("class", &"whisker"), ("d", &d), ("stroke", &stroke), ("fill", &"none")]);
 }
 
 fn dash(style: &Style) -> &str {
