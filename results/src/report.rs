@@ -1110,6 +1110,31 @@ mod tests {
         assert!(report.latency.len() > 3);
     }
 
+    /// An objective on p99.9 puts p99.9 on the curve, so that its line
+    /// bounds what is drawn; two objectives on different percentiles leave
+    /// p99 and say which objective is not drawn.
+    #[test]
+    fn the_curve_plots_the_percentile_its_objective_names() {
+        let on = |slo: &str, rows: Vec<Row>| -> Vec<Row> {
+            rows.into_iter()
+                .map(|r| if r.slo.is_empty() { r } else { Row { slo: slo.into(), lat_p999_us: 700.0, ..r } })
+                .collect()
+        };
+        let report = Report::of(&[input("a.csv", on("p99.9<=2000us", capacity_search()))], false).unwrap();
+        let curve = &report.curves[0];
+        assert_eq!(curve.title, "http c=50 open poisson: p99.9 latency against achieved throughput");
+        assert!(curve.svg.contains(">objective: p99.9 ≤ 2ms</text>") && curve.svg.contains(", p99.9 700µs"));
+        assert_eq!(report.capacity[0].title, "http c=50: capacity under p99.9 ≤ 2ms");
+
+        let mut rows = on("p99.9<=2000us", capacity_search());
+        rows.extend(capacity_search().into_iter().map(|r| Row { run_id: "sweep-2".into(), ..r }));
+        let report = Report::of(&[input("a.csv", rows)], false).unwrap();
+        let curve = &report.curves[0];
+        assert!(curve.title.contains(": p99 latency") && curve.svg.contains(">objective: p99 ≤ 1ms</text>"));
+        assert!(curve.caption.contains("Not drawn: the objective p99.9 ≤ 2ms"), "{}", curve.caption);
+        assert_eq!(report.capacity.len(), 2);
+    }
+
     #[test]
     fn only_probes_and_no_curve_is_an_error_saying_what_to_do() {
         let rows: Vec<Row> = capacity_search()
