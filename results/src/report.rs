@@ -1,20 +1,35 @@
 //! `ringside-results report`: a self-contained HTML page, and an SVG file
 //! per chart, from one or more results CSVs.
 //!
-//! The page has four parts: throughput against connections (one chart per
-//! protocol, or per protocol and sizes, pipeline, load and work when those
-//! vary), a latency percentile spectrum and the server's cost per request
-//! for each cell (a workload at one connection count), and the environment
-//! the runs came from. Charts show complete rows only, as medians over
-//! their repetitions; incomplete rows are listed with their notes, and rows
-//! whose server figures were not measured (0 CPU per request) are left out
-//! of the cost charts, which say how many.
+//! The page's parts, each only where the rows give it something to draw:
+//! throughput against connections (one chart per protocol, or per protocol
+//! and sizes, pipeline, load and work when those vary); for open loop, the
+//! latency–throughput curve (one per base workload, the workload without
+//! its rate: each run's p99 against the throughput it achieved, the
+//! objective as a line) and the capacity found under a latency objective
+//! (bars, one chart per base workload and objective); a latency percentile
+//! spectrum and the server's cost per request for each cell (a workload at
+//! one connection count); and the environment the runs came from. Charts
+//! show complete rows only, as medians over their repetitions (the curves
+//! also draw every run); incomplete rows are listed with their notes, and
+//! rows whose server figures were not measured (0 CPU per request) are left
+//! out of the cost charts, which say how many. `report/curve.rs` says which
+//! rows make a curve and a capacity bar.
 //!
-//! Rows of phase `probe` (a capacity search's runs) are left out unless
-//! `--with-probes`, and a note says how many. A capacity search's results
-//! (phase `capacity`) have no throughput of their own: they get no
-//! throughput chart, but their cells' latency spectra and costs (the probe's
-//! at the capacity) are drawn like any other.
+//! Open loop at a single connection count gets no throughput chart: its
+//! throughput is the offered rate while the server keeps up, and the
+//! curve's x when it does not. A capacity search's runs at a share of the
+//! capacity it found (`slo` set, phase `run`) are charted by that share
+//! (`open poisson at 50% of capacity p99<=1000us`), all backends in one
+//! cell, since each backend's rate is its own.
+//!
+//! Rows of phase `probe` (a capacity search's runs) are left out of the
+//! throughput, latency and cost charts unless `--with-probes`, and a note
+//! says how many; the curves draw them regardless, as they are the data a
+//! curve is made of. A capacity search's results (phase `capacity`) have no
+//! throughput of their own: they get capacity bars and no throughput
+//! chart, and their cells' latency spectra and costs (the probe's at the
+//! capacity) are drawn like any other.
 //!
 //! Several files go into the same charts, each series labelled
 //! `backend (file)`: files given together are usually to be compared (a
@@ -40,6 +55,7 @@
 
 mod axis;
 mod chart;
+mod curve;
 mod page;
 mod svg;
 
@@ -53,13 +69,14 @@ use anyhow::{Context, bail};
 
 use crate::stats::Summary;
 use crate::workload::{Metric, Workload};
-use crate::{Row, read};
+use crate::{Mode, Phase, Row, read};
 use chart::{Costs, Stack, Style, Whisker};
 
 /// The flags of `ringside-results report`.
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Draw an HTML page with SVG charts (throughput, latency spectra, server cost) from results CSVs"
+    about = "Draw an HTML page with SVG charts (throughput, latency-throughput curves, capacity, latency spectra, \
+             server cost) from results CSVs"
 )]
 pub struct Args {
     /// Results CSV files (as `ringside-loadgen` writes them). Several go into
@@ -74,25 +91,21 @@ pub struct Args {
     /// (files of the same names are replaced; others are left alone).
     #[arg(long)]
     pub force: bool,
-    /// Chart rows of phase = probe too (runs a capacity search made only to
-    /// find the capacity), which are otherwise left out with a note saying
-    /// how many.
+    /// Chart rows of phase = probe (runs a capacity search made only to find
+    /// the capacity) in every chart. Without it they are left out, with a
+    /// note saying how many, of all but the latency–throughput curves,
+    /// which always draw them.
     #[arg(long)]
     pub with_probes: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut left_out = Vec::new();
     let inputs = args
         .files
         .iter()
-        .map(|path| {
-            let rows = crate::workload::without_probes(read(path)?, args.with_probes, &mut left_out);
-            Ok(Input { path: path.clone(), rows })
-        })
+        .map(|path| Ok(Input { path: path.clone(), rows: read(path)? }))
         .collect::<Result<Vec<_>, crate::Error>>()?;
-    let mut report = Report::of(&inputs)?;
-    report.notes.splice(0..0, crate::workload::probes_note(&left_out));
+    let report = Report::of(&inputs, args.with_probes)?;
     let files = report.files();
     write_dir(&args.out, &files, args.force)?;
     let mut out = io::stdout().lock();
@@ -137,6 +150,10 @@ impl Chart {
 pub(crate) struct Report {
     inputs: Vec<InputSummary>,
     throughput: Vec<Chart>,
+    /// Latency against achieved throughput, per base workload.
+    curves: Vec<Chart>,
+    /// Capacity under an objective, per base workload and objective.
+    capacity: Vec<Chart>,
     latency: Vec<Chart>,
     costs: Vec<Chart>,
     /// One per series: its label and colour, for the key at the top.
@@ -176,8 +193,10 @@ struct SeriesKey {
 
 impl Report {
     /// Summarises and draws everything; an error if there is nothing to
-    /// draw (no rows, or none complete).
-    pub(crate) fn of(inputs: &[Input]) -> anyhow::Result<Report> {
+    /// draw (no rows, none complete, or only probes while `with_probes` is
+    /// off and no curve draws them). Probe rows are charted everywhere
+    /// only `with_probes`, on the curves always.
+    pub(crate) fn of(inputs: &[Input], with_probes: bool) -> anyhow::Result<Report> {
         let names: Vec<String> = inputs.iter().map(|i| i.path.display().to_string()).collect();
         let rows: usize = inputs.iter().map(|i| i.rows.len()).sum();
         let complete_rows = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.complete).count();
@@ -197,6 +216,39 @@ impl Report {
         }
         let file_labels = file_labels(inputs);
         let many = inputs.len() > 1;
+        let charted = |r: &Row| with_probes || r.phase != Phase::Probe;
+
+        // The capacity each search found, to chart the search's runs at
+        // shares of it together (`cell_of`).
+        let mut found: HashMap<Search<'_>, f64> = HashMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.phase == Phase::Capacity && r.target_rate > 0.0) {
+                found.insert(search_of(f, row), row.target_rate);
+            }
+        }
+        let share_of = |f: usize, r: &Row| -> Option<f64> {
+            let capacity_run = r.phase == Phase::Run && r.mode == Mode::Open && !r.slo.is_empty();
+            capacity_run.then(|| found.get(&search_of(f, r)).map(|c| r.target_rate / c)).flatten()
+        };
+        // A row's cell: its workload without the backend, except that a
+        // capacity search's runs at a share of the capacity found are
+        // charted by that share (each backend's rate differs, so by rate
+        // each would be a cell of its own).
+        let cell_of = |f: usize, r: &Row| -> Workload {
+            let cell = Workload::of(r).without_backend();
+            match share_of(f, r) {
+                Some(share) => Workload {
+                    load: format!(
+                        "{} at {:.0}% of capacity {}",
+                        curve::open_load(r.arrival),
+                        share * 100.0,
+                        r.slo
+                    ),
+                    ..cell
+                },
+                None => cell,
+            }
+        };
 
         // Backends in order of first appearance give the colours.
         let mut backends: Vec<&str> = Vec::new();
@@ -210,9 +262,7 @@ impl Report {
         let mut options_in_cell: HashMap<(usize, &str, Workload), Vec<&str>> = HashMap::new();
         for (f, input) in inputs.iter().enumerate() {
             for row in input.rows.iter().filter(|r| r.complete) {
-                let set = options_in_cell
-                    .entry((f, row.backend.as_str(), Workload::of(row).without_backend()))
-                    .or_default();
+                let set = options_in_cell.entry((f, row.backend.as_str(), cell_of(f, row))).or_default();
                 if !set.contains(&row.backend_options.as_str()) {
                     set.push(&row.backend_options);
                 }
@@ -255,14 +305,25 @@ impl Report {
             }
         };
 
+        // Every complete row's series has a style (the curves draw probes
+        // even when the other charts leave them out).
+        let mut styles: BTreeMap<SeriesKey, Style> = BTreeMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.complete) {
+                let key = key_of(f, row);
+                styles.entry(key.clone()).or_insert_with(|| style_of(&key, &row.backend));
+            }
+        }
+        let left_out: Vec<usize> =
+            inputs.iter().map(|i| i.rows.iter().filter(|r| !charted(r)).count()).collect();
+
         // Complete rows by group (chart of throughput), cell and series, in
         // order of first appearance for groups.
         let mut groups: Vec<Workload> = Vec::new();
         let mut by_cell: BTreeMap<(usize, u32, Workload), BTreeMap<SeriesKey, Vec<&Row>>> = BTreeMap::new();
-        let mut styles: BTreeMap<SeriesKey, Style> = BTreeMap::new();
         for (f, input) in inputs.iter().enumerate() {
-            for row in input.rows.iter().filter(|r| r.complete) {
-                let cell = Workload::of(row).without_backend();
+            for row in input.rows.iter().filter(|r| r.complete && charted(r)) {
+                let cell = cell_of(f, row);
                 let group = Workload { connections: 0, ..cell.clone() };
                 let g = match groups.iter().position(|x| *x == group) {
                     Some(g) => g,
@@ -272,7 +333,6 @@ impl Report {
                     }
                 };
                 let key = key_of(f, row);
-                styles.entry(key.clone()).or_insert_with(|| style_of(&key, &row.backend));
                 by_cell.entry((g, row.connections, cell)).or_default().entry(key).or_default().push(row);
             }
         }
@@ -281,8 +341,12 @@ impl Report {
         let mut notes = Vec::new();
         let mut throughput = Vec::new();
         for (g, group) in groups.iter().enumerate() {
-            // A capacity search's result has no throughput of its own.
-            if group.is_capacity() {
+            // A capacity search's result has no throughput of its own. Open
+            // loop at one connection count has nothing to draw against
+            // connections: its throughput is the offered rate or the
+            // curve's x.
+            let counts = by_cell.keys().filter(|(cg, _, _)| *cg == g).count();
+            if group.is_capacity() || (group.load.starts_with("open") && counts < 2) {
                 continue;
             }
             let mut series: BTreeMap<&SeriesKey, Vec<Whisker>> = BTreeMap::new();
@@ -305,6 +369,10 @@ impl Report {
                     .to_string();
             throughput.push(Chart { file, title, svg, caption });
         }
+
+        let data = curve::Data { inputs, key_of: &key_of, styles: &styles, share_of: &share_of };
+        let curves = data.curves(&mut slugs);
+        let capacity = data.capacities(&mut slugs);
 
         let mut latency = Vec::new();
         let mut costs = Vec::new();
@@ -386,6 +454,16 @@ impl Report {
                 if unmeasured_total == 1 { "is" } else { "are" }
             ));
         }
+        if let Some(note) = crate::workload::probes_note(&left_out) {
+            // The curves draw them all the same.
+            let drawn = curves.iter().any(|c| c.caption.contains("probe"));
+            let note = if drawn {
+                format!("{note}; the latency–throughput curves draw them all the same")
+            } else {
+                note
+            };
+            notes.insert(0, note);
+        }
         let incomplete = rows - complete_rows;
         if incomplete > 0 {
             notes.push(format!(
@@ -395,6 +473,14 @@ impl Report {
             ));
         }
 
+        if throughput.len() + curves.len() + capacity.len() + latency.len() == 0 {
+            bail!(
+                "{} {} no complete rows but probes (a capacity search's runs) and nothing open-loop at two rates \
+                 or more to draw a curve from: add --with-probes to chart the probes",
+                names.join(", "),
+                if names.len() == 1 { "has" } else { "have" }
+            );
+        }
         let environment = page::environment(inputs, &file_labels);
         let inputs = inputs
             .iter()
@@ -408,6 +494,8 @@ impl Report {
         Ok(Report {
             inputs,
             throughput,
+            curves,
+            capacity,
             latency,
             costs,
             key: styles.into_values().collect(),
@@ -427,8 +515,21 @@ impl Report {
     }
 
     fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.throughput.iter().chain(&self.latency).chain(&self.costs)
+        self.throughput
+            .iter()
+            .chain(&self.curves)
+            .chain(&self.capacity)
+            .chain(&self.latency)
+            .chain(&self.costs)
     }
+}
+
+/// One capacity search: file, run id, repetition, backend, its options,
+/// objective, and the workload without its load.
+type Search<'a> = (usize, &'a str, u32, &'a str, &'a str, &'a str, Workload);
+
+fn search_of(f: usize, r: &Row) -> Search<'_> {
+    (f, &r.run_id, r.repetition, &r.backend, &r.backend_options, &r.slo, curve::base(r))
 }
 
 /// How each input is named in series labels ([`crate::file_labels`]).
@@ -618,7 +719,7 @@ mod tests {
 
     #[test]
     fn a_chart_per_group_and_per_cell() {
-        let report = Report::of(&[input("a.csv", sweep())]).unwrap();
+        let report = Report::of(&[input("a.csv", sweep())], false).unwrap();
         let files: Vec<String> = report.files().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             files,
@@ -656,7 +757,7 @@ mod tests {
     fn several_files_share_colours_by_backend_and_dash_by_file() {
         let a = input("base/a.csv", sweep());
         let b = input("new/a.csv", sweep().into_iter().filter(|r| r.backend != "thread-pool").collect());
-        let report = Report::of(&[a, b]).unwrap();
+        let report = Report::of(&[a, b], false).unwrap();
         let key: Vec<(&str, &str, &str)> =
             report.key.iter().map(|s| (s.label.as_str(), s.colour, s.dash)).collect();
         assert_eq!(
@@ -692,7 +793,7 @@ mod tests {
             r.backend_options = "sqpoll=on".into();
         }
         rows.extend(sqpoll);
-        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let report = Report::of(&[input("a.csv", rows)], false).unwrap();
         let labels: Vec<&str> = report.key.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["thread-pool", "epoll", "io-uring [no options]", "io-uring [sqpoll=on]"]);
 
@@ -707,7 +808,7 @@ mod tests {
             r.backend_options = "threads=1 buf_ring=off batching=on".into();
         }
         rows.extend(other);
-        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let report = Report::of(&[input("a.csv", rows)], false).unwrap();
         let labels: Vec<&str> = report.key.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["io-uring [buf_ring=off]", "io-uring [buf_ring=on]"]);
     }
@@ -720,7 +821,7 @@ mod tests {
         rows[0].note = "server counters unreadable".into();
         rows[1].complete = false;
         rows[1].note = "the server died".into();
-        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let report = Report::of(&[input("a.csv", rows)], false).unwrap();
         assert_eq!(report.notes.len(), 2, "{:?}", report.notes);
         assert!(report.notes[0].starts_with("1 complete row has no server figures"), "{:?}", report.notes);
         let cost = report.costs.iter().find(|c| c.file == "cost-http-c50.svg").unwrap();
@@ -734,7 +835,7 @@ mod tests {
     fn complete_runs_with_errors_or_unanswered_connections_are_listed() {
         let mut rows = sweep();
         (rows[2].errors_timeout, rows[2].conns_unanswered) = (83, 83);
-        let html = page::html(&Report::of(&[input("a.csv", rows.clone())]).unwrap());
+        let html = page::html(&Report::of(&[input("a.csv", rows.clone())], false).unwrap());
         let section = &html[html.find("Complete runs with errors").unwrap()..];
         let table = &section[..section.find("</table>").unwrap()];
         assert!(table.contains(&rows[2].backend), "{table}");
@@ -744,11 +845,11 @@ mod tests {
 
     #[test]
     fn nothing_to_report_is_an_error() {
-        let err = Report::of(&[input("empty.csv", vec![])]).err().unwrap().to_string();
+        let err = Report::of(&[input("empty.csv", vec![])], false).err().unwrap().to_string();
         assert!(err.contains("empty.csv has no rows"), "{err}");
         let mut r = sweep().remove(0);
         r.complete = false;
-        let err = Report::of(&[input("cut.csv", vec![r])]).err().unwrap().to_string();
+        let err = Report::of(&[input("cut.csv", vec![r])], false).err().unwrap().to_string();
         assert!(err.contains("none of the 1 rows of cut.csv is complete"), "{err}");
     }
 
@@ -815,10 +916,10 @@ mod tests {
     }
 
     /// A capacity search's results (one per backend) beside the runs: no
-    /// throughput chart of their own, a latency and cost chart for their
-    /// cell like any other.
+    /// throughput chart of their own; capacity bars, and a latency and
+    /// cost chart for their cell like any other.
     #[test]
-    fn capacity_rows_get_latency_and_cost_charts_only() {
+    fn capacity_rows_get_capacity_bars_latency_and_cost_charts() {
         let mut rows = sweep();
         for b in ["epoll", "io-uring"] {
             rows.push(Row {
@@ -830,11 +931,221 @@ mod tests {
                 ..row(b, Protocol::Http, 50, 99e3, 100.0)
             });
         }
-        let report = Report::of(&[input("a.csv", rows)]).unwrap();
+        let report = Report::of(&[input("a.csv", rows)], false).unwrap();
         let files: Vec<String> = report.files().into_iter().map(|(n, _)| n).collect();
         let capacity: Vec<&String> = files.iter().filter(|f| f.contains("capacity")).collect();
-        assert_eq!(capacity.len(), 2, "{files:?}");
-        assert!(capacity.iter().all(|f| f.starts_with("latency-") || f.starts_with("cost-")), "{capacity:?}");
+        assert_eq!(
+            capacity,
+            [
+                "capacity-http-c50-p99-1000us.svg",
+                "latency-http-c50-capacity-p99-1000us.svg",
+                "cost-http-c50-capacity-p99-1000us.svg"
+            ],
+            "{files:?}"
+        );
         assert!(files.iter().filter(|f| f.starts_with("throughput-")).count() == 2, "{files:?}");
+        assert!(report.curves.is_empty());
+        let bars = &report.capacity[0];
+        assert_eq!(bars.title, "http c=50: capacity under p99 ≤ 1ms");
+        assert_eq!(bars.svg.matches(r#"class="series""#).count(), 2);
+    }
+
+    /// An open-loop row of `backend`, offered `rate`, achieving `achieved`
+    /// with p99 `p99` µs.
+    fn open(backend: &str, rate: f64, achieved: f64, p99: f64, repetition: u32) -> Row {
+        Row {
+            mode: crate::Mode::Open,
+            arrival: crate::Arrival::Poisson,
+            target_rate: rate,
+            offered_rate: rate,
+            sent_rate: rate,
+            rate_shortfall: achieved < 0.98 * rate,
+            repetition,
+            lat_p99_us: p99,
+            ..row(backend, Protocol::Http, 50, achieved, p99 / 3.0)
+        }
+    }
+
+    fn chart<'a>(charts: &'a [Chart], file: &str) -> &'a Chart {
+        charts.iter().find(|c| c.file == file).unwrap_or_else(|| {
+            panic!("no {file} in {:?}", charts.iter().map(|c| &c.file).collect::<Vec<_>>())
+        })
+    }
+
+    #[test]
+    fn an_offered_load_grid_is_a_curve_through_the_medians() {
+        let mut rows = Vec::new();
+        for rep in 1..=3 {
+            for (b, capacity) in [("thread-pool", 60e3), ("epoll", 200e3), ("io-uring", 250e3)] {
+                for rate in [25e3, 50e3, 100e3f64] {
+                    let achieved = rate.min(capacity) - f64::from(rep);
+                    let p99 = if rate > capacity { 50_000.0 } else { 200.0 + f64::from(rep) };
+                    rows.push(open(b, rate, achieved, p99, rep));
+                }
+            }
+        }
+        let report = Report::of(&[input("grid.csv", rows)], false).unwrap();
+        let files: Vec<String> = report.files().into_iter().map(|(n, _)| n).collect();
+        // A curve; no throughput against connections (one count, open
+        // loop); a latency and cost chart per rate.
+        assert_eq!(
+            files,
+            [
+                "curve-http-c50-open-poisson.svg",
+                "latency-http-c50-open-poisson-25000-s.svg",
+                "latency-http-c50-open-poisson-50000-s.svg",
+                "latency-http-c50-open-poisson-100000-s.svg",
+                "cost-http-c50-open-poisson-25000-s.svg",
+                "cost-http-c50-open-poisson-50000-s.svg",
+                "cost-http-c50-open-poisson-100000-s.svg",
+                "index.html"
+            ]
+        );
+        let curve = &report.curves[0];
+        assert_eq!(curve.title, "http c=50 open poisson: p99 latency against achieved throughput");
+        chart::tests::elements(&curve.svg);
+        assert_eq!(curve.svg.matches(r#"class="series""#).count(), 3);
+        // Every run a point; the thread pool's three at 100k fell short.
+        assert_eq!(curve.svg.matches(r#"class="point"#).count(), 27);
+        assert_eq!(curve.svg.matches(r#"class="point hollow""#).count(), 3);
+        assert!(curve.caption.contains("(3 of 27 points)"), "{}", curve.caption);
+        assert!(!curve.caption.contains("probe") && !curve.svg.contains("objective"), "{}", curve.caption);
+        // A line per backend, one vertex per offered rate.
+        let lines: Vec<&str> = curve.svg.split(r#"class="line" d=""#).skip(1).collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.split('"').next().unwrap().matches('L').count() == 2), "{lines:?}");
+        assert!(curve.svg.contains(
+            "thread-pool: offered 100,000 req/s, achieved 59,998 req/s (60.0%), p99 50ms; did not keep up (run, \
+             repetition 2)"
+        ));
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+    }
+
+    /// One capacity search per repetition under p99 ≤ 1 ms, as the sweep
+    /// writes it: per backend a closed-loop estimate, open-loop probes, the
+    /// capacity row (none for a backend that found none) and runs at 50%
+    /// and 80% of the capacity.
+    fn capacity_search() -> Vec<Row> {
+        let mut rows = Vec::new();
+        let slo = |r: Row, phase| Row { phase, slo: "p99<=1000us".into(), ..r };
+        for rep in 1..=2u32 {
+            for (b, capacity) in [("epoll", Some(200e3 + f64::from(rep) * 1e3)), ("thread-pool", None)] {
+                rows.push(slo(
+                    Row { repetition: rep, ..row(b, Protocol::Http, 50, 250e3, 100.0) },
+                    crate::Phase::Probe,
+                ));
+                for rate in [100e3, 150e3, 200e3 + f64::from(rep) * 1e3, 250e3] {
+                    let passes = capacity.is_some_and(|c| rate <= c);
+                    let p99 = if passes { 500.0 } else { 5000.0 };
+                    rows.push(slo(open(b, rate, rate, p99, rep), crate::Phase::Probe));
+                }
+                if let Some(c) = capacity {
+                    rows.push(slo(open(b, c, c, 500.0, rep), crate::Phase::Capacity));
+                    for share in [0.5, 0.8] {
+                        rows.push(slo(open(b, c * share, c * share, 300.0, rep), crate::Phase::Run));
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn a_capacity_search_draws_probes_on_the_curve_and_says_none_found() {
+        let report = Report::of(&[input("search.csv", capacity_search())], false).unwrap();
+        let files: Vec<String> = report.files().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            files,
+            [
+                "curve-http-c50-open-poisson.svg",
+                "capacity-http-c50-p99-1000us.svg",
+                "latency-http-c50-capacity-p99-1000us.svg",
+                "latency-http-c50-open-poisson-at-50-of-capacity-p99-1000us.svg",
+                "latency-http-c50-open-poisson-at-80-of-capacity-p99-1000us.svg",
+                "cost-http-c50-capacity-p99-1000us.svg",
+                "cost-http-c50-open-poisson-at-50-of-capacity-p99-1000us.svg",
+                "cost-http-c50-open-poisson-at-80-of-capacity-p99-1000us.svg",
+                "index.html"
+            ]
+        );
+        // The curve: every open-loop probe and run (not the estimates, not
+        // the capacity rows), under the objective's line.
+        let curve = &report.curves[0];
+        chart::tests::elements(&curve.svg);
+        assert_eq!(curve.svg.matches(r#"class="series""#).count(), 2);
+        assert_eq!(curve.svg.matches(r#"class="point"#).count(), 2 * (4 + 4 + 2));
+        assert_eq!(curve.svg.matches(r#"class="objective""#).count(), 1);
+        assert!(curve.svg.contains(">objective: p99 ≤ 1ms</text>"));
+        assert!(
+            curve
+                .caption
+                .contains("16 capacity-search probes and runs at 50% and 80% of each capacity found"),
+            "{}",
+            curve.caption
+        );
+        assert!(curve.svg.contains("(run at 80% of the capacity found, repetition 2)"), "{}", curve.svg);
+        // The capacity bars: epoll's median of 201k and 202k; the thread
+        // pool's searches found none.
+        let bars = chart(&report.capacity, "capacity-http-c50-p99-1000us.svg");
+        chart::tests::elements(&bars.svg);
+        assert_eq!(bars.svg.matches(r#"class="series""#).count(), 2);
+        assert_eq!(bars.svg.matches(r#"class="bar""#).count(), 1);
+        assert!(bars.svg.contains(">201,500</text>"), "{}", bars.svg);
+        assert!(bars.svg.contains("thread-pool: no capacity found in 2 searches</title>none found</text>"));
+        assert!(bars.caption.contains("2 searches found no capacity"), "{}", bars.caption);
+        // The runs at a share of the capacity: one chart per share, both
+        // repetitions in it.
+        let half = chart(&report.latency, "latency-http-c50-open-poisson-at-50-of-capacity-p99-1000us.svg");
+        assert_eq!(
+            half.title,
+            "http c=50 open poisson at 50% of capacity p99<=1000us: latency by percentile"
+        );
+        assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+        assert!(report.notes[0].starts_with("left out 20 probe rows"), "{:?}", report.notes);
+        assert!(report.notes[0].ends_with("the latency–throughput curves draw them all the same"));
+
+        // --with-probes: no note, and the probes get cells of their own.
+        let report = Report::of(&[input("search.csv", capacity_search())], true).unwrap();
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+        assert!(report.latency.len() > 3);
+    }
+
+    /// An objective on p99.9 puts p99.9 on the curve, so that its line
+    /// bounds what is drawn; two objectives on different percentiles leave
+    /// p99 and say which objective is not drawn.
+    #[test]
+    fn the_curve_plots_the_percentile_its_objective_names() {
+        let on = |slo: &str, rows: Vec<Row>| -> Vec<Row> {
+            rows.into_iter()
+                .map(|r| if r.slo.is_empty() { r } else { Row { slo: slo.into(), lat_p999_us: 700.0, ..r } })
+                .collect()
+        };
+        let report = Report::of(&[input("a.csv", on("p99.9<=2000us", capacity_search()))], false).unwrap();
+        let curve = &report.curves[0];
+        assert_eq!(curve.title, "http c=50 open poisson: p99.9 latency against achieved throughput");
+        assert!(curve.svg.contains(">objective: p99.9 ≤ 2ms</text>") && curve.svg.contains(", p99.9 700µs"));
+        assert_eq!(report.capacity[0].title, "http c=50: capacity under p99.9 ≤ 2ms");
+
+        let mut rows = on("p99.9<=2000us", capacity_search());
+        rows.extend(capacity_search().into_iter().map(|r| Row { run_id: "sweep-2".into(), ..r }));
+        let report = Report::of(&[input("a.csv", rows)], false).unwrap();
+        let curve = &report.curves[0];
+        assert!(curve.title.contains(": p99 latency") && curve.svg.contains(">objective: p99 ≤ 1ms</text>"));
+        assert!(curve.caption.contains("Not drawn: the objective p99.9 ≤ 2ms"), "{}", curve.caption);
+        assert_eq!(report.capacity.len(), 2);
+    }
+
+    #[test]
+    fn only_probes_and_no_curve_is_an_error_saying_what_to_do() {
+        let rows: Vec<Row> = capacity_search()
+            .into_iter()
+            .filter(|r| r.phase == crate::Phase::Probe && r.mode == crate::Mode::Closed)
+            .collect();
+        let err = Report::of(&[input("estimates.csv", rows.clone())], false).err().unwrap().to_string();
+        assert!(
+            err.contains("estimates.csv has no complete rows but probes") && err.contains("--with-probes"),
+            "{err}"
+        );
+        assert!(Report::of(&[input("estimates.csv", rows)], true).is_ok());
     }
 }

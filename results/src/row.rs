@@ -188,16 +188,19 @@ pub struct Row {
     pub run_id: String,
     /// Which repetition of this configuration within `run_id` the row is, counting from 1.
     pub repetition: u32,
-    /// What the row is: `run`, a measured run (a plain run, or a point of an offered-load grid);
-    /// `probe`, a run a sweep's capacity search made only to find the capacity (`compare`, `gate`
-    /// and `report` leave these out unless asked); `capacity`, not a run but the result of one
+    /// What the row is: `run`, a measured run (a plain run, a point of an offered-load grid, or a
+    /// capacity search's run at a share of the capacity it found); `probe`, a run a sweep's
+    /// capacity search made only to find the capacity (`compare`, `gate` and `report` leave these
+    /// out unless asked, but for `report`'s latency–throughput curves, which always draw them);
+    /// `capacity`, not a run but the result of one
     /// capacity search (one per backend per repetition): its `target_rate` is the capacity found,
     /// the highest offered rate whose `achieved_rate` was at least 99% of `offered_rate` and whose
     /// latency met `slo`, and its other columns are those of the probe at that rate.
     pub phase: Phase,
-    /// The latency objective a `probe` or `capacity` row was judged against, normalised as a
-    /// percentile of the corrected latency and a bound in microseconds, e.g. `p99<=1000us`; empty
-    /// for a `run`.
+    /// The latency objective a `probe` or `capacity` row was judged against, or that of the
+    /// capacity search a `run` was offered a share of the capacity of, normalised as a percentile
+    /// of the corrected latency and a bound in microseconds, e.g. `p99<=1000us`; empty for any
+    /// other `run`.
     pub slo: String,
     /// Git revision of ringside that ran (commit hash, `-dirty` appended if the tree had
     /// uncommitted changes), or `unknown`.

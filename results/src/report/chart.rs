@@ -1,7 +1,9 @@
-//! The report's three kinds of chart, each a complete SVG document: lines
-//! with whiskers (throughput against connections), a latency percentile
-//! spectrum, and paired panels of stacked bars (the server's cost per
-//! request).
+//! The report's five kinds of chart, each a complete SVG document: lines
+//! with whiskers (throughput against connections), a latency–throughput
+//! curve (runs as points, hollow where the server fell behind, under a
+//! latency objective), bars with whiskers (capacity under an objective), a
+//! latency percentile spectrum, and paired panels of stacked bars (the
+//! server's cost per request).
 //!
 //! A chart is given figures already summarised (medians, ranges) and a
 //! [`Style`] per series; it decides nothing about the data. Every series is
@@ -54,11 +56,56 @@ pub(super) struct Costs {
     pub(super) n: usize,
 }
 
+/// One run on a latency–throughput curve.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct CurvePoint {
+    /// Requests per second offered (the schedule) and achieved (answers in
+    /// the window).
+    pub(super) offered: f64,
+    pub(super) achieved: f64,
+    /// The latency plotted, µs.
+    pub(super) latency: f64,
+    /// Whether the server kept up with the load offered; a point where it
+    /// did not is drawn hollow.
+    pub(super) kept_up: bool,
+    /// What the run was, for its tooltip: `probe, repetition 2`.
+    pub(super) what: String,
+}
+
+/// A series of a latency–throughput curve: its runs, and the line through
+/// them, (achieved, latency) in the order of the load offered.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Curve {
+    pub(super) style: Style,
+    pub(super) line: Vec<(f64, f64)>,
+    pub(super) points: Vec<CurvePoint>,
+}
+
+/// A latency objective drawn across a curve: `p99 ≤ 1ms` at 1000 µs.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Objective {
+    pub(super) label: String,
+    pub(super) bound_us: f64,
+}
+
+/// A series' capacities under one objective, over its searches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Capacities {
+    /// Median, smallest and largest capacity found, req/s (`x` unused);
+    /// `None` if no search found one.
+    pub(super) found: Option<Whisker>,
+    /// Searches run, and of them those that did not converge.
+    pub(super) searches: usize,
+    pub(super) unconverged: usize,
+}
+
 const CHAR_WIDTH: f64 = 7.0;
 const LEGEND_ROW: f64 = 20.0;
 const GRID: &str = "#e4e4e4";
 const AXIS: &str = "#555";
 const MUTED: &str = "#666";
+const OBJECTIVE: &str = "#333";
+const OBJECTIVE_DASH: &str = "6 4";
 
 /// Where the data goes inside a chart.
 #[derive(Clone, Copy, Debug)]
@@ -116,26 +163,10 @@ pub(super) fn throughput(id: &str, title: &str, series: &[(Style, Vec<Whisker>)]
         points.sort_by(|a, b| a.x.total_cmp(&b.x));
         let line: Vec<(f64, f64)> =
             points.iter().map(|p| (plot.px(&x_axis, p.x), plot.py(&y_axis, p.median))).collect();
-        polyline(&mut svg, &line, style);
+        polyline(&mut svg, &line, style, 2.0);
         for p in &points {
             let x = plot.px(&x_axis, p.x);
-            let (top, bottom) = (plot.py(&y_axis, p.max), plot.py(&y_axis, p.min));
-            let d = format!(
-                "M{} {}V{}M{} {}H{}M{} {}H{}",
-                Num(x),
-                Num(top),
-                Num(bottom),
-                Num(x - 4.0),
-                Num(top),
-                Num(x + 4.0),
-                Num(x - 4.0),
-                Num(bottom),
-                Num(x + 4.0)
-            );
-            svg.leaf(
-                "path",
-                &[("class", &"whisker"), ("d", &d), ("stroke", &style.colour), ("fill", &"none")],
-            );
+            whisker(&mut svg, x, plot.py(&y_axis, p.max), plot.py(&y_axis, p.min), style.colour);
             let tip = format!(
                 "{}, {} connections: {} req/s (min {}, max {}, {} runs)",
                 style.label,
@@ -150,6 +181,241 @@ pub(super) fn throughput(id: &str, title: &str, series: &[(Style, Vec<Whisker>)]
         svg.close();
     }
     legend.draw(&mut svg, 80.0, plot.bottom() + 50.0);
+    svg.finish()
+}
+
+/// A latency–throughput curve: x the achieved throughput (linear, from 0),
+/// y the latency `percentile` (`p99`) on a log scale; per series a line
+/// through `Curve::line` and a marker per run, filled where the server kept
+/// up and hollow where it did not; each objective a dashed horizontal line,
+/// labelled. A glossary under the legend says what the markers and the
+/// dashed line are.
+pub(super) fn curve(
+    id: &str,
+    title: &str,
+    percentile: &str,
+    series: &[Curve],
+    objectives: &[Objective],
+) -> String {
+    let width = 1100.0;
+    let achieved: Vec<f64> = series
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.achieved).chain(c.line.iter().map(|l| l.0)))
+        .collect();
+    let x_axis = Axis::linear_from_zero(&achieved, 8, axis::count_label);
+    let latencies: Vec<f64> = series
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.latency).chain(c.line.iter().map(|l| l.1)))
+        .chain(objectives.iter().map(|o| o.bound_us))
+        .collect();
+    let y_axis = Axis::log(&latencies, axis::micros_label)
+        .unwrap_or(Axis { scale: Scale::Log { min: 1.0, max: 10.0 }, ticks: Vec::new() });
+
+    let legend = Legend::new(series.iter().map(|c| &c.style), width - 90.0, Swatch::Line);
+    let plot = Plot { x: 80.0, y: 40.0, w: width - 110.0, h: 380.0 };
+    let glossary_top = plot.bottom() + 50.0 + legend.height;
+    let height = glossary_top + LEGEND_ROW + 10.0;
+    let mut svg = Svg::new(id, width, height, title);
+    heading(&mut svg, title, width);
+    y_frame(&mut svg, &plot, &y_axis, &format!("{percentile} latency (log scale)"));
+    x_frame(&mut svg, &plot, &x_axis, "achieved throughput (requests per second)");
+    for c in series {
+        series_group(&mut svg, &c.style);
+        let line: Vec<(f64, f64)> =
+            c.line.iter().map(|&(x, y)| (plot.px(&x_axis, x), plot.py(&y_axis, y))).collect();
+        // Thin and translucent: the runs are the data, the line only says
+        // which belong together (probes near a capacity make it zigzag).
+        svg.open("g", &[("stroke-opacity", &0.6)]);
+        polyline(&mut svg, &line, &c.style, 1.5);
+        svg.close();
+        for p in &c.points {
+            let tip = format!(
+                "{}: offered {} req/s, achieved {} req/s ({:.1}%), {percentile} {}{} ({})",
+                c.style.label,
+                axis::figure(p.offered),
+                axis::figure(p.achieved),
+                100.0 * p.achieved / p.offered.max(1e-9),
+                micros(p.latency),
+                if p.kept_up { "" } else { "; did not keep up" },
+                p.what
+            );
+            let (x, y) = (plot.px(&x_axis, p.achieved), plot.py(&y_axis, p.latency));
+            if p.kept_up {
+                marker(&mut svg, x, y, &c.style, &tip);
+            } else {
+                hollow_marker(&mut svg, x, y, c.style.colour, &tip);
+            }
+        }
+        svg.close();
+    }
+    // The objectives over the data, labelled at the right end above the
+    // line, on a white halo so that points under the label do not hide it.
+    for o in objectives {
+        let y = plot.py(&y_axis, o.bound_us);
+        svg.open("g", &[("class", &"objective")]);
+        svg.open(
+            "path",
+            &[
+                ("d", &format!("M{} {}H{}", Num(plot.x), Num(y), Num(plot.x + plot.w))),
+                ("stroke", &OBJECTIVE),
+                ("stroke-width", &1.5),
+                ("stroke-dasharray", &OBJECTIVE_DASH),
+            ],
+        );
+        svg.text("title", &[], &format!("objective: {}", o.label));
+        svg.close();
+        svg.text(
+            "text",
+            &[
+                ("x", &Num(plot.x + plot.w - 6.0)),
+                ("y", &Num(y - 6.0)),
+                ("text-anchor", &"end"),
+                ("font-weight", &"bold"),
+                ("fill", &OBJECTIVE),
+                ("stroke", &"#fff"),
+                ("stroke-width", &4),
+                ("paint-order", &"stroke"),
+            ],
+            &format!("objective: {}", o.label),
+        );
+        svg.close();
+    }
+    legend.draw(&mut svg, 80.0, plot.bottom() + 50.0);
+    glossary(&mut svg, 80.0, glossary_top, !objectives.is_empty());
+    svg.finish()
+}
+
+/// What a curve's marks mean, in a row under its legend.
+fn glossary(svg: &mut Svg, left: f64, top: f64, objective: bool) {
+    svg.open("g", &[("class", &"glossary"), ("fill", &MUTED)]);
+    let y = top + 6.0;
+    svg.leaf(
+        "circle",
+        &[("cx", &Num(left + 5.0)), ("cy", &Num(y)), ("r", &3.5), ("fill", &MUTED), ("stroke", &"#fff")],
+    );
+    let mut x = left + 14.0;
+    let kept = "a run that kept up";
+    svg.text("text", &[("x", &Num(x)), ("y", &Num(y + 4.0))], kept);
+    x += kept.chars().count() as f64 * CHAR_WIDTH + 24.0;
+    svg.leaf(
+        "circle",
+        &[
+            ("cx", &Num(x + 5.0)),
+            ("cy", &Num(y)),
+            ("r", &4),
+            ("fill", &"#fff"),
+            ("stroke", &MUTED),
+            ("stroke-width", &1.5),
+        ],
+    );
+    x += 14.0;
+    let hollow = "hollow: did not keep up (achieved below 99% of offered)";
+    svg.text("text", &[("x", &Num(x)), ("y", &Num(y + 4.0))], hollow);
+    x += hollow.chars().count() as f64 * CHAR_WIDTH + 24.0;
+    if objective {
+        svg.leaf(
+            "path",
+            &[
+                ("d", &format!("M{} {}h28", Num(x), Num(y))),
+                ("stroke", &OBJECTIVE),
+                ("stroke-width", &1.5),
+                ("stroke-dasharray", &OBJECTIVE_DASH),
+            ],
+        );
+        svg.text("text", &[("x", &Num(x + 34.0)), ("y", &Num(y + 4.0))], "latency objective");
+    }
+    svg.close();
+}
+
+/// Capacity under one objective: a bar per series at the median of the
+/// capacities its searches found, a whisker from the smallest to the
+/// largest, the median written on top; a series whose searches found none
+/// gets an empty slot marked `none found`.
+pub(super) fn capacity(id: &str, title: &str, series: &[(Style, Capacities)]) -> String {
+    let width = 545.0;
+    let plot_x = 80.0;
+    let plot_w = width - plot_x - 20.0;
+    let slot = plot_w / series.len().max(1) as f64;
+    let bar = (slot * 0.6).min(60.0);
+    let labels = BarLabels::new(series.iter().map(|(s, _)| s), plot_x, slot);
+    let plot = Plot { x: plot_x, y: 40.0, w: plot_w, h: 230.0 };
+    let height = plot.bottom() + labels.room + 10.0;
+    let tops: Vec<f64> = series.iter().filter_map(|(_, c)| c.found.map(|w| w.max)).collect();
+    let y_axis = Axis::linear_from_zero(&tops, 5, axis::count_label);
+    let mut svg = Svg::new(id, width, height, title);
+    heading(&mut svg, title, width);
+    y_frame(&mut svg, &plot, &y_axis, "capacity, req/s (whiskers: min–max)");
+    svg.leaf(
+        "path",
+        &[
+            ("d", &format!("M{} {}H{}", Num(plot.x), Num(plot.bottom()), Num(plot.x + plot.w))),
+            ("stroke", &AXIS),
+        ],
+    );
+    for (k, (style, c)) in series.iter().enumerate() {
+        let cx = plot.x + slot * (k as f64 + 0.5);
+        series_group(&mut svg, style);
+        let missed = c.searches - c.found.map_or(0, |w| w.n);
+        let missed_words = match (missed, c.unconverged) {
+            (0, _) => String::new(),
+            (m, 0) => format!("; none found in {m} of {} searches", c.searches),
+            (m, u) => format!("; none found in {m} of {} searches ({u} did not converge)", c.searches),
+        };
+        match c.found {
+            Some(w) => {
+                let top = plot.py(&y_axis, w.median);
+                let tip = format!(
+                    "{}: {} req/s, the median of {} capacities found (min {}, max {}){missed_words}",
+                    style.label,
+                    axis::figure(w.median),
+                    w.n,
+                    axis::figure(w.min),
+                    axis::figure(w.max),
+                );
+                rect(&mut svg, cx - bar / 2.0, top, bar, plot.bottom() - top, style, 0.85, &tip);
+                let whisker_top = plot.py(&y_axis, w.max);
+                whisker(&mut svg, cx, whisker_top, plot.py(&y_axis, w.min), "#222");
+                let figure = axis::figure(w.median);
+                if figure.chars().count() as f64 * 6.0 <= slot {
+                    svg.text(
+                        "text",
+                        &[
+                            ("x", &Num(cx)),
+                            ("y", &Num(whisker_top.min(top) - 5.0)),
+                            ("text-anchor", &"middle"),
+                            ("font-size", &11),
+                        ],
+                        &figure,
+                    );
+                }
+            }
+            None => {
+                svg.open(
+                    "text",
+                    &[
+                        ("class", &"none-found"),
+                        ("x", &Num(cx)),
+                        ("y", &Num(plot.bottom() - 6.0)),
+                        ("text-anchor", &"middle"),
+                        ("font-size", &11),
+                        ("fill", &MUTED),
+                    ],
+                );
+                let unconverged = if c.unconverged > 0 {
+                    format!(" ({} did not converge)", c.unconverged)
+                } else {
+                    String::new()
+                };
+                let tip =
+                    format!("{}: no capacity found in {} searches{unconverged}", style.label, c.searches);
+                svg.text("title", &[], &tip);
+                svg.content("none found");
+                svg.close();
+            }
+        }
+        labels.draw(&mut svg, cx, plot.bottom(), &style.label);
+        svg.close();
+    }
     svg.finish()
 }
 
@@ -182,7 +448,7 @@ pub(super) fn spectrum(id: &str, title: &str, series: &[(Style, [f64; 6])]) -> S
             .zip(latencies)
             .map(|(&(_, q), &v)| (plot.px(&x_axis, nines(q)), plot.py(&y_axis, v)))
             .collect();
-        polyline(&mut svg, &points, style);
+        polyline(&mut svg, &points, style, 2.0);
         for ((&(label, _), &v), &(x, y)) in PERCENTILES.iter().zip(latencies).zip(&points) {
             let tip = format!("{}: {label} {}", style.label, micros(v));
             marker(&mut svg, x, y, style, &tip);
@@ -202,18 +468,10 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
     let panel_w = (width - 2.0 * 80.0 - 40.0) / 2.0;
     let slot = panel_w / series.len().max(1) as f64;
     let bar = (slot * 0.7).min(60.0);
-    // Bar labels are turned 40° (their width reaching cos 40° ≈ 0.77 of
-    // it leftwards, their height sin 40° ≈ 0.64 of it down) unless they
-    // would then reach past the first bar's neighbour on the left or the
-    // chart's edge; then upright (90°).
-    // 11-pixel labels: about 6.2 pixels a character.
-    let longest = series.iter().map(|(s, _)| s.label.chars().count()).max().unwrap_or(0) as f64 * 6.2;
-    let upright = longest * 0.77 > 80.0 + slot / 2.0 - 10.0;
-    let (angle, label_room) = if upright { (90, longest + 20.0) } else { (40, longest * 0.64 + 20.0) };
-    let label_room = label_room.max(40.0);
+    let labels = BarLabels::new(series.iter().map(|(s, _)| s), 80.0, slot);
     let top = 40.0;
     let h = 230.0;
-    let height = top + h + label_room + 24.0;
+    let height = top + h + labels.room + 24.0;
     let mut svg = Svg::new(id, width, height, title);
     heading(&mut svg, title, width);
     type Part = fn(&Costs) -> Stack;
@@ -293,18 +551,7 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                     "n/a",
                 ),
             }
-            let ly = plot.bottom() + if upright { 8.0 } else { 14.0 };
-            svg.text(
-                "text",
-                &[
-                    ("x", &Num(cx)),
-                    ("y", &Num(ly)),
-                    ("text-anchor", &"end"),
-                    ("font-size", &11),
-                    ("transform", &format!("rotate(-{angle} {} {})", Num(cx), Num(ly))),
-                ],
-                &style.label,
-            );
+            labels.draw(&mut svg, cx, plot.bottom(), &style.label);
             svg.close();
         }
         svg.text(
@@ -316,9 +563,52 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
     svg.finish()
 }
 
+/// The series' labels under a row of bars, turned 40° (their width
+/// reaching cos 40° ≈ 0.77 of it leftwards, their height sin 40° ≈ 0.64 of
+/// it down) unless they would then reach past the first bar's neighbour on
+/// the left or the chart's edge; then upright (90°).
+struct BarLabels {
+    angle: u32,
+    /// The height they take under the bars.
+    room: f64,
+}
+
+impl BarLabels {
+    /// Labels for bars in slots `slot` wide, the first slot starting `left`
+    /// pixels from the chart's edge.
+    fn new<'a>(styles: impl Iterator<Item = &'a Style>, left: f64, slot: f64) -> BarLabels {
+        // 11-pixel labels: about 6.2 pixels a character.
+        let longest = styles.map(|s| s.label.chars().count()).max().unwrap_or(0) as f64 * 6.2;
+        let upright = longest * 0.77 > left + slot / 2.0 - 10.0;
+        let (angle, room) = if upright { (90, longest + 20.0) } else { (40, longest * 0.64 + 20.0) };
+        BarLabels { angle, room: room.max(40.0) }
+    }
+
+    /// `label` under the bar centred at `cx` on a baseline at `bottom`.
+    fn draw(&self, svg: &mut Svg, cx: f64, bottom: f64, label: &str) {
+        let ly = bottom + if self.angle == 90 { 8.0 } else { 14.0 };
+        svg.text(
+            "text",
+            &[
+                ("x", &Num(cx)),
+                ("y", &Num(ly)),
+                ("text-anchor", &"end"),
+                ("font-size", &11),
+                ("transform", &format!("rotate(-{} {} {})", self.angle, Num(cx), Num(ly))),
+            ],
+            label,
+        );
+    }
+}
+
+/// The chart's background and its title, in 15-pixel bold, smaller if it
+/// would not fit the width (about 8.6 pixels a character at 15; no smaller
+/// than 10, where the file name still tells the chart).
 fn heading(svg: &mut Svg, title: &str, width: f64) {
     svg.leaf("rect", &[("width", &Num(width)), ("height", &"100%"), ("fill", &"#fff")]);
-    svg.text("text", &[("x", &16), ("y", &22), ("font-size", &15), ("font-weight", &"bold")], title);
+    let fits = (width - 32.0) / (title.chars().count().max(1) as f64 * 8.6 / 15.0);
+    let size = fits.clamp(10.0, 15.0).floor();
+    svg.text("text", &[("x", &16), ("y", &22), ("font-size", &Num(size)), ("font-weight", &"bold")], title);
 }
 
 /// Horizontal grid lines at the y ticks, their labels, and the y axis'
@@ -398,7 +688,7 @@ fn series_group(svg: &mut Svg, style: &Style) {
     svg.open("g", &[("class", &"series"), ("data-series", &style.label)]);
 }
 
-fn polyline(svg: &mut Svg, points: &[(f64, f64)], style: &Style) {
+fn polyline(svg: &mut Svg, points: &[(f64, f64)], style: &Style, width: f64) {
     let mut d = String::new();
     for (i, (x, y)) in points.iter().enumerate() {
         d.push_str(&format!("{}{} {}", if i == 0 { 'M' } else { 'L' }, Num(*x), Num(*y)));
@@ -411,7 +701,7 @@ fn polyline(svg: &mut Svg, points: &[(f64, f64)], style: &Style) {
                 ("d", &d),
                 ("fill", &"none"),
                 ("stroke", &style.colour),
-                ("stroke-width", &2),
+                ("stroke-width", &width),
                 ("stroke-dasharray", &dash(style)),
             ],
         );
@@ -428,6 +718,24 @@ fn marker(svg: &mut Svg, x: f64, y: f64, style: &Style, tip: &str) {
             ("r", &3.5),
             ("fill", &style.colour),
             ("stroke", &"#fff"),
+        ],
+    );
+    svg.text("title", &[], tip);
+    svg.close();
+}
+
+/// A run that did not keep up: a ring in the series' colour.
+fn hollow_marker(svg: &mut Svg, x: f64, y: f64, colour: &str, tip: &str) {
+    svg.open(
+        "circle",
+        &[
+            ("class", &"point hollow"),
+            ("cx", &Num(x)),
+            ("cy", &Num(y)),
+            ("r", &4),
+            ("fill", &"#fff"),
+            ("stroke", &colour),
+            ("stroke-width", &1.5),
         ],
     );
     svg.text("title", &[], tip);
@@ -452,6 +760,23 @@ fn rect(svg: &mut Svg, x: f64, y: f64, w: f64, h: f64, style: &Style, opacity: f
     );
     svg.text("title", &[], tip);
     svg.close();
+}
+
+/// A whisker at `x` from `top` to `bottom` (pixels), with short caps.
+fn whisker(svg: &mut Svg, x: f64, top: f64, bottom: f64, stroke: &str) {
+    let d = format!(
+        "M{} {}V{}M{} {}H{}M{} {}H{}",
+        Num(x),
+        Num(top),
+        Num(bottom),
+        Num(x - 4.0),
+        Num(top),
+        Num(x + 4.0),
+        Num(x - 4.0),
+        Num(bottom),
+        Num(x + 4.0)
+    );
+    svg.leaf("path", &[("class", &"whisker"), ("d", &d), ("stroke", &stroke), ("fill", &"none")]);
 }
 
 fn dash(style: &Style) -> &str {
@@ -623,11 +948,132 @@ pub(super) mod tests {
         assert!(markup.contains(">15</text>") && markup.contains(">1.15</text>"), "{markup}");
     }
 
+    fn point(offered: f64, achieved: f64, latency: f64) -> CurvePoint {
+        CurvePoint {
+            offered,
+            achieved,
+            latency,
+            kept_up: achieved >= 0.99 * offered,
+            what: "run, repetition 1".into(),
+        }
+    }
+
+    /// The y positions of the labelled ticks in `markup`'s y axis, by label.
+    fn y_ticks(markup: &str) -> Vec<(String, f64)> {
+        let axis = &markup[markup.find(r#"<g class="y-axis">"#).unwrap()..];
+        let axis = &axis[..axis.find("</g>").unwrap()];
+        axis.split("<text ")
+            .skip(1)
+            .filter(|t| t.contains(r#"text-anchor="end""#))
+            .map(|t| {
+                let y = t.split("y=\"").nth(1).unwrap().split('"').next().unwrap().parse::<f64>().unwrap();
+                let label = t.split('>').nth(1).unwrap().trim_end_matches("</text").to_string();
+                (label, y)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn curve_has_a_log_latency_axis_an_objective_and_hollow_runs_that_did_not_keep_up() {
+        let epoll = Curve {
+            style: style("epoll", "#4e79a7", ""),
+            line: vec![(25e3, 250.0), (50e3, 300.0), (100e3, 900.0), (150e3, 40_000.0)],
+            points: vec![
+                point(25e3, 25e3, 250.0),
+                point(50e3, 50e3, 300.0),
+                point(100e3, 100e3, 900.0),
+                point(200e3, 150e3, 40_000.0),
+            ],
+        };
+        let pool = Curve {
+            style: style("thread-pool <&>", "#f28e2b", "7 4"),
+            line: vec![(25e3, 280.0), (48e3, 180_000.0)],
+            points: vec![point(25e3, 25e3, 280.0), point(50e3, 48e3, 180_000.0)],
+        };
+        let objective = Objective { label: "p99 ≤ 1ms".into(), bound_us: 1000.0 };
+        let markup =
+            curve("curve-http", "http c=50: p99 against throughput", "p99", &[epoll, pool], &[objective]);
+        let names = elements(&markup);
+        assert_eq!(names[0], "svg");
+        assert_eq!(count(&markup, r#"class="series""#), 2);
+        assert_eq!(count(&markup, r#"class="line""#), 2);
+        assert!(markup.contains(r#"data-series="thread-pool &lt;&amp;&gt;""#), "{markup}");
+        // Every run a marker; the two that fell short (achieved under 99%
+        // of offered) hollow, the rest filled.
+        assert_eq!(count(&markup, r#"class="point""#), 4);
+        assert_eq!(count(&markup, r#"class="point hollow""#), 2);
+        assert!(markup.contains(
+            "epoll: offered 200,000 req/s, achieved 150,000 req/s (75.0%), p99 40ms; did not keep up"
+        ));
+        assert!(markup.contains(
+            "epoll: offered 25,000 req/s, achieved 25,000 req/s (100.0%), p99 250µs (run, repetition 1)"
+        ));
+        // The objective: a dashed line and its label.
+        assert_eq!(count(&markup, r#"class="objective""#), 1);
+        assert_eq!(count(&markup, ">objective: p99 ≤ 1ms</text>"), 1);
+        assert!(markup.contains(&format!(r#"stroke-dasharray="{OBJECTIVE_DASH}""#)));
+        assert!(markup.contains(">hollow: did not keep up (achieved below 99% of offered)</text>"));
+        // 180 µs to 180 ms spans four decades: ticks at the powers of ten,
+        // evenly spaced from the bottom up.
+        let ticks = y_ticks(&markup);
+        let labels: Vec<&str> = ticks.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, ["100µs", "1ms", "10ms", "100ms", "1s"]);
+        let gaps: Vec<f64> = ticks.windows(2).map(|w| w[0].1 - w[1].1).collect();
+        assert!(gaps.iter().all(|g| (g - gaps[0]).abs() < 0.02 && *g > 0.0), "{gaps:?}");
+        // The x axis: achieved throughput from 0.
+        assert!(markup.contains(">0</text>") && markup.contains(">160k</text>"), "{markup}");
+        assert!(markup.contains(">achieved throughput (requests per second)</text>"));
+        assert!(markup.contains(">p99 latency (log scale)</text>"));
+    }
+
+    #[test]
+    fn curve_without_an_objective_says_nothing_of_one() {
+        let one = Curve {
+            style: style("epoll", "#4e79a7", ""),
+            line: vec![(25e3, 250.0), (50e3, 300.0)],
+            points: vec![point(25e3, 25e3, 250.0), point(50e3, 50e3, 300.0)],
+        };
+        let markup = curve("c", "grid", "p99", &[one], &[]);
+        elements(&markup);
+        assert_eq!(count(&markup, r#"class="objective""#), 0);
+        assert!(!markup.contains("latency objective"));
+        assert_eq!(count(&markup, r#"class="point hollow""#), 0);
+    }
+
+    #[test]
+    fn capacity_bars_have_whiskers_and_say_none_found() {
+        let found = |median: f64, n| Capacities {
+            found: Some(Whisker { x: 0.0, median, min: median * 0.8, max: median * 1.1, n }),
+            searches: 2,
+            unconverged: 0,
+        };
+        let series = [
+            (style("epoll", "#4e79a7", ""), found(160e3, 2)),
+            (style("io-uring", "#e15759", ""), found(200e3, 1)),
+            (style("thread-pool", "#f28e2b", ""), Capacities { found: None, searches: 2, unconverged: 1 }),
+        ];
+        let markup = capacity("capacity-http", "http c=50: capacity under p99 ≤ 1ms", &series);
+        elements(&markup);
+        assert_eq!(count(&markup, r#"class="series""#), 3);
+        assert_eq!(count(&markup, r#"class="bar""#), 2);
+        assert_eq!(count(&markup, r#"class="whisker""#), 2);
+        assert_eq!(count(&markup, "none found</text>"), 1);
+        assert!(markup.contains(">160,000</text>") && markup.contains(">200,000</text>"), "{markup}");
+        assert!(markup.contains(
+            "epoll: 160,000 req/s, the median of 2 capacities found (min 128,000, max 176,000)</title>"
+        ));
+        assert!(markup.contains("io-uring: 200,000 req/s, the median of 1 capacities found (min 160,000, max 220,000); none found in 1 of 2 searches</title>"), "{markup}");
+        assert!(markup.contains("thread-pool: no capacity found in 2 searches (1 did not converge)</title>"));
+        assert!(markup.contains(">200k</text>"), "{markup}");
+    }
+
     #[test]
     fn charts_without_data_are_still_documents() {
         elements(&throughput("a", "empty", &[]));
         elements(&spectrum("b", "empty", &[]));
         elements(&costs("c", "empty", &[]));
+        elements(&curve("e", "empty", "p99", &[], &[]));
+        elements(&capacity("f", "empty", &[]));
         let single =
             [(style("x", "#000", ""), vec![Whisker { x: 50.0, median: 0.0, min: 0.0, max: 0.0, n: 1 }])];
         let markup = throughput("d", "one point", &single);

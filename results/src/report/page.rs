@@ -56,9 +56,11 @@ pub(super) fn html(report: &Report) -> String {
         }
         let _ = write!(h, "{source} ({} rows, {} complete)", i.rows, i.complete);
     }
-    h.push_str(
-        ". Each figure is the median over the repetitions of a configuration; only complete runs are charted.",
-    );
+    h.push_str(". Each figure is the median over the repetitions of a configuration");
+    if !report.curves.is_empty() {
+        h.push_str(" (the latency–throughput curves also draw every run as a point)");
+    }
+    h.push_str("; only complete runs are charted.");
     if report.inputs.len() > 1 {
         h.push_str(" Series from several files are labelled <em>backend (file)</em>: a backend has one colour throughout, each file its own line dash.");
     }
@@ -71,36 +73,65 @@ pub(super) fn html(report: &Report) -> String {
         h.push_str("</ul>\n");
     }
     key(&mut h, &report.key);
-    h.push_str(
-        "<nav><a href=\"#throughput\">1. Throughput</a><a href=\"#latency\">2. Latency</a>\
-         <a href=\"#cost\">3. Server cost per request</a><a href=\"#environment\">4. Environment</a></nav>\n",
-    );
-    section(
-        &mut h,
-        "throughput",
-        "1. Throughput against connections",
-        "Requests per second the load generator completed in each run's measured window.",
-        &report.throughput,
-        true,
-    );
-    section(
-        &mut h,
-        "latency",
-        "2. Latency by percentile",
-        "Each run's latency percentiles, measured from when each request was due to leave, as HdrHistogram \
-         plots them: each step right is one more nine (90%, 99%, 99.9%…), the maximum last; latency on a log scale.",
-        &report.latency,
-        false,
-    );
-    section(
-        &mut h,
-        "cost",
-        "3. Server cost per request",
-        "The server process's CPU time and context switches over the window, divided by the requests it served.",
-        &report.costs,
-        true,
-    );
-    h.push_str("<section id=\"environment\">\n<h2>4. Environment</h2>\n");
+    // The chart sections that have charts, numbered in order, then the
+    // environment.
+    let sections: [(&str, &str, &str, &[Chart], bool); 5] = [
+        (
+            "throughput",
+            "Throughput against connections",
+            "Requests per second the load generator completed in each run's measured window.",
+            &report.throughput,
+            true,
+        ),
+        (
+            "curve",
+            "Latency against throughput",
+            "Open loop: the load generator offers requests on a schedule (the offered rate) whether or not the \
+             server keeps up, and counts the answers that arrive in the measured window (the achieved rate). \
+             Each point is one run at one offered rate, placed at the throughput the server achieved and the \
+             latency its requests saw, measured from when each was due to leave, so waiting to be sent counts. \
+             While a server keeps up, achieved equals offered and its latency rises slowly with the load; once \
+             it falls behind, achieved stays short of offered (hollow points) and latency grows by orders of \
+             magnitude, hence the log scale. Where a latency objective was set, the dashed line is its bound: \
+             a backend's capacity is the highest load it keeps up with below that line.",
+            &report.curves,
+            true,
+        ),
+        (
+            "capacity",
+            "Capacity under a latency objective",
+            "What each backend's capacity searches found: the highest offered rate it kept up with (achieved \
+             at least 99% of offered) while its latency met the objective.",
+            &report.capacity,
+            false,
+        ),
+        (
+            "latency",
+            "Latency by percentile",
+            "Each run's latency percentiles, measured from when each request was due to leave, as HdrHistogram \
+             plots them: each step right is one more nine (90%, 99%, 99.9%…), the maximum last; latency on a log \
+             scale.",
+            &report.latency,
+            false,
+        ),
+        (
+            "cost",
+            "Server cost per request",
+            "The server process's CPU time and context switches over the window, divided by the requests it served.",
+            &report.costs,
+            true,
+        ),
+    ];
+    let shown: Vec<_> = sections.iter().filter(|s| !s.3.is_empty()).collect();
+    h.push_str("<nav>");
+    for (n, (id, title, ..)) in shown.iter().enumerate() {
+        let _ = write!(h, "<a href=\"#{id}\">{}. {}</a>", n + 1, escape(title));
+    }
+    let _ = writeln!(h, "<a href=\"#environment\">{}. Environment</a></nav>", shown.len() + 1);
+    for (n, (id, title, intro, charts, wide)) in shown.iter().enumerate() {
+        section(&mut h, id, &format!("{}. {title}", n + 1), intro, charts, *wide);
+    }
+    let _ = writeln!(h, "<section id=\"environment\">\n<h2>{}. Environment</h2>", shown.len() + 1);
     h.push_str(&report.environment);
     h.push_str("</section>\n</body>\n</html>\n");
     h

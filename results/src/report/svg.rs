@@ -69,6 +69,11 @@ impl Svg {
         self.out.push('>');
     }
 
+    /// Text inside the element opened last, after what it holds so far.
+    pub(super) fn content(&mut self, text: &str) {
+        self.out.push_str(&escape(text));
+    }
+
     /// End the element opened last.
     pub(super) fn close(&mut self) {
         if let Some(tag) = self.open.pop() {
@@ -167,12 +172,13 @@ mod tests {
         svg.open("g", &[("data-series", &"x<y")]);
         svg.text("text", &[("x", &Num(1.0))], "1 < 2 & 3");
         svg.leaf("rect", &[("width", &Num(2.0))]);
+        svg.content("a>b");
         let markup = svg.finish();
         assert!(markup.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" id="a&quot;b""#), "{markup}");
         assert!(markup.contains("<title>&lt;t&gt;</title>"), "{markup}");
         assert!(
             markup.ends_with(
-                r#"<g data-series="x&lt;y"><text x="1">1 &lt; 2 &amp; 3</text><rect width="2"/></g></svg>"#
+                r#"<g data-series="x&lt;y"><text x="1">1 &lt; 2 &amp; 3</text><rect width="2"/>a&gt;b</g></svg>"#
             ),
             "{markup}"
         );
