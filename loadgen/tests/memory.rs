@@ -20,9 +20,12 @@ const RUNS: usize = 200;
 /// Runs before the baseline is taken: allocator arenas and thread caches
 /// reach their working size in the first few.
 const SETTLE: usize = 20;
-/// Growth allowed after the baseline. A buffer ring per load thread per
-/// run kept (4 MiB each, two threads here) exceeds it within two runs.
-const BOUND_KIB: u64 = 8 * 1024;
+/// Growth allowed after the baseline: 64 MiB. A buffer ring per load
+/// thread per run kept (4 MiB each, two threads here: 8 MiB a run, 1.4 GiB
+/// over the 180 runs measured) exceeds it within eight runs, while the
+/// allocator's own drift (new threads every run, each may get an arena)
+/// once reached 8.2 MiB in a full test run on a busy machine.
+const BOUND_KIB: u64 = 64 * 1024;
 
 /// An echo server in this process: a thread per connection, which ends
 /// when the load generator closes the connection.
@@ -120,5 +123,7 @@ fn two_hundred_runs_in_one_process_do_not_grow_its_memory() {
             );
         }
     }
-    assert!(measured > RUNS / 2, "only {measured} of {RUNS} runs measured any request");
+    // Requests went through: on a machine busy enough to deschedule the
+    // threads for a whole 30 ms window, still most runs measure some.
+    assert!(measured > RUNS / 10, "only {measured} of {RUNS} runs measured any request");
 }
