@@ -26,8 +26,9 @@
 #   defaults: -n 10 -r 5 -d 500ms -w 200ms -b epoll,io-uring -c 50 -m throughput,p99 -l 10 -t 15
 #   -o keeps every CSV, rules file and gate output in DIR (default: a temp dir,
 #   removed at the end).
-# Exit status: 0 no false alarm and every slowdown caught, 1 otherwise, 2 a
-# sweep or gate could not run.
+# Exit status (the ringside binaries' table): 0 no false alarm and every
+# slowdown caught, 4 otherwise (the gate failed the experiment), 1 a sweep or
+# gate could not run, 2 a bad command line.
 # Takes about RUNS x 4 sweeps of BACKENDS x REPS runs (10 runs: ~10 minutes).
 # Run it on a quiet machine: anything else running is noise it measures.
 set -euo pipefail
@@ -67,7 +68,7 @@ sweep_append() {
         >>"$csv.log" 2>&1; then
         echo "gate-experiment: the sweep into $csv failed (or a run was incomplete); its output:" >&2
         tail -n 20 "$csv.log" >&2
-        exit 2
+        exit 1
     fi
 }
 
@@ -92,14 +93,15 @@ sweep_pair() {
     done
 }
 
-# Gate $3 against baseline $2 with rules $1, output in $4; its exit status in $status.
+# Gate $3 against baseline $2 with rules $1, output in $4; its exit status in
+# $status (0 pass, 4 a regression; anything else: it could not judge).
 judge() {
     status=0
     $gate gate --rules "$1" --baseline "$2" "$3" >"$4" 2>&1 || status=$?
-    if ((status == 2)); then
+    if ((status != 0 && status != 4)); then
         echo "gate-experiment: the gate could not judge $3:" >&2
         cat "$4" >&2
-        exit 2
+        exit 1
     fi
 }
 
@@ -129,7 +131,7 @@ judge "$(measure server_cpu)" "$work/cal-base.csv" "$work/cal-base.csv" "$work/c
 declare -A cpu spin
 for b in "${backend_list[@]}"; do
     cpu[$b]=$(sed -nE "s/^ +[A-Z]+ +$b http c=[0-9]+: server_cpu ([0-9.]+) .*/\\1/p" "$work/cal-cpu.out")
-    [[ -n ${cpu[$b]} ]] || { echo "gate-experiment: no CPU per request for $b:" >&2; cat "$work/cal-cpu.out" >&2; exit 2; }
+    [[ -n ${cpu[$b]} ]] || { echo "gate-experiment: no CPU per request for $b:" >&2; cat "$work/cal-cpu.out" >&2; exit 1; }
     echo "  $b: ${cpu[$b]} us of server CPU per request"
 done
 
@@ -152,7 +154,7 @@ for attempt in 1 2 3 4 5; do
     ((short == 0)) && break
     if ((attempt == 5)); then
         echo "gate-experiment: could not make every backend $target% slower; is the server CPU-bound (is the load generator's CPU free)?" >&2
-        exit 2
+        exit 1
     fi
     share=$(awk -v s="$share" 'BEGIN { print s * 1.6 }')
 done
@@ -166,7 +168,7 @@ experiment() {
     for i in $(seq "$runs"); do
         sweep_pair "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "${flags[@]}"
         judge "$rules" "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "$work/$name-$i.out"
-        ((status == 1)) && alarms=$((alarms + 1))
+        ((status == 4)) && alarms=$((alarms + 1))
         changes "$work/$name-$i.out" | tee -a "$work/$name.changes" >"$work/$name-$i.changes"
         printf '  %s %2d/%d: gate exit %d;' "$name" "$i" "$runs" "$status"
         awk '{ printf " %s %s %s%% p=%s %s;", $1, $2, $3, $4, $5 }' "$work/$name-$i.changes"
@@ -201,4 +203,4 @@ for e in aa slow; do
     printf '%-10s %5d %7d %9d   %s\n' "$label" "$runs" "$alarms" "$expected" "$figures"
 done
 [[ -n $keep ]] && echo "   files: $work"
-((aa_alarms == 0 && slow_alarms == runs))
+((aa_alarms == 0 && slow_alarms == runs)) || exit 4

@@ -30,6 +30,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use platform::exit;
 use protocol::Protocol;
 use serde::Deserialize;
 use toml::Spanned;
@@ -86,8 +87,9 @@ r x B. The p printed is that test's. With too few runs to ever be
 significant (e.g. 3 against 3; use >= 5 repetitions) a rule cannot fail: it
 prints a WARNING, and --strict makes that an error.
 
-Exit status: 0 every rule passed, 1 a rule failed, 2 bad rules or input
-(or, with --strict, a warning).";
+Exit status (the table all ringside binaries share): 0 every rule passed;
+4 a rule failed (a regression); 1 bad rules or input, a rule that could not
+be judged, or with --strict a warning; 2 a bad command line.";
 
 /// The flags of `ringside-results gate`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +107,7 @@ pub struct Args {
     /// Results of an earlier run, which [[baseline]] rules compare against.
     #[arg(long, value_name = "BASE.csv")]
     pub baseline: Option<PathBuf>,
-    /// Make warnings errors (exit 2): a rule whose samples are too small to
+    /// Make warnings errors (exit 1): a rule whose samples are too small to
     /// ever fail, a workload missing from one side.
     #[arg(long)]
     pub strict: bool,
@@ -1091,24 +1093,25 @@ impl Tally {
         }
     }
 
-    /// 2 for errors (and warnings under `strict`), else 1 for failures,
-    /// else 0: a rule that could not be judged is worse than a failure, as
-    /// it hides what it was meant to catch.
+    /// [`exit::ERROR`] for errors (and warnings under `strict`), else
+    /// [`exit::REGRESSION`] for failures, else [`exit::OK`]: a rule that
+    /// could not be judged is worse than a failure, as it hides what it was
+    /// meant to catch.
     fn exit_status(&self, strict: bool) -> u8 {
         if self.error > 0 || (strict && self.warn > 0) {
-            2
+            exit::ERROR
         } else if self.fail > 0 {
-            1
+            exit::REGRESSION
         } else {
-            0
+            exit::OK
         }
     }
 
     fn summary(&self, rules: usize, strict: bool) -> String {
         let outcome = match self.exit_status(strict) {
-            0 if self.warn > 0 => "passed, with WARNINGS",
-            0 => "passed",
-            1 => "FAILED",
+            exit::OK if self.warn > 0 => "passed, with WARNINGS",
+            exit::OK => "passed",
+            exit::REGRESSION => "FAILED",
             _ => "ERROR",
         };
         let strict_note = if strict && self.warn > 0 { " (--strict: warnings are errors)" } else { "" };
@@ -1499,10 +1502,10 @@ connections_min = 50
         let mut t = Tally::default();
         t.add(Verdict::Pass);
         t.add(Verdict::Warn);
-        assert_eq!((t.exit_status(false), t.exit_status(true)), (0, 2));
+        assert_eq!((t.exit_status(false), t.exit_status(true)), (0, 1));
         t.add(Verdict::Fail);
-        assert_eq!(t.exit_status(false), 1);
+        assert_eq!(t.exit_status(false), 4);
         t.add(Verdict::Error);
-        assert_eq!(t.exit_status(false), 2);
+        assert_eq!(t.exit_status(false), 1);
     }
 }

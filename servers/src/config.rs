@@ -39,15 +39,14 @@ Serve echo, rr or http with one of ringside's server designs.
 
 Prints exactly one line `listening on <addr>` on stdout once it accepts
 connections (wait for it; do not sleep), serves until SIGINT or SIGTERM, then
-prints `stopped: <counters as JSON>` on stdout and exits 0. Exits 1 on an
-error, 2 on a bad command line, 3 if this kernel cannot run the configuration
-asked for (the message says which feature and which flag avoids it). The counters are
-also readable while it runs: an rr STATS request, GET /stats, or any HTTP
-request to --stats-listen (printed first as `stats on <addr>`).";
+prints `stopped: <counters as JSON>` on stdout and exits 0 (the exit statuses
+are at the end of --help). The counters are also readable while it runs: an rr
+STATS request, GET /stats, or any HTTP request to --stats-listen (printed first
+as `stats on <addr>`).";
 
 /// Flags every backend takes.
 #[derive(Parser, Debug)]
-#[command(name = "ringside-server", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = "ringside-server", version, about = ABOUT, long_about = LONG_ABOUT, after_help = platform::exit::TABLE)]
 pub struct Cli {
     /// Server design to run.
     #[arg(long, short)]

@@ -1,21 +1,25 @@
 //! ringside-server: run one server design until SIGINT/SIGTERM.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
+
+use platform::exit;
 
 use servers::backends;
 use servers::config;
 
 fn main() -> ExitCode {
-    // clap prints help, version and usage errors itself (exit code 2).
+    // clap prints help, version and usage errors itself (exit::USAGE).
     let matches = config::command(backends::ALL).get_matches();
     match run(&matches) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!("ringside-server: {e:#}");
             if e.downcast_ref::<platform::Unsupported>().is_some() {
                 ExitCode::from(platform::Unsupported::EXIT_CODE)
             } else {
-                ExitCode::FAILURE
+                ExitCode::from(exit::ERROR)
             }
         }
     }

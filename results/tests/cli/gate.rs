@@ -1,6 +1,6 @@
 //! `ringside-results gate` as CI runs it: the binary, on CSV files written
-//! with `results::append`, judged by its exit status (0 pass, 1 a
-//! regression, 2 bad rules or input).
+//! with `results::append`, judged by its exit status (0 pass, 4 a
+//! regression, 1 bad rules or input).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ fn exit_status_says_pass_regression_or_bad_input() {
     assert!(text.contains("PASS") && text.contains("gate passed"), "{text}");
 
     let (code, text) = status_and_output(&gate(&[r, &rules, baseline, &base, &slower]));
-    assert_eq!(code, 1, "{text}");
+    assert_eq!(code, 4, "{text}");
     assert!(text.contains("FAIL") && text.contains("-20.0%") && text.contains("p=0.008"), "{text}");
 
     // A closed stdout (`| head`, `| grep -q`) does not turn a regression
@@ -86,23 +86,23 @@ fn exit_status_says_pass_regression_or_bad_input() {
     drop(reader);
     let status =
         ringside_results("gate").args([r, &rules, baseline, &base, &slower]).stdout(writer).status().unwrap();
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(4));
 
     // 3 runs cannot fail: a warning, and an error under --strict.
     let (code, text) = status_and_output(&gate(&[r, &rules, baseline, &base3, &few]));
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("WARNING") && text.contains("CANNOT FAIL"), "{text}");
     let (code, _) = status_and_output(&gate(&[r, &rules, strict, baseline, &base3, &few]));
-    assert_eq!(code, 2);
+    assert_eq!(code, 1);
 
     // A baseline rule without --baseline.
     let (code, text) = status_and_output(&gate(&[r, &rules, &same]));
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 1, "{text}");
     assert!(text.contains("rules.toml line 1") && text.contains("--baseline"), "{text}");
 }
 
 #[test]
-fn bad_rules_and_bad_input_exit_2_saying_where() {
+fn bad_rules_and_bad_input_exit_1_saying_where() {
     let d = dir("bad");
     let data = csv(&d, "run.csv", &[("epoll", &FIVE, 1.0), ("io-uring", &FIVE, 1.2)]);
     let r = Path::new("--rules");
@@ -116,7 +116,7 @@ fn bad_rules_and_bad_input_exit_2_saying_where() {
         let path = d.join(format!("{name}.toml"));
         fs::write(&path, rules).unwrap();
         let (code, text) = status_and_output(&gate(&[r, &path, &data]));
-        assert_eq!(code, 2, "{name}: {text}");
+        assert_eq!(code, 1, "{name}: {text}");
         assert!(text.contains(message), "{name}: {text}");
     }
     // A broken CSV: the error names the file and the line.
@@ -132,6 +132,6 @@ fn bad_rules_and_bad_input_exit_2_saying_where() {
     let good = fs::read_to_string(&data).unwrap();
     fs::write(&broken, good.replacen(",http,", ",htp,", 1)).unwrap();
     let (code, text) = status_and_output(&gate(&[r, &rules, &broken]));
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 1, "{text}");
     assert!(text.contains("broken.csv line 2, column `protocol`"), "{text}");
 }
