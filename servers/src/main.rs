@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use platform::exit;
@@ -26,6 +27,15 @@ fn main() -> ExitCode {
 }
 
 fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    if matches.get_flag("list_backends") {
+        let mut out = io::stdout().lock();
+        // A closed stdout (`| head -1`) is not an error.
+        return match out.write_all(config::list_backends(backends::ALL).as_bytes()).and_then(|()| out.flush())
+        {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        };
+    }
     let (config, backend) = config::build(backends::ALL, matches)?;
     servers::serve(config, backend)
 }
