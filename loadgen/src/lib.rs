@@ -9,6 +9,7 @@ pub mod ctxsw;
 pub mod drive_epoll;
 pub mod drive_uring;
 pub mod engine;
+mod proc_usage;
 pub mod proto;
 pub mod report;
 pub mod run;
