@@ -26,10 +26,11 @@
 #   compare.md     the same as Markdown tables
 #   report/        index.html (self-contained) and one SVG per chart
 #
-# Exit status: the sweep's (0 all runs completed, 3 a run failed or a backend
-# was skipped: its rows are still written, compared and drawn), or 2 when the
-# build, the comparison or the report fails. Nothing already measured is
-# deleted on failure.
+# Exit status (the table of the README and of every ringside binary's --help):
+# the sweep's (0 all runs completed, 3 a run failed or a backend was skipped:
+# its rows are still written, compared and drawn), 1 when the build, the
+# sweep, the comparison or the report fails, 2 a bad command line. Nothing
+# already measured is deleted on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,7 +74,7 @@ if [[ -e "$out" ]]; then
 fi
 
 echo "== building (cargo build --release)"
-cargo build --release --locked --bins || { echo "bench.sh: the build failed" >&2; exit 2; }
+cargo build --release --locked --bins || { echo "bench.sh: the build failed" >&2; exit 1; }
 bin=target/release
 
 mkdir -p "$out"
@@ -83,7 +84,7 @@ sweep_status=0
 "$bin/ringside-loadgen" sweep --csv "$csv" "${sweep_args[@]}" || sweep_status=$?
 if [[ ! -s "$csv" ]]; then
     echo "bench.sh: the sweep wrote no results (exit $sweep_status); nothing to compare" >&2
-    exit "$(( sweep_status == 0 ? 2 : sweep_status ))"
+    exit "$(( sweep_status == 0 ? 1 : sweep_status ))"
 fi
 
 # The report first: it needs no baseline, so a compare that cannot run
@@ -105,7 +106,7 @@ for format in text markdown; do
         >"$out/compare.$ext.tmp"; then
         mv "$out/compare.$ext.tmp" "$out/compare.$ext"
     else
-        compare_status=2
+        compare_status=1
         rm -f "$out/compare.$ext.tmp"
         break
     fi
@@ -118,7 +119,7 @@ elif ((compare_status == 0)); then
 else
     echo "bench.sh: compare failed (is --baseline $baseline among the backends?); the results are in $csv" >&2
 fi
-((report_status == 0 && compare_status == 0)) || exit 2
+((report_status == 0 && compare_status == 0)) || exit 1
 
 echo
 echo "results:  $csv"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # For CI: build, run a short sweep, and judge it with `ringside-results gate`
 # against a rules file (and, for [[baseline]] rules, a baseline CSV). Exits
-# with the gate's status: 0 every rule passed, 1 a regression, 2 bad rules or
-# input. The sweep's CSV is kept (--csv) to upload as an artifact: a later
+# with the gate's status (the table every ringside binary's --help ends
+# with): 0 every rule passed, 4 a regression, 1 bad rules or input (or a
+# sweep that failed); 2 a bad command line. The sweep's CSV is kept (--csv) to upload as an artifact: a later
 # run can use it as its baseline. See docs/CI.md.
 #
 # Usage: scripts/ci-gate.sh --rules FILE [--baseline BASE.csv | --baseline-server PATH]
@@ -17,7 +18,7 @@
 #             machine's drift falls on both sides alike. Its rows go to
 #             OUT.baseline.csv. The most reliable baseline (docs/CI.md).
 # Fewer than 5 repetitions cannot show a significant change: the gate then
-# warns that its statistical rules cannot fail (--strict makes that exit 2).
+# warns that its statistical rules cannot fail (--strict makes that exit 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,10 +75,10 @@ sweep() {
     target/release/ringside-loadgen sweep "${flags[@]}" --repetitions "$n" --csv "$out" "$@" || status=$?
     case $status in
         0) ;;
-        # Some run failed or a backend was skipped; the rows are written, and
-        # the rules (e.g. a [[check]] with complete = true) decide.
+        # Incomplete: some run failed or a backend was skipped; the rows are
+        # written, and the rules (e.g. a [[check]] with complete = true) decide.
         3) echo "ci-gate: WARNING: the sweep reported a failed run or a skipped backend (exit 3); gating what it wrote" >&2 ;;
-        *) echo "ci-gate: the sweep failed (exit $status)" >&2; exit 2 ;;
+        *) echo "ci-gate: the sweep failed (exit $status)" >&2; exit 1 ;;
     esac
 }
 

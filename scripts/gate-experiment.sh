@@ -26,9 +26,11 @@
 #   defaults: -n 10 -r 5 -d 500ms -w 200ms -b epoll,io-uring -c 50 -m throughput,p99 -l 10 -t 15
 #   -o keeps every CSV, rules file and gate output in DIR (default: a temp dir,
 #   removed at the end).
-# Exit status: 0 no false alarm and every slowdown caught, 1 otherwise, 2 a
-# sweep or gate could not run.
+# Exit status (the ringside binaries' table): 0 no false alarm and every
+# slowdown caught, 4 otherwise (the gate failed the experiment), 1 a sweep or
+# gate could not run, 2 a bad command line.
 # Takes about RUNS x 4 sweeps of BACKENDS x REPS runs (10 runs: ~10 minutes).
+# Needs jq: the gate's verdicts are read from `gate --format json`.
 # Run it on a quiet machine: anything else running is noise it measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,7 @@ while getopts "n:r:d:w:b:c:m:l:t:o:" opt; do
     esac
 done
 
+command -v jq >/dev/null || { echo "gate-experiment: jq is needed (apt-get install jq)" >&2; exit 2; }
 cargo build --release --quiet --bin ringside-server --bin ringside-loadgen --bin ringside-results
 loadgen=target/release/ringside-loadgen
 gate=target/release/ringside-results
@@ -67,7 +70,7 @@ sweep_append() {
         >>"$csv.log" 2>&1; then
         echo "gate-experiment: the sweep into $csv failed (or a run was incomplete); its output:" >&2
         tail -n 20 "$csv.log" >&2
-        exit 2
+        exit 1
     fi
 }
 
@@ -92,20 +95,25 @@ sweep_pair() {
     done
 }
 
-# Gate $3 against baseline $2 with rules $1, output in $4; its exit status in $status.
+# Gate $3 against baseline $2 with rules $1, its JSON verdicts in $4 (stderr in
+# $4.err); its exit status in $status (0 pass, 4 a regression; anything else:
+# it could not judge).
 judge() {
     status=0
-    $gate gate --rules "$1" --baseline "$2" "$3" >"$4" 2>&1 || status=$?
-    if ((status == 2)); then
+    $gate gate --format json --rules "$1" --baseline "$2" "$3" >"$4" 2>"$4.err" || status=$?
+    if ((status != 0 && status != 4)); then
         echo "gate-experiment: the gate could not judge $3:" >&2
-        cat "$4" >&2
-        exit 2
+        cat "$4.err" "$4" >&2
+        exit 1
     fi
 }
 
-# "backend metric change% p verdict" for each judged workload of a gate output.
+# "backend metric change% p VERDICT" for each workload a gate output ($1, JSON)
+# judged statistically.
 changes() {
-    sed -nE 's/^ +(PASS|FAIL|WARNING) +([a-z-]+) http c=[0-9]+: ([a-z0-9_.]+) [^ ]+ -> [^ ]+( [a-z/]+)? \(([-+0-9.inf]+)%.*, p=([0-9.]+),.*/\2 \3 \5 \6 \1/p' "$1"
+    jq -r '.rules[] | .metric as $m | .findings[] | select(.p != null)
+           | [.workload.backend, $m, .delta_pct, .p, (.verdict | ascii_upcase)] | @tsv' "$1" \
+        | awk -F'\t' '{ printf "%s %s %+.1f %.3f %s\n", $1, $2, $3, $4, $5 }'
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -128,9 +136,9 @@ sweep "$work/cal-base.csv"
 judge "$(measure server_cpu)" "$work/cal-base.csv" "$work/cal-base.csv" "$work/cal-cpu.out"
 declare -A cpu spin
 for b in "${backend_list[@]}"; do
-    cpu[$b]=$(sed -nE "s/^ +[A-Z]+ +$b http c=[0-9]+: server_cpu ([0-9.]+) .*/\\1/p" "$work/cal-cpu.out")
-    [[ -n ${cpu[$b]} ]] || { echo "gate-experiment: no CPU per request for $b:" >&2; cat "$work/cal-cpu.out" >&2; exit 2; }
-    echo "  $b: ${cpu[$b]} us of server CPU per request"
+    cpu[$b]=$(jq -r --arg b "$b" '.rules[].findings[] | select(.workload.backend == $b) | .baseline // empty' "$work/cal-cpu.out")
+    [[ -n ${cpu[$b]} ]] || { echo "gate-experiment: no CPU per request for $b:" >&2; cat "$work/cal-cpu.out" >&2; exit 1; }
+    printf "  %s: %.2f us of server CPU per request\n" "$b" "${cpu[$b]}"
 done
 
 share=0.25
@@ -152,7 +160,7 @@ for attempt in 1 2 3 4 5; do
     ((short == 0)) && break
     if ((attempt == 5)); then
         echo "gate-experiment: could not make every backend $target% slower; is the server CPU-bound (is the load generator's CPU free)?" >&2
-        exit 2
+        exit 1
     fi
     share=$(awk -v s="$share" 'BEGIN { print s * 1.6 }')
 done
@@ -166,7 +174,7 @@ experiment() {
     for i in $(seq "$runs"); do
         sweep_pair "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "${flags[@]}"
         judge "$rules" "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "$work/$name-$i.out"
-        ((status == 1)) && alarms=$((alarms + 1))
+        ((status == 4)) && alarms=$((alarms + 1))
         changes "$work/$name-$i.out" | tee -a "$work/$name.changes" >"$work/$name-$i.changes"
         printf '  %s %2d/%d: gate exit %d;' "$name" "$i" "$runs" "$status"
         awk '{ printf " %s %s %s%% p=%s %s;", $1, $2, $3, $4, $5 }' "$work/$name-$i.changes"
@@ -201,4 +209,4 @@ for e in aa slow; do
     printf '%-10s %5d %7d %9d   %s\n' "$label" "$runs" "$alarms" "$expected" "$figures"
 done
 [[ -n $keep ]] && echo "   files: $work"
-((aa_alarms == 0 && slow_alarms == runs))
+((aa_alarms == 0 && slow_alarms == runs)) || exit 4

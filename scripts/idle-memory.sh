@@ -4,7 +4,7 @@
 # For each backend: start a fresh server (http, one loop/thread where that
 # applies, pinned to CPU 0), read its VmRSS, open N connections that each send
 # one request and read the answer (so every connection has been fully set up
-# and served once), then leave them idle, wait until the server counts all N
+# and served once), then leave them idle, check that the server counts all N
 # open, read VmRSS again and print the growth per connection.
 #
 # RSS is user-space memory only: kernel socket buffers and task structures are
@@ -15,6 +15,9 @@
 #   default: -n 10000 -b "epoll io-uring io-uring:--no-buf-ring tokio thread-per-conn"
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=idle-memory
+# shellcheck source=scripts/server-lib.sh
+source scripts/server-lib.sh
 
 conns=10000
 variants="epoll io-uring io-uring:--no-buf-ring tokio thread-per-conn"
@@ -36,12 +39,12 @@ command -v python3 >/dev/null || { echo "idle-memory: python3 is needed for the 
 
 cargo build --release --quiet --bin ringside-server
 server=target/release/ringside-server
-known=$($server --help | sed -n '/--backend/,/--protocol/p' | sed -n 's/^ *- \([a-z-]*\):.*/\1/p')
+known=$($server --list-backends | cut -f1)
 tmp=$(mktemp -d)
-pid= client=
+client=
 cleanup() {
     [[ -n $client ]] && kill "$client" 2>/dev/null
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    stop_server
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -80,29 +83,23 @@ for variant in $variants; do
     fi
     threads=(--threads 1)
     [[ $backend == thread-per-conn ]] && threads=()
-    taskset -c 0 $server --backend "$backend" --protocol http --listen 127.0.0.1:0 --stats-listen 127.0.0.1:0 \
-        --cores 0 "${threads[@]}" "${flags[@]}" >"$tmp/out" 2>"$tmp/err" &
-    pid=$!
-    for _ in $(seq 200); do grep -q '^listening on ' "$tmp/out" && break; sleep 0.05; done
-    addr=$(sed -n 's/^listening on //p' "$tmp/out")
-    stats=$(sed -n 's/^stats on //p' "$tmp/out")
-    [[ -n $addr ]] || { echo "idle-memory: $variant did not start:" >&2; cat "$tmp/err" >&2; exit 1; }
-    before=$(rss_kib "$pid")
+    start_server "$tmp/err" taskset -c 0 $server --backend "$backend" --protocol http --listen 127.0.0.1:0 \
+        --stats-listen 127.0.0.1:0 --cores 0 "${threads[@]}" "${flags[@]}"
+    addr=$server_addr stats=$server_stats
+    before=$(rss_kib "$server_pid")
     coproc CLIENT { exec timeout 120 taskset -c 1 python3 "$tmp/client.py" "${addr%:*}" "${addr##*:}" "$conns"; }
     client=$CLIENT_PID
     read -r ready <&"${CLIENT[0]}" || { echo "idle-memory: the client failed against $variant" >&2; exit 1; }
-    # Wait (up to 30 s) until the server itself counts every connection open.
-    for _ in $(seq 300); do
-        open=$(field conns_open "$(curl -sS "http://$stats/")")
-        [[ $open == "$conns" ]] && break
-        sleep 0.1
-    done
-    after=$(rss_kib "$pid")
+    # Every connection was answered, so the server has accepted and counted
+    # it (the stats port's own connection is not one of them): no waiting.
+    open=$(field conns_open "$(curl -sS "http://$stats/")")
+    [[ $open == "$conns" ]] || { echo "idle-memory: $variant counts $open connections open, not $conns" >&2; exit 1; }
+    after=$(rss_kib "$server_pid")
     awk -v v="$variant" -v n="$conns" -v b="$before" -v a="$after" \
         'BEGIN { printf "%-28s %8d %9d KiB %9d KiB %14.2f\n", v, n, b, a, (a - b) / n }'
     exec {CLIENT[1]}>&-
     kill "$client" 2>/dev/null || true
     wait "$client" 2>/dev/null || true
     client=
-    kill "$pid"; wait "$pid" || true; pid=
+    stop_server
 done

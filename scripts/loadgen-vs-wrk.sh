@@ -9,6 +9,9 @@
 # Usage: scripts/loadgen-vs-wrk.sh [-r REPS] [-d SECS] [-b BACKEND] [-c "50 500"] [-s CPU] [-w CPU]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=loadgen-vs-wrk
+# shellcheck source=scripts/server-lib.sh
+source scripts/server-lib.sh
 
 reps=5 secs=5 backend=epoll conns_list="50 500" server_cpu=0 client_cpu=1
 while getopts "r:d:b:c:s:w:" opt; do
@@ -23,8 +26,8 @@ for tool in wrk python3 taskset; do
 done
 cargo build --release --quiet --bin ringside-server --bin ringside-loadgen
 server=target/release/ringside-server loadgen=target/release/ringside-loadgen
-tmp=$(mktemp -d); pid=
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
+tmp=$(mktemp -d)
+cleanup() { stop_server; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 # Run a command; print "<cpu seconds> <its stdout on one line>".
@@ -39,12 +42,9 @@ print(u.ru_utime + u.ru_stime, " ".join(p.stdout.split()))
 PY
 }
 
-taskset -c "$server_cpu" $server --backend "$backend" --protocol http --listen 127.0.0.1:0 --cores "$server_cpu" \
-    >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$tmp/out" && break; sleep 0.05; done
-addr=$(sed -n 's/^listening on //p' "$tmp/out")
-[[ -n $addr ]] || { echo "loadgen-vs-wrk: the server did not start" >&2; cat "$tmp/err" >&2; exit 1; }
+start_server "$tmp/err" taskset -c "$server_cpu" $server --backend "$backend" --protocol http --listen 127.0.0.1:0 \
+    --cores "$server_cpu"
+addr=$server_addr
 
 printf '%-4s %-6s %-18s %12s %12s %12s\n' rep conns client requests req/s cpu_us/req
 : >"$tmp/rows"

@@ -133,11 +133,8 @@ fi
 # shellcheck disable=SC2086 # server_args is a list of flags
 server_pin=()
 [[ -z $server_cores ]] || server_pin=(--cores "$server_cores")
-"${server_cmd[@]}" --backend "$backend" --protocol "$protocol" "${server_pin[@]}" \
-    --listen "0.0.0.0:$port" --stats-listen "0.0.0.0:$((port + 1))" $server_args \
-    >"$tmp/server" 2>"$tmp/server.err" &
-pids+=($!)
-wait_listening "$tmp/server" "${pids[0]}"
+start_netns_server "$tmp/server.err" "${server_cmd[@]}" --backend "$backend" --protocol "$protocol" \
+    "${server_pin[@]}" --listen "0.0.0.0:$port" --stats-listen "0.0.0.0:$((port + 1))" $server_args
 
 start=$(($(date +%s) + start_in))
 echo "$me: run $run_id: $clients load generators against $backend, starting at $(date -u -d "@$start" +%H:%M:%SZ)"

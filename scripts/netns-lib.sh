@@ -5,6 +5,9 @@
 # The caller sets `me` (its name, for messages) and `tmp` (a scratch
 # directory), and calls `netns_trap` before making anything.
 
+# shellcheck source=scripts/server-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/server-lib.sh"
+
 made_ns=()   # namespaces to delete
 pids=()      # processes to stop (the server)
 
@@ -60,18 +63,10 @@ link_ns() {
     ip -n "$b" link set "$if_b" up
 }
 
-# wait_listening OUT PID: wait (up to 10 s) for the server's `listening on`
-# line in file OUT; fail with its stderr (OUT.err) if it exits or stays
-# silent. No fixed sleep: it polls the line the server prints once it
-# accepts.
-wait_listening() {
-    local out=$1 pid=$2
-    for _ in $(seq 200); do
-        grep -q '^listening on ' "$out" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "$me: the server did not start:" >&2
-    cat "$out.err" >&2
-    exit 1
+# start_netns_server ERRFILE CMD...: start the server (CMD, e.g. `ip netns
+# exec NS ringside-server ...`) and wait for its `listening on` line, blocking
+# on a read of its stdout (server-lib.sh); it is stopped by the cleanup.
+start_netns_server() {
+    start_server "$@" || exit 1
+    pids+=("$server_pid")
 }

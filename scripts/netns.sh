@@ -58,10 +58,8 @@ make_ns "$cns"
 link_ns "$sns" 10.78.0.1 "$cns" 10.78.0.2 "${name:0:11}-s" "${name:0:11}-c"
 
 # shellcheck disable=SC2086 # server_args is a list of flags
-ip netns exec "$sns" "$server" --backend "$backend" --protocol "$protocol" --cores "$server_cores" \
-    --listen 10.78.0.1:7878 --stats-listen 10.78.0.1:7879 $server_args >"$tmp/server" 2>"$tmp/server.err" &
-pids+=($!)
-wait_listening "$tmp/server" "${pids[0]}"
+start_netns_server "$tmp/server.err" ip netns exec "$sns" "$server" --backend "$backend" --protocol "$protocol" \
+    --cores "$server_cores" --listen 10.78.0.1:7878 --stats-listen 10.78.0.1:7879 $server_args
 
 status=0
 ip netns exec "$cns" "$loadgen" run --target 10.78.0.1:7878 --stats 10.78.0.1:7879 --protocol "$protocol" \

@@ -6,6 +6,9 @@
 # Needs: cargo, curl. Every server is stopped on exit, even on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=try-servers
+# shellcheck source=scripts/server-lib.sh
+source scripts/server-lib.sh
 
 command -v curl >/dev/null || { echo "try-servers: curl is needed (apt-get install curl)" >&2; exit 2; }
 if [[ "${1:-}" != "--no-build" ]]; then
@@ -15,43 +18,24 @@ server=target/release/ringside-server
 [[ -x $server ]] || { echo "try-servers: $server is missing; run without --no-build" >&2; exit 2; }
 
 tmp=$(mktemp -d)
-pid=
 cleanup() {
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    stop_server
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# Wait (up to 10 s) for the server's `listening on` line; print the address.
-wait_listening() {
-    local out=$1
-    for _ in $(seq 200); do
-        if grep -q '^listening on ' "$out"; then
-            sed -n 's/^listening on //p' "$out"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "try-servers: the server did not start:" >&2
-    cat "$tmp/err" >&2
-    return 1
-}
-
 json_field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" | tr -d '"'; }
 
-backends=$($server --help | sed -n '/--backend/,/--protocol/p' | sed -n 's/^ *- \([a-z-]*\):.*/\1/p')
+backends=$($server --list-backends | cut -f1)
 printf '%-16s %-15s %8s %8s %8s %10s\n' backend "GET /" requests threads ctx_vol cpu_us
 for backend in $backends; do
-    cores=(--cores 0)
-    $server --backend "$backend" --protocol http --listen 127.0.0.1:0 "${cores[@]}" \
-        >"$tmp/out" 2>"$tmp/err" &
-    pid=$!
-    addr=$(wait_listening "$tmp/out")
+    start_server "$tmp/err" $server --backend "$backend" --protocol http --listen 127.0.0.1:0 --cores 0
+    addr=$server_addr
     body=$(curl -sS --max-time 5 "http://$addr/")
     for _ in 1 2 3 4 5 6 7 8 9; do curl -sS --max-time 5 -o /dev/null "http://$addr/"; done
     stats=$(curl -sS --max-time 5 "http://$addr/stats")
-    kill "$pid"; wait "$pid"; pid=
+    stop_server
+    ((server_status == 0)) || { echo "$me: $backend exited with status $server_status:" >&2; cat "$tmp/err" >&2; exit 1; }
     cpu=$(( $(json_field cpu_user_us <<<"$stats") + $(json_field cpu_sys_us <<<"$stats") ))
     printf '%-16s %-15s %8s %8s %8s %10s\n' "$backend" "$body" \
         "$(json_field requests <<<"$stats")" "$(json_field threads <<<"$stats")" \
@@ -59,4 +43,4 @@ for backend in $backends; do
 done
 echo
 echo "Each server: 10 requests with curl, counters from its GET /stats."
-echo "See README.md for wrk runs and what the columns show."
+echo "See README.md for what the columns show."

@@ -5,6 +5,11 @@
 # read just before and just after the run). Backends are interleaved within
 # each repetition; a fresh server per run.
 #
+# The sweep (`ringside-loadgen sweep`, scripts/bench.sh) measures the same
+# with statistics; this script exists to see the backends through a client
+# that is not ringside's and that people know, wrk, so that no figure rests
+# on ringside's load generator alone (README: "What each design costs").
+#
 # wrk counts a request not answered within its timeout (-T, default 2s, as
 # wrk's) as a "timeout" error; the p99 and max columns show the tail either
 # way.
@@ -13,6 +18,9 @@
 # Needs: wrk, curl, taskset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=wrk-backends
+# shellcheck source=scripts/server-lib.sh
+source scripts/server-lib.sh
 
 conns=50 secs=3 reps=1 server_cpu=0 wrk_cpu=1 timeout=2s
 while getopts "c:d:r:T:s:w:" opt; do
@@ -31,16 +39,15 @@ done
 cargo build --release --quiet --bin ringside-server
 server=target/release/ringside-server
 tmp=$(mktemp -d)
-pid=
 cleanup() {
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    stop_server
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$2"; }
 
-backends=$($server --help | sed -n '/--backend/,/--protocol/p' | sed -n 's/^ *- \([a-z-]*\):.*/\1/p')
+backends=$($server --list-backends | cut -f1)
 printf '%-4s %-16s %6s %10s %7s %7s %10s %10s %10s %9s %9s\n' \
     rep backend conns "req/s" errors non2xx p99 max cpu_us/req vcs/req ics/req
 for rep in $(seq "$reps"); do
@@ -48,15 +55,12 @@ for rep in $(seq "$reps"); do
         flags=(--backend "$backend" --protocol http --listen 127.0.0.1:0 --cores "$server_cpu")
         # The pool must hold every connection or the extra ones starve (by design).
         [[ $backend == thread-pool ]] && flags+=(--threads "$(( conns > 64 ? conns : 64 ))")
-        taskset -c "$server_cpu" $server "${flags[@]}" "${extra[@]}" >"$tmp/out" 2>"$tmp/err" &
-        pid=$!
-        for _ in $(seq 200); do grep -q '^listening on ' "$tmp/out" && break; sleep 0.05; done
-        addr=$(sed -n 's/^listening on //p' "$tmp/out")
-        [[ -n $addr ]] || { echo "wrk-backends: $backend did not start:" >&2; cat "$tmp/err" >&2; exit 1; }
+        start_server "$tmp/err" taskset -c "$server_cpu" $server "${flags[@]}" "${extra[@]}"
+        addr=$server_addr
         before=$(curl -sS "http://$addr/stats")
         taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${secs}s" --timeout "$timeout" --latency "http://$addr/" >"$tmp/wrk"
         after=$(curl -sS "http://$addr/stats")
-        kill "$pid"; wait "$pid" || true; pid=
+        stop_server
         rps=$(sed -n 's/^Requests\/sec: *//p' "$tmp/wrk")
         p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk")
         max=$(awk '$1 == "Latency" && NF >= 4 { print $4; exit }' "$tmp/wrk")

@@ -2,13 +2,21 @@
 //! threads, closed and open loop, latency from the intended send time in HDR
 //! histograms, and the server's and its own CPU and context switches per
 //! request.
+//!
+//! `unsafe` is denied here except in [`drive_uring`], whose submissions
+//! lend the kernel buffers and which unregisters the buffer ring once
+//! nothing is in flight.
+
+#![deny(unsafe_code)]
 
 pub mod capacity;
 pub mod csv_row;
 pub mod ctxsw;
 pub mod drive_epoll;
+#[allow(unsafe_code)]
 pub mod drive_uring;
 pub mod engine;
+mod proc_usage;
 pub mod proto;
 pub mod report;
 pub mod run;

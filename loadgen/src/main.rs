@@ -4,6 +4,8 @@
 //! as a clap `Args` struct) and an arm in [`dispatch`]; the work itself
 //! belongs in the library, so tests can reach it.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,9 +13,15 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Parser, Subcommand};
 use loadgen::{csv_row, ctxsw, report, run, sweep};
+use platform::exit;
 
 #[derive(Debug, Parser)]
-#[command(name = "ringside-loadgen", version, about = "Drive a ringside server with load and measure it")]
+#[command(
+    name = "ringside-loadgen",
+    version,
+    about = "Drive a ringside server with load and measure it",
+    after_help = exit::TABLE
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,8 +39,8 @@ enum Command {
     /// protocols, connection counts, sizes and repetitions (backends
     /// interleaved within each repetition, a fresh server per run); print a
     /// comparison table and append one CSV row per run. Exit 0 if every
-    /// run completed, 3 if any failed or a backend was skipped (the results
-    /// are still written).
+    /// run completed, 3 (incomplete) if any failed or a backend was skipped
+    /// (the results are still written).
     Sweep(Box<sweep::SweepArgs>),
 }
 
@@ -52,7 +60,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ringside-loadgen: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::ERROR)
         }
     }
 }
@@ -62,19 +70,20 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_once(&args),
         Command::Sweep(args) => {
             let outcome = sweep::sweep(&args, stop_on_signal()?)?;
-            Ok(if outcome.all_complete() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+            Ok(ExitCode::from(if outcome.all_complete() { exit::OK } else { exit::INCOMPLETE }))
         }
         Command::Ctxsw(args) => {
             let cal = ctxsw::calibrate(&args.options)?;
             let text = if args.json { serde_json::to_string(&cal)? } else { cal.to_string() };
             print(&text)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(exit::OK))
         }
     }
 }
 
 /// `run`: one measured run, its summary, and the files asked for. Exit 0,
-/// or 3 when the run was cut short (what was measured is still written).
+/// or 3 (incomplete) when the run was cut short (what was measured is
+/// still written).
 fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
     // Refuse an unwritable destination before measuring, not after.
     if let Some(path) = &args.csv {
@@ -96,7 +105,7 @@ fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
         results::append(path, &csv_row::row(&r, &context))?;
         eprintln!("ringside-loadgen: appended a row to {}", path.display());
     }
-    Ok(if r.incomplete.is_some() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(ExitCode::from(if r.incomplete.is_some() { exit::INCOMPLETE } else { exit::OK }))
 }
 
 /// The first Ctrl-C (or SIGTERM) sets the flag returned: the run or sweep

@@ -7,7 +7,9 @@
 //! progress line a second; at the end (or on Ctrl-C, or when every
 //! connection has failed) read the counters again, merge the threads'
 //! histograms and report. Whatever was measured is reported and written,
-//! flagged incomplete when the run was cut short.
+//! flagged incomplete when the run was cut short. A server that keeps no
+//! counters (`--server-pid`) has its CPU time and switches read from
+//! `/proc` at the same two moments instead ([`crate::proc_usage`]).
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ use hdrhistogram::Histogram;
 use protocol::{Protocol, Stats, Work};
 
 use crate::engine::{self, Arrival, Engine, Errors, Interval, Mode, Outcome, Plan};
+use crate::proc_usage::Usage;
 use crate::proto::Shape;
 use crate::server_stats::{self, PerRequest, Source};
 
@@ -108,10 +111,24 @@ pub struct RunArgs {
     /// Do not read the server's counters: for servers that are not
     /// ringside's (nginx, a hand-written one), which do not answer
     /// `GET /stats` or an rr STATS request with them. The run then reports
-    /// no server CPU or context switches per request, and no backend; its
-    /// responses are still checked as always.
+    /// no server CPU or context switches per request (give --server-pid
+    /// instead to read them from /proc), and no backend; its responses are
+    /// still checked as always.
     #[arg(long, conflicts_with = "stats")]
     pub no_server_counters: bool,
+
+    /// Read a server's CPU time and context switches from /proc instead of
+    /// its counters: for a server on this host that keeps none (nginx, a
+    /// hand-written one). At the window's start and end, where a ringside
+    /// server's counters are read: utime + stime of the process (every
+    /// thread, exited ones included) and of the children it waited for,
+    /// from /proc/PID/stat (10 ms ticks), and each live thread's voluntary
+    /// and involuntary switches from /proc/PID/task/*/status. Per request
+    /// over the answers received in the window. Repeat for a server of
+    /// several processes (nginx's master and worker). No counters are read
+    /// from the server, as with --no-server-counters.
+    #[arg(long = "server-pid", value_name = "PID", conflicts_with_all = ["stats", "no_server_counters"])]
+    pub server_pid: Vec<u32>,
 
     /// Append one result row to this CSV file (header once).
     #[arg(long, value_name = "FILE")]
@@ -513,7 +530,11 @@ fn validate(args: &RunArgs) -> anyhow::Result<Setup> {
         work: args.work,
         host: addr.to_string(),
     };
-    let source = if args.no_server_counters { None } else { Source::new(addr, args.protocol, args.stats) };
+    let source = if args.no_server_counters || !args.server_pid.is_empty() {
+        None
+    } else {
+        Source::new(addr, args.protocol, args.stats)
+    };
     Ok(Setup { addr, threads, cores, shape, source, notes: Vec::new(), switch_cost: None })
 }
 
@@ -540,6 +561,20 @@ fn first_counters(args: &RunArgs, setup: &mut Setup) -> anyhow::Result<()> {
         },
         None if args.no_server_counters => {
             setup.notes.push("server counters not read (--no-server-counters)".to_string());
+            None
+        }
+        None if !args.server_pid.is_empty() => {
+            // The processes must exist now: a wrong pid is an error before
+            // any load, not a run without figures.
+            Usage::read(&args.server_pid)
+                .context("--server-pid wants the process id of a server running on this host")?;
+            let named: Vec<String> =
+                args.server_pid.iter().map(|&p| format!("{p} ({})", Usage::name(p))).collect();
+            setup.notes.push(format!(
+                "server counters not read; server CPU and switches from /proc of pid {} (--server-pid), per \
+                 answer received in the window",
+                named.join(", ")
+            ));
             None
         }
         None => {
@@ -709,6 +744,10 @@ struct Window {
     client_after: Stats,
     server_before: Option<Stats>,
     server_after: Option<Stats>,
+    /// `--server-pid`: the server's /proc figures at the window's start
+    /// and end.
+    proc_before: Option<Usage>,
+    proc_after: Option<Usage>,
     /// How long the first and the second read of the server's counters
     /// took, and when (since the window's start) the second was sent.
     read_before: Duration,
@@ -748,6 +787,7 @@ fn window(
         None => None,
     };
     let read_before = read_started.elapsed();
+    let proc_before = read_proc(&args.server_pid, "start", &mut notes);
     let mut progress =
         match Progress::new(setup.threads, args.hlog.as_deref(), started, args.quiet, args.duration) {
             Ok(p) => p,
@@ -783,6 +823,7 @@ fn window(
         _ => None,
     };
     let read_after = read_started.elapsed();
+    let proc_after = proc_before.as_ref().and_then(|_| read_proc(&args.server_pid, "end", &mut notes));
     progress.notes.extend(notes);
     (
         Window {
@@ -792,12 +833,25 @@ fn window(
             client_after,
             server_before,
             server_after,
+            proc_before,
+            proc_after,
             read_before,
             read_after,
             after_sent,
         },
         progress,
     )
+}
+
+/// `--server-pid`'s figures now, if any were asked for; a failure is a
+/// note (the server may have exited), not an error.
+fn read_proc(pids: &[u32], when: &str, notes: &mut Vec<String>) -> Option<Usage> {
+    if pids.is_empty() {
+        return None;
+    }
+    Usage::read(pids)
+        .map_err(|e| notes.push(format!("server /proc figures unavailable at the {when}: {e}")))
+        .ok()
 }
 
 /// Wait for the threads (they drain after the window), merge what they
@@ -878,7 +932,12 @@ fn collect(
         notes.push(format!("first bad answer: {bad}"));
     }
     answers_per_conn.sort_unstable();
-    let server = server_per_request(args, &source, &w, window, answered_in_window, &mut notes);
+    let server = match (&w.proc_before, &w.proc_after) {
+        // The server counts no requests for us: per answer in the window,
+        // the same span, as for echo.
+        (Some(b), Some(a)) => Some(Usage::per_request(b, a, answered_in_window)),
+        _ => server_per_request(args, &source, &w, window, answered_in_window, &mut notes),
+    };
     let client = PerRequest::between(&w.client_before, &w.client_after, answered_in_window);
     Ok(Report {
         args: args.clone(),

@@ -214,3 +214,57 @@ fn a_server_without_ringside_counters_is_measured_with_no_server_counters() {
     let out = loadgen(&["run", "--target", &addr, "--no-server-counters", "--stats", &addr]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `--server-pid`: the server columns from /proc, here of this test process,
+/// whose threads serve the foreign server's connections.
+#[test]
+fn a_server_without_counters_is_measured_from_proc_with_server_pid() {
+    let addr = foreign_http_server();
+    let pid = std::process::id().to_string();
+    let csv = std::env::temp_dir().join(format!("ringside-server-pid-{}.csv", std::process::id()));
+    let _ = std::fs::remove_file(&csv);
+    let out = loadgen(&[
+        "run",
+        "--target",
+        &addr,
+        "-c",
+        "2",
+        "--warmup",
+        "0s",
+        "-d",
+        "300ms",
+        "--no-calibrate",
+        "-q",
+        "--server-pid",
+        &pid,
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("  Server     per request: CPU "), "{stdout}");
+    let rows = results::read(&csv).expect("the row was written");
+    let _ = std::fs::remove_file(&csv);
+    let r = &rows[0];
+    assert!(r.requests > 10 && r.complete, "{r:?}");
+    assert!(r.server_cpu_user_us + r.server_cpu_sys_us > 0.0, "{r:?}");
+    assert_eq!((r.backend.as_str(), r.server_requests), ("", 0), "no counters were read: {r:?}");
+    assert!(r.note.contains(&format!("from /proc of pid {pid} (")), "{}", r.note);
+
+    // A process that does not exist is an error before any load; a stats
+    // address or --no-server-counters with it, a usage error.
+    let out = loadgen(&["run", "--target", &addr, "--no-calibrate", "--server-pid", "4294967295"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--server-pid wants the process id of a server running on this host"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/proc/4294967295"), "{stderr}");
+    for other in [&["--stats", &addr][..], &["--no-server-counters"]] {
+        let mut args = vec!["run", "--target", &addr, "--server-pid", &pid];
+        args.extend(other);
+        let out = loadgen(&args);
+        assert_eq!(out.status.code(), Some(2), "{other:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

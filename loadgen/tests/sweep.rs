@@ -118,8 +118,9 @@ fn tiny_sweep() {
     let _ = std::fs::remove_file(&csv);
 }
 
-/// A server that exits 3 (this kernel cannot run it) is skipped for the
-/// rest of the sweep, with its reason; the others still run; exit 3.
+/// A server that exits with `exit::UNSUPPORTED` (this kernel cannot run
+/// it) is skipped for the rest of the sweep, with its reason; the others
+/// still run; the sweep exits `exit::INCOMPLETE`.
 #[test]
 fn unsupported_backend_is_skipped_with_its_reason() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -130,16 +131,18 @@ fn unsupported_backend_is_skipped_with_its_reason() {
     let dir = std::env::temp_dir().join(format!("ringside-sweep-fake-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fake = dir.join("server");
-    // Lists a backend `nokernel` that always exits 3; the rest is the real
-    // server.
+    // Lists a backend `nokernel` that always exits unsupported, both as
+    // --list-backends and as --help list them; the rest is the real server.
     let script = format!(
         "#!/bin/sh\n\
+         if [ \"$1\" = --list-backends ]; then printf 'nokernel\\tx\\nepoll\\ty\\n'; exit 0; fi\n\
          if [ \"$1\" = --help ]; then\n\
            printf 'Options:\\n  -b, --backend <BACKEND>\\n          Possible values:\\n          - nokernel: x\\n          - epoll: y\\n\\n  -p, --protocol <P>\\n'\n\
            exit 0\n\
          fi\n\
-         if [ \"$2\" = nokernel ]; then echo 'io_uring is disabled here; use --backend epoll' >&2; exit 3; fi\n\
+         if [ \"$2\" = nokernel ]; then echo 'io_uring is disabled here; use --backend epoll' >&2; exit {}; fi\n\
          exec '{}' \"$@\"\n",
+        platform::exit::UNSUPPORTED,
         server.display()
     );
     std::fs::write(&fake, script).unwrap();
@@ -167,12 +170,17 @@ fn unsupported_backend_is_skipped_with_its_reason() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("skipping nokernel for the rest of the sweep"), "{stderr}");
-    assert!(
-        stdout.contains("nokernel         n/a (skipped: this kernel cannot run it (exit status 3)"),
-        "{stdout}"
+    assert_eq!(
+        out.status.code(),
+        Some(platform::exit::INCOMPLETE.into()),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    assert!(stderr.contains("skipping nokernel for the rest of the sweep"), "{stderr}");
+    let skipped = format!(
+        "nokernel         n/a (skipped: this kernel cannot run it (exit status {})",
+        platform::exit::UNSUPPORTED
+    );
+    assert!(stdout.contains(&skipped), "{stdout}");
     assert!(stdout.contains("Skipped backends:\n  nokernel: this kernel cannot run it"), "{stdout}");
     assert!(stdout.contains("io_uring is disabled here"), "{stdout}");
     // One failed row for nokernel, then only epoll: rep 1 and rep 2.

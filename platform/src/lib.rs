@@ -1,6 +1,7 @@
 //! platform: what both ringside binaries need from the machine — CPU lists
-//! and pinning, the io_uring buffer ring, the unsupported-kernel exit code —
-//! and the command-line values they share.
+//! and pinning, the io_uring buffer ring, the unsupported-kernel error —
+//! the command-line values they share, and the exit statuses of all three
+//! binaries.
 //!
 //! It sits below `servers` and `loadgen` so that neither depends on the
 //! other: the load generator needs these and nothing else of the server
@@ -15,17 +16,18 @@
 pub mod bufring;
 pub mod cli;
 pub mod cpus;
+pub mod exit;
 
 /// This kernel (or its settings) cannot run the configuration asked for:
 /// a missing io_uring feature, io_uring disabled. `ringside-server` exits
-/// with [`Unsupported::EXIT_CODE`] for it, so scripts, tests and the
-/// load generator's sweep can tell it from a failure and skip with the
-/// reason.
+/// with [`Unsupported::EXIT_CODE`] ([`exit::UNSUPPORTED`]) for it, so
+/// scripts, tests and the load generator's sweep can tell it from a
+/// failure and skip with the reason.
 #[derive(Debug)]
 pub struct Unsupported(pub String);
 
 impl Unsupported {
-    pub const EXIT_CODE: u8 = 3;
+    pub const EXIT_CODE: u8 = exit::UNSUPPORTED;
 }
 
 impl std::fmt::Display for Unsupported {

@@ -30,9 +30,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use platform::exit;
 use protocol::Protocol;
 use serde::Deserialize;
 use toml::Spanned;
+
+mod json;
 
 use crate::Row;
 use crate::stats::{ALPHA, Summary, mann_whitney_p};
@@ -86,8 +89,9 @@ r x B. The p printed is that test's. With too few runs to ever be
 significant (e.g. 3 against 3; use >= 5 repetitions) a rule cannot fail: it
 prints a WARNING, and --strict makes that an error.
 
-Exit status: 0 every rule passed, 1 a rule failed, 2 bad rules or input
-(or, with --strict, a warning).";
+Exit status (the table all ringside binaries share): 0 every rule passed;
+4 a rule failed (a regression); 1 bad rules or input, a rule that could not
+be judged, or with --strict a warning; 2 a bad command line.";
 
 /// The flags of `ringside-results gate`.
 #[derive(Debug, clap::Args)]
@@ -95,8 +99,9 @@ Exit status: 0 every rule passed, 1 a rule failed, 2 bad rules or input
     about = "Pass or fail a run against rules: regressions from a baseline, ratios between backends, sanity checks",
     long_about = "Pass or fail a run against the rules of a TOML file: regressions from a baseline CSV, \
                   ratios between backends within the run, and sanity checks on every row. Prints each \
-                  rule PASS/FAIL with its figures (medians, change, limit, p-value, runs per side)",
-    after_long_help = RULES_HELP
+                  rule PASS/FAIL with its figures (medians, change, limit, p-value, runs per side), or \
+                  with --format json the same verdicts and figures as one JSON document for scripts",
+    after_long_help = format!("{RULES_HELP}\n\n{}", json::FIELDS)
 )]
 pub struct Args {
     /// The rules file (TOML): see below, and scripts/gate-rules.example.toml.
@@ -105,7 +110,7 @@ pub struct Args {
     /// Results of an earlier run, which [[baseline]] rules compare against.
     #[arg(long, value_name = "BASE.csv")]
     pub baseline: Option<PathBuf>,
-    /// Make warnings errors (exit 2): a rule whose samples are too small to
+    /// Make warnings errors (exit 1): a rule whose samples are too small to
     /// ever fail, a workload missing from one side.
     #[arg(long)]
     pub strict: bool,
@@ -114,9 +119,24 @@ pub struct Args {
     /// saying how many.
     #[arg(long)]
     pub with_probes: bool,
+    /// Output: the verdicts as text (a line per rule and workload), or as
+    /// one JSON document for scripts (its fields are at the end of --help).
+    /// The exit status is the same either way.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// The results to judge: one or more CSV files, read as one run.
     #[arg(required = true, value_name = "CURRENT.csv")]
     pub current: Vec<PathBuf>,
+}
+
+/// The form of the gate's report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A line per rule and one per judged workload, then the outcome.
+    Text,
+    /// One JSON document: the outcome, and per rule and workload the
+    /// verdict and its figures.
+    Json,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -151,15 +171,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(note) = baseline.as_deref().and_then(|base| machines_note(base, &current)) {
         let _ = writeln!(text, "{note}");
     }
+    let notes: Vec<String> = text.lines().map(str::to_string).collect();
     let mut tally = Tally::default();
+    let mut judged = Vec::new();
     for (i, rule) in rules.rules.iter().enumerate() {
         let _ = writeln!(text, "rule {} ({} line {}): {rule}", i + 1, args.rules.display(), rule.line);
-        for finding in rule.evaluate(&current, baseline.as_deref()) {
+        let findings = rule.evaluate(&current, baseline.as_deref());
+        for finding in &findings {
             let _ = writeln!(text, "  {finding}");
             tally.add(finding.verdict);
         }
+        judged.push((rule, findings));
     }
     let _ = writeln!(text, "{}", tally.summary(rules.rules.len(), args.strict));
+    if args.format == Format::Json {
+        text = json::report(&judged, &tally, args.strict, notes);
+    }
     let mut out = io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != io::ErrorKind::BrokenPipe
@@ -642,6 +669,40 @@ pub enum Verdict {
 pub struct Finding {
     pub verdict: Verdict,
     pub text: String,
+    /// The workload judged, or for a check the failing row's; none for a
+    /// finding about the whole rule (it matched no rows).
+    pub workload: Option<Workload>,
+    /// A statistical judgement's figures (`[[baseline]]` and `[[ratio]]`).
+    pub figures: Option<Figures>,
+}
+
+impl Finding {
+    fn new(verdict: Verdict, text: String) -> Finding {
+        Finding { verdict, text, workload: None, figures: None }
+    }
+
+    fn on(self, workload: &Workload) -> Finding {
+        Finding { workload: Some(workload.clone()), ..self }
+    }
+}
+
+/// The figures behind a statistical verdict, as `--format json` gives
+/// them. The candidate is the side judged (the current results, or a ratio
+/// rule's `backend`); the baseline what it is judged against (the
+/// baseline's runs, or `versus`'s).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figures {
+    pub metric: Metric,
+    pub baseline: f64,
+    pub candidate: f64,
+    /// The candidate's median against the baseline's, percent.
+    pub delta_pct: f64,
+    /// A ratio rule's candidate ÷ baseline.
+    pub ratio: Option<f64>,
+    /// The test's p-value, against the rule's limit.
+    pub p: f64,
+    pub n_baseline: usize,
+    pub n_candidate: usize,
 }
 
 impl fmt::Display for Finding {
@@ -861,7 +922,7 @@ impl Rule {
     /// Judge the rule on `current` (and `baseline`, which a baseline rule
     /// needs): one finding per workload, or per failing row for a check.
     pub fn evaluate(&self, current: &[Row], baseline: Option<&[Row]>) -> Vec<Finding> {
-        let error = |text: String| vec![Finding { verdict: Verdict::Error, text }];
+        let error = |text: String| vec![Finding::new(Verdict::Error, text)];
         let selected: Vec<&Row> = current.iter().filter(|r| self.select.matches(r)).collect();
         match &self.kind {
             Kind::Baseline { metric, max_regression_pct, ignore_options } => {
@@ -894,8 +955,20 @@ impl Rule {
                         *max_regression_pct,
                     );
                     let sign = if metric.higher_is_better() { "-" } else { "+" };
+                    let figures = Figures {
+                        metric: *metric,
+                        baseline: j.median.1,
+                        candidate: j.median.0,
+                        delta_pct: change_pct(j.median.1, j.median.0),
+                        ratio: None,
+                        p: j.p,
+                        n_baseline: j.n.1,
+                        n_candidate: j.n.0,
+                    };
                     Finding {
                         verdict: j.verdict,
+                        workload: Some(w.clone()),
+                        figures: Some(figures),
                         text: format!(
                             "{w}: {metric} {} -> {}{} ({:+.1}%, limit {sign}{max_regression_pct}%), p={:.3}, \
                              n={}/{}{}: {}",
@@ -941,8 +1014,20 @@ impl Rule {
                     let j = judge_ratio(&a_sample.values, &b_sample.values, *bound);
                     let ratio =
                         if j.median.1 == 0.0 { change_pct(0.0, j.median.0) } else { j.median.0 / j.median.1 };
+                    let figures = Figures {
+                        metric: *metric,
+                        baseline: j.median.1,
+                        candidate: j.median.0,
+                        delta_pct: change_pct(j.median.1, j.median.0),
+                        ratio: Some(ratio),
+                        p: j.p,
+                        n_baseline: j.n.1,
+                        n_candidate: j.n.0,
+                    };
                     Finding {
                         verdict: j.verdict,
+                        workload: Some(w.clone()),
+                        figures: Some(figures),
                         text: format!(
                             "{w}: {metric} {backend}/{versus} = {:.3} ({} / {}{}; {relation} {r}), p={:.3} \
                              ({backend} vs {r} x {versus}), n={}/{}{}: {}",
@@ -986,28 +1071,26 @@ impl Rule {
                         wrong.push(format!("incomplete window ({})", row.note));
                     }
                     if !wrong.is_empty() {
-                        findings.push(Finding {
-                            verdict: Verdict::Fail,
-                            text: format!(
-                                "{} (run {}, repetition {}): {}",
-                                Workload::of(row),
-                                row.run_id,
-                                row.repetition,
-                                wrong.join("; ")
-                            ),
-                        });
+                        let w = Workload::of(row);
+                        let text = format!(
+                            "{w} (run {}, repetition {}): {}",
+                            row.run_id,
+                            row.repetition,
+                            wrong.join("; ")
+                        );
+                        findings.push(Finding::new(Verdict::Fail, text).on(&w));
                     }
                 }
                 if findings.is_empty() {
                     let workloads: BTreeSet<Workload> = selected.iter().map(|r| Workload::of(r)).collect();
-                    findings.push(Finding {
-                        verdict: Verdict::Pass,
-                        text: format!(
+                    findings.push(Finding::new(
+                        Verdict::Pass,
+                        format!(
                             "{} of {}",
                             plural(selected.len(), "row"),
                             plural(workloads.len(), "workload")
                         ),
-                    });
+                    ));
                 }
                 findings
             }
@@ -1037,29 +1120,31 @@ impl Rule {
                         c,
                     ));
                     match empty {
-                        Some(why) => Finding { verdict: Verdict::Error, text: format!("{w}: {why}") },
+                        Some(why) => Finding::new(Verdict::Error, format!("{w}: {why}")).on(w),
                         None => judge(w, b, c),
                     }
                 }
-                (Some(_), None) => Finding {
-                    verdict: Verdict::Warn,
-                    text: format!("{w}: in {against_name} only, not in {judged_name}: not judged"),
-                },
-                (None, _) => Finding {
-                    verdict: Verdict::Warn,
-                    text: format!("{w}: in {judged_name} only, not in {against_name}: not judged"),
-                },
+                (Some(_), None) => Finding::new(
+                    Verdict::Warn,
+                    format!("{w}: in {against_name} only, not in {judged_name}: not judged"),
+                )
+                .on(w),
+                (None, _) => Finding::new(
+                    Verdict::Warn,
+                    format!("{w}: in {judged_name} only, not in {against_name}: not judged"),
+                )
+                .on(w),
             };
             findings.push(finding);
         }
         if paired == 0 {
-            findings.push(Finding {
-                verdict: Verdict::Error,
-                text: format!(
+            findings.push(Finding::new(
+                Verdict::Error,
+                format!(
                     "no workload is in both {against_name} and {judged_name}: nothing was compared (different \
                      connections, sizes or backend options? see ignore_options)"
                 ),
-            });
+            ));
         }
         findings
     }
@@ -1074,7 +1159,7 @@ impl Rule {
 
 /// Counts of verdicts, and the exit status they make.
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     pass: usize,
     warn: usize,
     fail: usize,
@@ -1091,24 +1176,35 @@ impl Tally {
         }
     }
 
-    /// 2 for errors (and warnings under `strict`), else 1 for failures,
-    /// else 0: a rule that could not be judged is worse than a failure, as
-    /// it hides what it was meant to catch.
+    /// [`exit::ERROR`] for errors (and warnings under `strict`), else
+    /// [`exit::REGRESSION`] for failures, else [`exit::OK`]: a rule that
+    /// could not be judged is worse than a failure, as it hides what it was
+    /// meant to catch.
     fn exit_status(&self, strict: bool) -> u8 {
         if self.error > 0 || (strict && self.warn > 0) {
-            2
+            exit::ERROR
         } else if self.fail > 0 {
-            1
+            exit::REGRESSION
         } else {
-            0
+            exit::OK
+        }
+    }
+
+    /// The outcome in one word, as `--format json`'s `result` gives it.
+    fn outcome(&self, strict: bool) -> &'static str {
+        match self.exit_status(strict) {
+            exit::OK if self.warn > 0 => "pass_with_warnings",
+            exit::OK => "pass",
+            exit::REGRESSION => "fail",
+            _ => "error",
         }
     }
 
     fn summary(&self, rules: usize, strict: bool) -> String {
-        let outcome = match self.exit_status(strict) {
-            0 if self.warn > 0 => "passed, with WARNINGS",
-            0 => "passed",
-            1 => "FAILED",
+        let outcome = match self.outcome(strict) {
+            "pass_with_warnings" => "passed, with WARNINGS",
+            "pass" => "passed",
+            "fail" => "FAILED",
             _ => "ERROR",
         };
         let strict_note = if strict && self.warn > 0 { " (--strict: warnings are errors)" } else { "" };
@@ -1499,10 +1595,10 @@ connections_min = 50
         let mut t = Tally::default();
         t.add(Verdict::Pass);
         t.add(Verdict::Warn);
-        assert_eq!((t.exit_status(false), t.exit_status(true)), (0, 2));
+        assert_eq!((t.exit_status(false), t.exit_status(true)), (0, 1));
         t.add(Verdict::Fail);
-        assert_eq!(t.exit_status(false), 1);
+        assert_eq!(t.exit_status(false), 4);
         t.add(Verdict::Error);
-        assert_eq!(t.exit_status(false), 2);
+        assert_eq!(t.exit_status(false), 1);
     }
 }

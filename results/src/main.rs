@@ -4,17 +4,26 @@
 //!
 //! One subcommand per job: a variant of [`Command`] whose flags are the
 //! module's `Args`, and the module's `run`; the work lives in the library so
-//! tests reach it. Exit status: 0 done (for `gate`, every rule passed), 1 a
-//! failure (for `gate`, a regression), 2 bad input or usage.
+//! tests reach it. Exit statuses are `platform::exit`'s, the table all
+//! three binaries share: 0 done (for `gate`, every rule passed), 1 an
+//! error (bad input: nothing written), 2 usage, 4 a regression (`gate`).
+
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use platform::exit;
 use results::{compare, gate, merge, report};
 
 #[derive(Debug, Parser)]
-#[command(name = "ringside-results", version, about = "Compare, gate, merge and plot ringside results CSVs")]
+#[command(
+    name = "ringside-results",
+    version,
+    about = "Compare, gate, merge and plot ringside results CSVs",
+    after_help = exit::TABLE
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,11 +49,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // A closed stdout (`| head`) is not an error.
         Err(e) if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
-            ExitCode::SUCCESS
+            ExitCode::from(exit::OK)
         }
         Err(e) => {
             let _ = writeln!(io::stderr(), "ringside-results: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit::ERROR)
         }
     }
 }

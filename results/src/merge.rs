@@ -84,7 +84,7 @@ use crate::{Mode, Row};
                   directory of its CSV file, then by its file name beside the CSV file. The rows must have the same backend, options, protocol \
                   and request shape, overlapping windows and the same run_id (or --force).",
     after_long_help = "Example: ringside-results merge --out merged.csv --hlog-out merged.hlog client-1.csv \
-                       client-2.csv\n\nExit status: 0 merged; 2 bad input or usage (nothing written)."
+                       client-2.csv\n\nExit status: 0 merged; 1 bad input (nothing written); 2 usage."
 )]
 pub struct Args {
     /// The clients' results CSV files (`ringside-loadgen run --csv`); every

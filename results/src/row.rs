@@ -212,7 +212,7 @@ pub struct Row {
     /// CPU model of that machine (`model name` in `/proc/cpuinfo`); empty if unknown.
     pub cpu_model: String,
     /// Backend name as the server's counters report it (`backend`, e.g. `thread-pool`); empty if
-    /// the counters could not be read.
+    /// the counters could not be read or were not (`--no-server-counters`, `--server-pid`).
     pub backend: String,
     /// The backend's effective options as its counters report them (`options`: `key=value`
     /// separated by spaces); empty if unknown.
@@ -362,13 +362,16 @@ pub struct Row {
     /// second more than that after the load ended), as the reads' timing and the server's
     /// `uptime_us` tell: a server whose threads are all busy answers late, and a thread pool
     /// queues the reading connection behind the load's. `note` says when the figures may cover
-    /// less than 95% of the window.
+    /// less than 95% of the window. With `run --server-pid` (a server that keeps no counters):
+    /// utime + cutime of the process from `/proc/PID/stat` at the window's start and end, per
+    /// answer received in the window, and the note says so.
     pub server_cpu_user_us: f64,
     /// Server system CPU time per request, microseconds: Δ`cpu_sys_us` per request, as
     /// `server_cpu_user_us`.
     pub server_cpu_sys_us: f64,
     /// Server voluntary context switches per request (a thread blocked or yielded):
-    /// Δ`ctx_voluntary` per request, as `server_cpu_user_us`.
+    /// Δ`ctx_voluntary` per request, as `server_cpu_user_us` (with `--server-pid`: each live
+    /// thread's change in `/proc/PID/task/*/status`; threads that ended in the window are missed).
     pub server_vcs: f64,
     /// Server involuntary context switches per request (a thread was preempted): Δ`ctx_involuntary`
     /// per request, as `server_cpu_user_us`.

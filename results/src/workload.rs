@@ -17,7 +17,7 @@ use std::fmt;
 use crate::{Arrival, Mode, Phase, Row};
 
 /// The part of a row that defines what was measured.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Workload {
     pub backend: String,
     pub backend_options: String,

@@ -39,19 +39,31 @@ Serve echo, rr or http with one of ringside's server designs.
 
 Prints exactly one line `listening on <addr>` on stdout once it accepts
 connections (wait for it; do not sleep), serves until SIGINT or SIGTERM, then
-prints `stopped: <counters as JSON>` on stdout and exits 0. Exits 1 on an
-error, 2 on a bad command line, 3 if this kernel cannot run the configuration
-asked for (the message says which feature and which flag avoids it). The counters are
-also readable while it runs: an rr STATS request, GET /stats, or any HTTP
-request to --stats-listen (printed first as `stats on <addr>`).";
+prints `stopped: <counters as JSON>` on stdout and exits 0 (the exit statuses
+are at the end of --help). The counters are also readable while it runs: an rr
+STATS request, GET /stats, or any HTTP request to --stats-listen (printed first
+as `stats on <addr>`).";
 
 /// Flags every backend takes.
 #[derive(Parser, Debug)]
-#[command(name = "ringside-server", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(
+    name = "ringside-server",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    override_usage = "ringside-server [OPTIONS] --backend <BACKEND>\n       ringside-server --list-backends",
+    after_help = platform::exit::TABLE
+)]
 pub struct Cli {
     /// Server design to run.
     #[arg(long, short)]
     pub backend: String,
+
+    /// Print the backends this build has, one a line as `name<TAB>summary`,
+    /// and exit 0; nothing else goes to stdout. For scripts: read the list
+    /// here, not from --help.
+    #[arg(long, exclusive = true)]
+    pub list_backends: bool,
 
     /// Protocol to serve.
     #[arg(long, short, default_value = "http", value_parser = protocol_parser())]
@@ -102,6 +114,12 @@ pub fn command(backends: &[Registration]) -> Command {
         cmd = (b.args)(cmd);
     }
     cmd
+}
+
+/// `--list-backends`: one line per backend, `name<TAB>summary`, in the
+/// order `--help` lists them.
+pub fn list_backends(backends: &[Registration]) -> String {
+    backends.iter().map(|b| format!("{}\t{}\n", b.name, b.summary)).collect()
 }
 
 /// Turn parsed arguments into a configuration and the chosen backend.
@@ -184,6 +202,27 @@ mod tests {
     #[test]
     fn command_is_consistent() {
         command(crate::backends::ALL).debug_assert();
+    }
+
+    #[test]
+    fn backends_are_listed_one_a_line_and_need_no_backend() {
+        let list = list_backends(crate::backends::ALL);
+        let names: Vec<&str> =
+            list.lines().map(|l| l.split_once('\t').expect("name<TAB>summary").0).collect();
+        let all: Vec<&str> = crate::backends::ALL.iter().map(|b| b.name).collect();
+        assert_eq!(names, all);
+        assert!(list.lines().all(|l| !l.ends_with('\t')), "every backend has a summary: {list}");
+        let matches =
+            command(crate::backends::ALL).try_get_matches_from(["ringside-server", "--list-backends"]);
+        assert!(matches.unwrap().get_flag("list_backends"));
+        // Alone: with anything else it is a usage error.
+        let both = command(crate::backends::ALL).try_get_matches_from([
+            "ringside-server",
+            "--list-backends",
+            "--backend",
+            "epoll",
+        ]);
+        assert!(both.is_err());
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! [`serve`] is the runtime around a backend: counters, signals, the
 //! `listening on` line and the final report. Backends live in [`backends`];
 //! the command line in [`config`].
+//!
+//! `unsafe` is denied here except in the io_uring backend's event loop
+//! (`backends::uring`), whose submissions hand the kernel buffers that
+//! must outlive them.
+
+#![deny(unsafe_code)]
 
 use std::io::Write;
 use std::sync::Arc;

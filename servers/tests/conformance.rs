@@ -1064,6 +1064,20 @@ mod runtime {
             assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}: nothing on stdout");
         }
     }
+
+    /// What scripts read the backends from: `name<TAB>summary` lines and
+    /// nothing else, exit 0.
+    #[test]
+    fn list_backends_is_one_line_per_backend() {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_ringside-server")).arg("--list-backends").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let names: Vec<&str> = stdout.lines().map(|l| l.split('\t').next().unwrap()).collect();
+        let all: Vec<&str> = servers::backends::ALL.iter().map(|b| b.name).collect();
+        assert_eq!(names, all, "{stdout}");
+        assert!(stdout.lines().all(|l| l.split('\t').count() == 2), "{stdout}");
+    }
 }
 
 /// The thread pool's defining behaviour: a connection holds a worker for its

@@ -121,9 +121,9 @@ fn across_backends_within_a_file() {
         out.lines().find(|l| l.starts_with("http c=50 ")).unwrap().split_whitespace().collect();
     assert_eq!(c50[7..12], ["151.5", "±∞", "4", "+49.3%", "0.029"], "{out}");
 
-    // A baseline no file has: exit 2, naming what there is.
+    // A baseline no file has: exit 1 (an error), naming what there is.
     let out = compare(&["--across", "backend", "--baseline", "tokio", &a]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--baseline tokio") && err.contains("backends found: epoll, io-uring, thread-pool"),
@@ -186,12 +186,12 @@ fn every_format_parses() {
 }
 
 #[test]
-fn a_bad_file_is_exit_2_naming_file_and_line() {
+fn a_bad_file_is_exit_1_naming_file_and_line() {
     let dir = dir("bad");
     let (a, b) = two_files(&dir);
     // Pairs are by order: an incomplete run left out would shift them.
     let out = compare(&["--paired", &a, &b]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "no half report");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a.csv has 1 incomplete run(s)") && err.contains("without --paired"), "{err}");
@@ -201,13 +201,13 @@ fn a_bad_file_is_exit_2_naming_file_and_line() {
     lines[2] = lines[2].replacen(",http,", ",gopher,", 1);
     std::fs::write(&b, lines.join("\n") + "\n").unwrap();
     let out = compare(&[&a, &b]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "no half report");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{b} line 3, column `protocol`")), "{err}");
 
     let out = compare(&[&a, &dir.join("missing.csv").display().to_string()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing.csv"), "{err}");
     assert_eq!(err.matches("No such file").count(), 1, "the cause once: {err}");
@@ -215,7 +215,7 @@ fn a_bad_file_is_exit_2_naming_file_and_line() {
     let header_only = dir.join("header.csv");
     std::fs::write(&header_only, results::COLUMNS.join(",") + "\n").unwrap();
     let out = compare(&[&a, &header_only.display().to_string()]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "no half report");
     assert!(String::from_utf8_lossy(&out.stderr).contains("header.csv has no rows"));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -105,7 +105,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn bad_csv_exits_2_naming_the_file_and_line_and_writes_nothing() {
+fn bad_csv_exits_1_naming_the_file_and_line_and_writes_nothing() {
     let dir = scratch("bad");
     let csv = dir.join("bad.csv");
     let broken = TEMPLATE.replacen("50,1,closed", "fifty,1,closed", 1);
@@ -113,13 +113,13 @@ fn bad_csv_exits_2_naming_the_file_and_line_and_writes_nothing() {
     let out = dir.join("out");
     let o = report_into(&[&csv], &out);
     let stderr = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("{} line 3, column `connections`", csv.display())), "{stderr}");
     assert!(!out.exists(), "a failed report created {}", out.display());
 }
 
 #[test]
-fn no_rows_or_no_complete_rows_exit_2_and_write_nothing() {
+fn no_rows_or_no_complete_rows_exit_1_and_write_nothing() {
     let dir = scratch("empty");
     let header_only = dir.join("header.csv");
     fs::write(&header_only, format!("{}\n", results::COLUMNS_V2.join(","))).unwrap();
@@ -130,11 +130,11 @@ fn no_rows_or_no_complete_rows_exit_2_and_write_nothing() {
         let out = dir.join("out");
         let o = report_into(&[csv], &out);
         let stderr = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(expected) && stderr.contains(&csv.display().to_string()), "{stderr}");
         assert!(!out.exists());
     }
-    // Without --out: a usage error, also 2.
+    // Without --out: a usage error, 2.
     let o = report(&[&header_only]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -161,7 +161,7 @@ fn page_and_charts_are_written_and_a_foreign_directory_refused() {
     fs::create_dir_all(&foreign).unwrap();
     fs::write(foreign.join("thesis.tex"), "mine").unwrap();
     let o = report_into(&[&csv], &foreign);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("--force"), "{}", text(&o.stderr));
     assert_eq!(fs::read_dir(&foreign).unwrap().count(), 1);
 }

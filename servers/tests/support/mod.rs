@@ -342,9 +342,10 @@ pub(crate) fn unsupported(args: &[&str]) -> Option<String> {
             let status = child.wait().expect("wait");
             let mut err = String::new();
             let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
-            // Exit code 3: this kernel cannot run it. Anything else is a
+            // Unsupported: this kernel cannot run it. Anything else is a
             // failure the tests themselves will report.
-            (status.code() == Some(3)).then(|| err.trim().lines().last().unwrap_or("").to_string())
+            (status.code() == Some(i32::from(platform::exit::UNSUPPORTED)))
+                .then(|| err.trim().lines().last().unwrap_or("").to_string())
         })
         .clone()
 }

@@ -53,6 +53,8 @@
 //! `TCP_NODELAY` is inherited from the listener, which is how direct
 //! descriptors get it.
 
+// Submissions and the buffers they lend the kernel: the crate's only `unsafe`.
+#[allow(unsafe_code)]
 mod event_loop;
 
 use std::io;
