@@ -131,15 +131,11 @@ fn unsupported_backend_is_skipped_with_its_reason() {
     let dir = std::env::temp_dir().join(format!("ringside-sweep-fake-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fake = dir.join("server");
-    // Lists a backend `nokernel` that always exits unsupported, both as
-    // --list-backends and as --help list them; the rest is the real server.
+    // Lists a backend `nokernel` that always exits unsupported, as
+    // --list-backends lists them; the rest is the real server.
     let script = format!(
         "#!/bin/sh\n\
          if [ \"$1\" = --list-backends ]; then printf 'nokernel\\tx\\nepoll\\ty\\n'; exit 0; fi\n\
-         if [ \"$1\" = --help ]; then\n\
-           printf 'Options:\\n  -b, --backend <BACKEND>\\n          Possible values:\\n          - nokernel: x\\n          - epoll: y\\n\\n  -p, --protocol <P>\\n'\n\
-           exit 0\n\
-         fi\n\
          if [ \"$2\" = nokernel ]; then echo 'io_uring is disabled here; use --backend epoll' >&2; exit {}; fi\n\
          exec '{}' \"$@\"\n",
         platform::exit::UNSUPPORTED,
@@ -358,23 +354,37 @@ fn a_capacity_search_writes_its_probes_its_capacity_and_a_table() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{}\n{stdout}\n{stderr}", out.status);
     let rows = results::read(&csv).expect("the sweep's CSV");
-    let phases: Vec<results::Phase> = rows.iter().map(|r| r.phase).collect();
     use results::Phase::{Capacity, Probe, Run};
-    // The closed-loop estimate, two probes, the capacity, 50% and 80% of it.
-    assert_eq!(phases, [Probe, Probe, Probe, Capacity, Run, Run], "{rows:#?}");
     assert!(rows.iter().all(|r| r.slo == "p99<=10000000us"), "{rows:#?}");
-    let estimate = rows[0].achieved_rate;
-    assert_eq!(rows[0].mode, results::Mode::Closed);
-    assert_eq!((rows[1].target_rate, rows[2].target_rate), (0.25 * estimate, 0.5 * estimate));
-    let capacity = &rows[3];
-    assert_eq!(capacity.target_rate, rows[2].target_rate, "the highest passing probe");
-    assert!(!capacity.complete, "not converged: {capacity:#?}");
-    assert!(capacity.note.contains("at least"), "{}", capacity.note);
-    assert_eq!(
-        (rows[4].target_rate, rows[5].target_rate),
-        (0.5 * capacity.target_rate, 0.8 * capacity.target_rate)
-    );
+    // The closed-loop estimate, then the two probes. Whether a probe passed
+    // is the machine's business (a stall at a short window's end can make
+    // one miss 99%): replay the search with the verdicts the rows give, and
+    // check that the sweep probed, and wrote, what the search says.
+    assert_eq!((rows[0].phase, rows[0].mode), (Probe, results::Mode::Closed), "{rows:#?}");
+    let mut search = loadgen::capacity::Search::new(rows[0].achieved_rate, Default::default());
+    for probe in &rows[1..3] {
+        assert_eq!((probe.phase, probe.mode), (Probe, results::Mode::Open), "{probe:#?}");
+        assert_eq!(Some(probe.target_rate), search.next_rate(), "{rows:#?}");
+        let kept_up = probe.complete && probe.achieved_rate >= 0.99 * probe.offered_rate;
+        let errors = probe.errors_connect + probe.errors_reset + probe.errors_bad_response;
+        let pass = kept_up && errors == 0 && probe.requests > 0 && probe.lat_p99_us <= 10_000_000.0;
+        search.record(probe.target_rate, loadgen::capacity::Verdict { pass, kept_up, why: String::new() });
+    }
+    assert_eq!(rows[1].target_rate, 0.25 * rows[0].achieved_rate, "the scan starts at 25% of the estimate");
+    let found = search.result();
+    match found.rate {
+        Some(rate) => {
+            // The capacity, then 50% and 80% of it.
+            let phases: Vec<results::Phase> = rows[3..].iter().map(|r| r.phase).collect();
+            assert_eq!(phases, [Capacity, Run, Run], "{rows:#?}");
+            assert_eq!(rows[3].target_rate, rate, "the highest passing probe");
+            assert!(!rows[3].complete, "two probes cannot converge: {:#?}", rows[3]);
+            assert!(rows[3].note.contains("capacity under p99<=10000000us"), "{}", rows[3].note);
+            assert_eq!((rows[4].target_rate, rows[5].target_rate), (0.5 * rate, 0.8 * rate));
+            assert!(stdout.contains("did not converge"), "{stdout}");
+        }
+        None => assert_eq!(rows.len(), 3, "no capacity: no capacity row, no runs at shares of it: {rows:#?}"),
+    }
     assert!(stdout.contains("Capacity under p99<=10000000us"), "{stdout}");
-    assert!(stdout.contains("did not converge"), "{stdout}");
     let _ = std::fs::remove_file(&csv);
 }

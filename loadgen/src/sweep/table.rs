@@ -168,7 +168,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
         "Medians over {reps}, complete runs only. p50, p99: latency from the intended send time. Per \
          request: server us, the server's CPU time (us); server vcs, its voluntary context switches; \
          client us, the load generator's CPU time. vs best: req/s over the cell's best median; \
-         \"~\" where its req/s range overlaps the best one's (a difference within the run-to-run spread). \
+         \"≈\" where its req/s range overlaps the best one's (a difference within the run-to-run spread). \
          errors: connections broken during the windows (a timeout breaks its connection), all runs \
          together; see below."
     );
@@ -204,7 +204,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
                     let ratio = if m.ratio.is_nan() {
                         "n/a".to_string()
                     } else {
-                        format!("{}{:.2}", if m.within_noise { "~" } else { "" }, m.ratio)
+                        format!("{}{:.2}", if m.within_noise { "≈" } else { "" }, m.ratio)
                     };
                     let _ = write!(
                         s,
@@ -401,7 +401,7 @@ mod tests {
         data[1].errors.timeout = 149;
         data[2].errors.reset = 2;
         data[3].unanswered = 14;
-        let skipped: HashMap<String, String> = [("tokio".to_string(), "exit status 3".to_string())].into();
+        let skipped: HashMap<String, String> = [("tokio".to_string(), "exit status 5".to_string())].into();
         let t = summarize(&cells, &backends, &data, &skipped);
         assert_eq!(t.len(), 2);
         let fig = |cell: usize, b: usize| t[cell].lines[b].figures.clone();
@@ -423,7 +423,7 @@ mod tests {
         assert!((uring.ratio - 0.975).abs() < 1e-12);
         assert!(uring.within_noise, "190-205k overlaps 180-210k");
 
-        assert_eq!(fig(0, 3), Err("skipped: exit status 3".into()));
+        assert_eq!(fig(0, 3), Err("skipped: exit status 5".into()));
         assert_eq!(fig(1, 0).unwrap().ratio, 1.0);
         assert_eq!(fig(1, 1), Err("no complete run of 1".into()));
         assert_eq!(fig(1, 2), Err("not run".into()));
@@ -438,14 +438,14 @@ mod tests {
         );
         let p = line("thread-pool");
         assert!(p.contains("110,000") && p.contains("0.55") && p.contains("(2 of 3 runs complete)"), "{p}");
-        assert!(line("io-uring").contains(" ~0.97 ") || line("io-uring").contains(" ~0.98 "), "{text}");
+        assert!(line("io-uring").contains(" ≈0.97 ") || line("io-uring").contains(" ≈0.98 "), "{text}");
         assert!(line("io-uring").ends_with(" 0"), "{text}");
-        assert!(line("tokio").contains("n/a (skipped: exit status 3)"), "{text}");
+        assert!(line("tokio").contains("n/a (skipped: exit status 5)"), "{text}");
 
-        let failures = render_failures(&data, &[("tokio".into(), "exit status 3".into())]);
+        let failures = render_failures(&data, &[("tokio".into(), "exit status 5".into())]);
         assert!(failures.contains("rep 3, http c=50, thread-pool: incomplete: every connection failed"));
         assert!(failures.contains("rep 1, http c=500, thread-pool"));
-        assert!(failures.contains("Skipped backends:\n  tokio: exit status 3"));
+        assert!(failures.contains("Skipped backends:\n  tokio: exit status 5"));
         assert!(failures.contains("rep 2, http c=50, epoll: 149 timed out\n"), "{failures}");
         assert!(failures.contains("rep 3, http c=50, epoll: 2 reset or closed\n"), "{failures}");
         assert!(
