@@ -364,6 +364,10 @@ fn by_file(inputs: &[Input]) -> Report {
 /// `--across backend --baseline B`: within each file, every backend (each
 /// option set of it apart) against B, over the workloads that differ only
 /// in the backend.
+/// Beyond this many workloads without the baseline, `across_backend` says
+/// so in one note.
+const MAX_UNMATCHED_NOTES: usize = 4;
+
 fn across_backend(inputs: &[Input], baseline: &str) -> anyhow::Result<Report> {
     let mut found = BTreeSet::new();
     let mut in_any = false;
@@ -516,12 +520,24 @@ fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
     }
     let labels = labels(groups.keys().map(|o| &o.0));
     let base_label = &sides[0].label;
-    let mut notes: Vec<String> = labels
-        .iter()
-        .zip(groups.values())
-        .filter(|(_, runs)| runs[0].is_empty())
-        .map(|(label, _)| format!("no {base_label} runs for `{label}`: its backends are not compared there"))
-        .collect();
+    let unmatched: Vec<&String> =
+        labels.iter().zip(groups.values()).filter(|(_, runs)| runs[0].is_empty()).map(|(label, _)| label).collect();
+    // One note per workload, or one for all when there are many (a
+    // capacity search's runs at shares of each backend's own capacity are
+    // a workload each).
+    let mut notes: Vec<String> = if unmatched.len() <= MAX_UNMATCHED_NOTES {
+        unmatched
+            .iter()
+            .map(|label| format!("no {base_label} runs for `{label}`: its backends are not compared there"))
+            .collect()
+    } else {
+        vec![format!(
+            "no {base_label} runs for {} workloads (`{}`, `{}`, ...): their backends are not compared there",
+            unmatched.len(),
+            unmatched[0],
+            unmatched[1]
+        )]
+    };
     for side in sides.iter().filter(|s| s.options.is_none()) {
         let mut sets: Vec<&str> = Vec::new();
         for row in input.rows.iter().filter(|r| side.has(r)) {

@@ -223,10 +223,11 @@ pub(super) fn curve(
         series_group(&mut svg, &c.style);
         let line: Vec<(f64, f64)> =
             c.line.iter().map(|&(x, y)| (plot.px(&x_axis, x), plot.py(&y_axis, y))).collect();
-        // Thin and translucent: the runs are the data, the line only says
-        // which belong together (probes near a capacity make it zigzag).
-        svg.open("g", &[("stroke-opacity", &0.6)]);
-        polyline(&mut svg, &line, &c.style, 1.5);
+        // The line goes through medians (of a grid's rates, or of a
+        // capacity search's shares of its capacity), the summary a reader
+        // follows; the runs around it are the data.
+        svg.open("g", &[("stroke-opacity", &0.9)]);
+        polyline(&mut svg, &line, &c.style, 2.5);
         svg.close();
         for p in &c.points {
             let tip = format!(

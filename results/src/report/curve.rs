@@ -12,7 +12,9 @@
 //! capacity), and neither is a search's closed-loop first estimate, which
 //! offered nothing. It must never average latency percentiles: a line goes
 //! through the median over repetitions at each offered rate, and every run
-//! is drawn as it was measured.
+//! is drawn as it was measured. A capacity search's line goes through the
+//! medians at 50%, 80% and 100% (its capacity rows) of each search's
+//! capacity: its probes are at rates of each search's own.
 //!
 //! The capacity bars are drawn per capacity workload (the base workload and
 //! the objective): a bar per series at the median of the capacities its
@@ -106,7 +108,9 @@ impl Data<'_> {
     pub(super) fn curves(&self, slugs: &mut Slugs) -> Vec<Chart> {
         let mut groups: Vec<(Workload, BySeries<'_>)> = Vec::new();
         for (f, row) in self.complete() {
-            if row.mode != Mode::Open || row.phase == Phase::Capacity || row.requests == 0 {
+            // Capacity rows are no points (each repeats the probe at its
+            // capacity), but they are the 100% of a search's line.
+            if row.mode != Mode::Open || row.requests == 0 {
                 continue;
             }
             let group = Workload { load: open_load(row.arrival).to_string(), ..base(row) };
@@ -121,7 +125,7 @@ impl Data<'_> {
         }
         let mut charts = Vec::new();
         for (group, series) in &groups {
-            let all = || series.values().flatten().map(|(_, r)| *r);
+            let all = || series.values().flatten().map(|(_, r)| *r).filter(|r| r.phase != Phase::Capacity);
             let mut rates: Vec<f64> = all().map(|r| r.target_rate).collect();
             rates.sort_by(f64::total_cmp);
             rates.dedup();
@@ -156,15 +160,39 @@ impl Data<'_> {
             let mut curves = Vec::new();
             let (mut points, mut hollow, mut probes, mut shares) = (0, 0, 0, Vec::new());
             for (key, rows) in series {
-                let mut rows = rows.clone();
+                let (capacity_rows, mut rows): (Vec<(usize, &Row)>, Vec<(usize, &Row)>) =
+                    rows.iter().partition(|(_, r)| r.phase == Phase::Capacity);
                 rows.sort_by(|a, b| a.1.target_rate.total_cmp(&b.1.target_rate));
+                // The line: through the medians at each offered rate of a
+                // grid; for a capacity search, whose probes and shares are
+                // at rates of each search's own, through the medians at
+                // 50%, 80% and 100% of the capacity each search found.
+                let medians = |same: &[&Row]| {
+                    let achieved = median(&same.iter().map(|r| r.achieved_rate).collect::<Vec<_>>());
+                    let l = median(&same.iter().map(|r| latency(r)).collect::<Vec<_>>());
+                    achieved.zip(l)
+                };
+                let grid: Vec<&Row> = rows
+                    .iter()
+                    .filter(|(f, r)| r.phase == Phase::Run && (self.share_of)(*f, r).is_none())
+                    .map(|(_, r)| *r)
+                    .collect();
                 let mut line = Vec::new();
-                for same in rows.chunk_by(|a, b| a.1.target_rate == b.1.target_rate) {
-                    let achieved = median(&same.iter().map(|(_, r)| r.achieved_rate).collect::<Vec<_>>());
-                    let l = median(&same.iter().map(|(_, r)| latency(r)).collect::<Vec<_>>());
-                    if let (Some(a), Some(l)) = (achieved, l) {
-                        line.push((a, l));
+                if grid.windows(2).any(|w| w[0].target_rate != w[1].target_rate) {
+                    for same in grid.chunk_by(|a, b| a.target_rate == b.target_rate) {
+                        line.extend(medians(same));
                     }
+                } else {
+                    let mut by_share: BTreeMap<u32, Vec<&Row>> = BTreeMap::new();
+                    for &(f, r) in &rows {
+                        if let Some(s) = (self.share_of)(f, r) {
+                            by_share.entry((s * 100.0).round() as u32).or_default().push(r);
+                        }
+                    }
+                    for &(_, r) in &capacity_rows {
+                        by_share.entry(100).or_default().push(r);
+                    }
+                    line.extend(by_share.values().filter_map(|same| medians(same)));
                 }
                 let mut drawn = Vec::new();
                 for &(f, r) in &rows {
@@ -211,8 +239,8 @@ impl Data<'_> {
             let mut caption = format!(
                 "Each point is one open-loop run: across, the throughput it achieved (answers received in \
                  the measured window, per second); up, its {percentile} latency from each request's intended \
-                 send time, on a log scale. A backend's line joins its runs in order of the load offered, \
-                 through the median over repetitions at each offered rate. Hollow points did not keep up \
+                 send time, on a log scale. A backend's line joins the medians over repetitions at each \
+                 offered rate. Hollow points did not keep up \
                  (achieved below 99% of offered): such a point lies left of the load asked for, and its latency \
                  is that of a server falling behind ({hollow} of {points} points)."
             );
@@ -237,7 +265,9 @@ impl Data<'_> {
                 }
                 caption.push_str(&format!(
                     " The points include {}; the searches' closed-loop first estimates are not drawn (they \
-                     offered no load).",
+                     offered no load). A capacity search's probes are at rates of each search's own, so they \
+                     are points only: its line goes through the medians at 50%, 80% and 100% of the capacity \
+                     each search found.",
                     parts.join(" and ")
                 ));
             }
