@@ -520,8 +520,12 @@ fn within_file(input: &Input, baseline: &str) -> anyhow::Result<Section> {
     }
     let labels = labels(groups.keys().map(|o| &o.0));
     let base_label = &sides[0].label;
-    let unmatched: Vec<&String> =
-        labels.iter().zip(groups.values()).filter(|(_, runs)| runs[0].is_empty()).map(|(label, _)| label).collect();
+    let unmatched: Vec<&String> = labels
+        .iter()
+        .zip(groups.values())
+        .filter(|(_, runs)| runs[0].is_empty())
+        .map(|(label, _)| label)
+        .collect();
     // One note per workload, or one for all when there are many (a
     // capacity search's runs at shares of each backend's own capacity are
     // a workload each).

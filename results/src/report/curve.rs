@@ -30,6 +30,9 @@ use super::{Chart, Input, SeriesKey, Slugs, median, whisker};
 use crate::workload::Workload;
 use crate::{Arrival, Mode, Phase, Row};
 
+/// Rows with the index of the file they came from.
+type FileRows<'a> = Vec<(usize, &'a Row)>;
+
 /// The latency columns an objective may name, by the name the `slo` column
 /// gives them (as the load generator writes it: `p99<=1000us`).
 const PERCENTILES: [(&str, Column); 5] = [
@@ -160,7 +163,7 @@ impl Data<'_> {
             let mut curves = Vec::new();
             let (mut points, mut hollow, mut probes, mut shares) = (0, 0, 0, Vec::new());
             for (key, rows) in series {
-                let (capacity_rows, mut rows): (Vec<(usize, &Row)>, Vec<(usize, &Row)>) =
+                let (capacity_rows, mut rows): (FileRows<'_>, FileRows<'_>) =
                     rows.iter().partition(|(_, r)| r.phase == Phase::Capacity);
                 rows.sort_by(|a, b| a.1.target_rate.total_cmp(&b.1.target_rate));
                 // The line: through the medians at each offered rate of a
