@@ -16,7 +16,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::run::Report;
+use crate::measured::Report;
 
 /// A latency objective: a percentile of the corrected latency at most a
 /// bound, e.g. `p99<=1ms`.
@@ -44,7 +44,7 @@ impl Slo {
         let (name, bound) = s.split_once("<=").or_else(|| s.split_once('=')).ok_or_else(bad)?;
         let quantile =
             QUANTILE_NAMES.iter().find(|(n, _)| *n == name.trim()).map(|&(_, q)| q).ok_or_else(bad)?;
-        let bound = crate::run::parse_duration(bound.trim()).map_err(|e| format!("{}: {e}", bad()))?;
+        let bound = crate::args::parse_duration(bound.trim()).map_err(|e| format!("{}: {e}", bad()))?;
         if bound.is_zero() {
             return Err(bad());
         }
@@ -110,13 +110,13 @@ pub fn judge(r: &Report, slo: &Slo) -> Verdict {
         "achieved {:.1}% of offered, {} {}",
         100.0 * achieved / offered.max(1e-9),
         slo.name(),
-        crate::report::fmt_us(p)
+        crate::fmt::fmt_us(p)
     );
     if achieved < KEEP_UP * offered {
         return fail(format!("{figures}: did not keep up"));
     }
     if p > slo.bound_us() {
-        let why = format!("{figures}: over {}", crate::report::fmt_us(slo.bound_us()));
+        let why = format!("{figures}: over {}", crate::fmt::fmt_us(slo.bound_us()));
         return Verdict { pass: false, kept_up: true, why };
     }
     Verdict { pass: true, kept_up: true, why: figures }
@@ -269,19 +269,19 @@ impl Capacity {
             (None, _) => format!("none: every probe failed ({} probes)", self.probes),
             (Some(p), None) => format!(
                 "at least {} req/s (no probe failed in {})",
-                crate::report::thousands(p.round() as u64),
+                crate::fmt::thousands(p.round() as u64),
                 self.probes
             ),
             (Some(p), Some(f)) if !self.converged => format!(
                 "{} req/s, not converged: lowest failure {} ({} probes)",
-                crate::report::thousands(p.round() as u64),
-                crate::report::thousands(f.round() as u64),
+                crate::fmt::thousands(p.round() as u64),
+                crate::fmt::thousands(f.round() as u64),
                 self.probes
             ),
             (Some(p), Some(f)) => format!(
                 "{} req/s (failed at {}, {} probes{})",
-                crate::report::thousands(p.round() as u64),
-                crate::report::thousands(f.round() as u64),
+                crate::fmt::thousands(p.round() as u64),
+                crate::fmt::thousands(f.round() as u64),
                 self.probes,
                 if self.failed_below { "; a lower rate failed too" } else { "" }
             ),

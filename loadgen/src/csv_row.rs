@@ -3,7 +3,8 @@
 
 use results::hdr::LatencyColumns;
 
-use crate::run::{ArrivalArg, Report, describe_work};
+use crate::args::{ArrivalArg, describe_work};
+use crate::measured::Report;
 
 /// What a row needs beyond the report.
 #[derive(Clone, Debug, Default)]
@@ -62,7 +63,7 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
     if r.rate_shortfall() {
         notes.push(format!(
             "achieved rate more than {:.0}% below the offered",
-            100.0 * (1.0 - crate::run::SHORTFALL_BELOW)
+            100.0 * (1.0 - crate::measured::SHORTFALL_BELOW)
         ));
     }
     let (backend, backend_options) =

@@ -9,6 +9,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod args;
 pub mod capacity;
 pub mod csv_row;
 pub mod ctxsw;
@@ -16,6 +17,9 @@ pub mod drive_epoll;
 #[allow(unsafe_code)]
 pub mod drive_uring;
 pub mod engine;
+pub mod fmt;
+pub mod hlog;
+pub mod measured;
 mod proc_usage;
 pub mod proto;
 pub mod report;

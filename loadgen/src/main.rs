@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Parser, Subcommand};
-use loadgen::{csv_row, ctxsw, report, run, sweep};
+use loadgen::{args, csv_row, ctxsw, report, run, sweep};
 use platform::exit;
 
 #[derive(Debug, Parser)]
@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Drive one server: closed or open loop, pinned threads, HDR latency,
     /// the server's and our own CPU and context switches per request.
-    Run(Box<run::RunArgs>),
+    Run(Box<args::RunArgs>),
     /// Measure what a context switch (two threads on one CPU) and a cross-CPU
     /// wake-up cost on this machine, with a pinned pipe ping-pong.
     Ctxsw(CtxswArgs),
@@ -84,7 +84,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 /// `run`: one measured run, its summary, and the files asked for. Exit 0,
 /// or 3 (incomplete) when the run was cut short (what was measured is
 /// still written).
-fn run_once(args: &run::RunArgs) -> anyhow::Result<ExitCode> {
+fn run_once(args: &args::RunArgs) -> anyhow::Result<ExitCode> {
     // Refuse an unwritable destination before measuring, not after.
     if let Some(path) = &args.csv {
         results::check_writable(path)?;

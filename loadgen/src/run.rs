@@ -12,290 +12,21 @@
 //! `/proc` at the same two moments instead ([`crate::proc_usage`]).
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
-use clap::{Args, ValueEnum};
 use hdrhistogram::Histogram;
-use protocol::{Protocol, Stats, Work};
+use protocol::{Protocol, Stats};
 
+use crate::args::{ArrivalArg, Io, RunArgs, SwitchCost, start_wait};
 use crate::engine::{self, Arrival, Engine, Errors, Interval, Mode, Outcome, Plan};
+use crate::measured::Report;
 use crate::proc_usage::Usage;
 use crate::proto::Shape;
 use crate::server_stats::{self, PerRequest, Source};
-
-/// Drive a server with load and measure it.
-#[derive(Args, Debug, Clone)]
-pub struct RunArgs {
-    /// Server address, `host:port`.
-    #[arg(long, short = 'a', default_value = "127.0.0.1:7878")]
-    pub target: String,
-
-    /// Protocol the server speaks.
-    #[arg(long, short, default_value = "http", value_parser = platform::cli::protocol_parser())]
-    pub protocol: Protocol,
-
-    /// Connections, spread over the threads.
-    #[arg(long, short, default_value_t = 50)]
-    pub connections: u32,
-
-    /// Load threads, each one event loop (default: one per CPU of --cores,
-    /// else 1).
-    #[arg(long, short)]
-    pub threads: Option<usize>,
-
-    /// CPUs to pin the load threads to, e.g. `1` or `2-3` (round robin).
-    /// Default: no pinning.
-    #[arg(long, value_parser = platform::cpus::parse_cores, value_name = "LIST")]
-    pub cores: Option<platform::cpus::CpuList>,
-
-    /// Requests outstanding per connection.
-    #[arg(long, default_value_t = 1)]
-    pub pipeline: u32,
-
-    /// Open loop: this many requests per second in total, on schedule
-    /// whatever the answers do. Without it: closed loop. The summary and
-    /// the CSV then give the offered rate (the window's requests ÷ the
-    /// window), the sent rate, and the achieved rate (answers received in
-    /// the window ÷ the window: what the server did); achieved below 98% of
-    /// offered is a shortfall (a WARNING, `rate_shortfall`). Also the send
-    /// lag: how late the load generator itself sent (docs/OPEN-LOOP.md).
-    #[arg(long, value_name = "REQ/S")]
-    pub rate: Option<f64>,
-
-    /// Open-loop arrival process.
-    #[arg(long, value_enum, default_value_t = ArrivalArg::Poisson)]
-    pub arrival: ArrivalArg,
-
-    /// Length of the measured window (after the warm-up), e.g. `10s`,
-    /// `500ms`, `2m`.
-    #[arg(long, short, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-
-    /// End the window after this many requests (at most --duration).
-    #[arg(long)]
-    pub requests: Option<u64>,
-
-    /// Load before the window, excluded from every result.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub warmup: Duration,
-
-    /// echo: bytes per message; rr: payload bytes per request.
-    #[arg(long, default_value_t = 128)]
-    pub request_bytes: u32,
-
-    /// rr: payload bytes per response.
-    #[arg(long, default_value_t = 128)]
-    pub response_bytes: u32,
-
-    /// rr: server work per request, `spin:<N>ns` or `sleep:<N>us`.
-    #[arg(long, value_parser = parse_work)]
-    pub work: Option<Work>,
-
-    /// A request on the wire unanswered this long breaks its connection (a
-    /// timeout). Open loop: a request of the window still unsent or
-    /// unanswered this long after its intended send time is a timeout too,
-    /// so the run ends at most this long after the window.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub timeout: Duration,
-
-    /// The server's --stats-listen address, to read its counters there
-    /// (needed for echo).
-    #[arg(long, value_name = "ADDR")]
-    pub stats: Option<SocketAddr>,
-
-    /// Do not read the server's counters: for servers that are not
-    /// ringside's (nginx, a hand-written one), which do not answer
-    /// `GET /stats` or an rr STATS request with them. The run then reports
-    /// no server CPU or context switches per request (give --server-pid
-    /// instead to read them from /proc), and no backend; its responses are
-    /// still checked as always.
-    #[arg(long, conflicts_with = "stats")]
-    pub no_server_counters: bool,
-
-    /// Read a server's CPU time and context switches from /proc instead of
-    /// its counters: for a server on this host that keeps none (nginx, a
-    /// hand-written one). At the window's start and end, where a ringside
-    /// server's counters are read: utime + stime of the process (every
-    /// thread, exited ones included) and of the children it waited for,
-    /// from /proc/PID/stat (10 ms ticks), and each live thread's voluntary
-    /// and involuntary switches from /proc/PID/task/*/status. Per request
-    /// over the answers received in the window. Repeat for a server of
-    /// several processes (nginx's master and worker). No counters are read
-    /// from the server, as with --no-server-counters.
-    #[arg(long = "server-pid", value_name = "PID", conflicts_with_all = ["stats", "no_server_counters"])]
-    pub server_pid: Vec<u32>,
-
-    /// Append one result row to this CSV file (header once).
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-
-    /// Write an HdrHistogram interval log (one histogram a second).
-    #[arg(long, value_name = "FILE")]
-    pub hlog: Option<PathBuf>,
-
-    /// Write the percentile distribution (HdrHistogram .hgrm format, ms).
-    #[arg(long, value_name = "FILE")]
-    pub hgrm: Option<PathBuf>,
-
-    /// CPUs of the quick context-switch calibration run before the load
-    /// (same-CPU switches on the first): use the server's CPU first.
-    #[arg(long, value_name = "A,B", default_value = "0,1", value_parser = crate::ctxsw::parse_cpu_pair)]
-    pub calibrate_cpus: [usize; 2],
-
-    /// Skip the calibration (the summary then cannot say how much of the
-    /// server's CPU went to switching).
-    #[arg(long)]
-    pub no_calibrate: bool,
-
-    /// Figures measured elsewhere (e.g. once per sweep): used instead of
-    /// calibrating.
-    #[arg(skip)]
-    pub known_calibration: Option<SwitchCost>,
-
-    /// The load threads' event loop.
-    #[arg(long, value_enum, default_value_t = Io::IoUring)]
-    pub io: Io,
-
-    /// Open loop: busy-poll for this long before each send that is due,
-    /// instead of sleeping until it (`100us`; default 0: sleep). An idle
-    /// CPU wakes up late (tens of µs on a VM), and that lateness is send
-    /// lag charged to the server as latency; spinning removes it, at the
-    /// cost of CPU time, which the client's CPU per request then includes.
-    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
-    pub spin: Duration,
-
-    /// Begin at this wall-clock time (connect, then warm up), so that load
-    /// generators on several hosts start together: RFC 3339 in UTC
-    /// (`2026-11-21T22:00:05Z`, a fraction allowed), unix seconds
-    /// (`1795298405`, a fraction allowed) or `+SECONDS` from now (`+5`). The
-    /// server's counters are read and the calibration runs before the wait;
-    /// Ctrl-C ends it. A time more than an hour ahead, or more than a second
-    /// past when the run starts, is refused. Synchronise the hosts' clocks
-    /// (NTP): each waits by its own.
-    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
-    pub start_at: Option<SystemTime>,
-
-    /// The CSV row's `run_id` (default: the window's start time). Give the
-    /// load generators that drive one server together the same one, so that
-    /// `ringside-results merge` knows their rows belong together.
-    #[arg(long, value_name = "ID")]
-    pub run_id: Option<String>,
-
-    /// Seed of the open-loop arrival process.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-
-    /// No progress lines on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-/// What a context switch costs here, in ns (`ringside-loadgen ctxsw`).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct SwitchCost {
-    pub same_cpu_ns: f64,
-    pub cross_cpu_ns: f64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Io {
-    /// Edge-triggered epoll, a read and a write per request.
-    Epoll,
-    /// io_uring: multishot recv from a buffer ring, sends batched, one
-    /// io_uring_enter per turn.
-    IoUring,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ArrivalArg {
-    /// Exponentially distributed gaps (a Poisson process).
-    Poisson,
-    /// Equal gaps.
-    Uniform,
-}
-
-/// `10s`, `500ms`, `250us`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("bad duration `{s}`: expected a number with ms, s, m or us, e.g. 10s");
-    let s = s.trim();
-    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = s.strip_suffix("us") {
-        (n, 1e-6)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = number.trim().parse().map_err(|_| bad())?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(v * scale))
-}
-
-/// How far ahead `--start-at` may be: a longer wait is more likely a
-/// mistake (a wrong date or time zone) than a plan.
-pub const MAX_START_AHEAD: Duration = Duration::from_secs(3600);
-
-/// How far in the past `--start-at` may be when the run starts: the hosts'
-/// clocks and their launchers differ by a little.
-pub const MAX_START_LATE: Duration = Duration::from_secs(1);
-
-/// `--start-at`: RFC 3339 UTC, unix seconds, or `+SECONDS` from now.
-pub fn parse_start_at(s: &str) -> Result<SystemTime, String> {
-    let s = s.trim();
-    let seconds = |n: &str| -> Option<Duration> {
-        let v: f64 = n.parse().ok()?;
-        (v.is_finite() && v >= 0.0 && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-            .then(|| Duration::try_from_secs_f64(v).ok())?
-    };
-    let parsed = if let Some(n) = s.strip_prefix('+') {
-        // Checked: a time past what the clock can hold is bad input, not a
-        // panic.
-        seconds(n).and_then(|d| SystemTime::now().checked_add(d))
-    } else if s.contains('T') {
-        results::parse_timestamp_utc(s)
-    } else {
-        seconds(s).and_then(|d| UNIX_EPOCH.checked_add(d))
-    };
-    parsed.ok_or_else(|| {
-        format!(
-            "bad time `{s}`: expected RFC 3339 in UTC (2026-11-21T22:00:05Z), unix seconds (1795298405) or \
-             +SECONDS from now (+5)"
-        )
-    })
-}
-
-/// How long to wait from `now` for `--start-at` `at`, or why not to.
-pub fn start_wait(at: SystemTime, now: SystemTime) -> anyhow::Result<Duration> {
-    match at.duration_since(now) {
-        Ok(ahead) if ahead > MAX_START_AHEAD => bail!(
-            "--start-at {} is {:.0} s from now ({}), more than the {} s allowed: check the date, and that it \
-             is in UTC",
-            results::timestamp_utc(at),
-            ahead.as_secs_f64(),
-            results::timestamp_utc(now),
-            MAX_START_AHEAD.as_secs()
-        ),
-        Ok(ahead) => Ok(ahead),
-        Err(e) if e.duration() > MAX_START_LATE => bail!(
-            "--start-at {} passed {:.1} s ago (now {}): give a later time, or more time to start every load \
-             generator (are the hosts' clocks synchronised?)",
-            results::timestamp_utc(at),
-            e.duration().as_secs_f64(),
-            results::timestamp_utc(now)
-        ),
-        Err(_) => Ok(Duration::ZERO),
-    }
-}
 
 /// Sleep until `at` by the wall clock, in short steps so a stop is seen.
 fn wait_until(at: SystemTime, stop: &AtomicBool) -> anyhow::Result<()> {
@@ -309,65 +40,6 @@ fn wait_until(at: SystemTime, stop: &AtomicBool) -> anyhow::Result<()> {
         }
         std::thread::sleep(left.min(Duration::from_millis(50)));
     }
-}
-
-/// `spin:<N>ns` or `sleep:<N>us`, within the bounds an rr request has (the
-/// protocol core's parser, which the server's `--request-work` uses too).
-pub fn parse_work(s: &str) -> Result<Work, String> {
-    s.parse()
-}
-
-/// The results CSV's `work` column: `none`, or the work as the core writes it.
-pub fn describe_work(work: Option<Work>) -> String {
-    work.map_or_else(|| "none".into(), |w| w.to_string())
-}
-
-/// Everything a run measured.
-pub struct Report {
-    pub args: RunArgs,
-    pub addr: SocketAddr,
-    pub threads: usize,
-    pub server_before: Option<Stats>,
-    pub server_after: Option<Stats>,
-    /// The server's figures per request, over the window (counters read at
-    /// its start and its end).
-    pub server: Option<PerRequest>,
-    /// The load generator's own figures per request, over the window.
-    pub client: PerRequest,
-    /// Corrected latencies of the window's requests, ns.
-    pub corrected: Histogram<u64>,
-    /// Their raw latencies, ns.
-    pub raw: Histogram<u64>,
-    /// Send lag of the window's requests (open loop), ns.
-    pub lag: Histogram<u64>,
-    /// The window's requests answered in time, in the window or after it.
-    pub completed: u64,
-    /// Of `completed`, answered after the window (in the drain).
-    pub late: u64,
-    /// Answers received during the window, to any request.
-    pub answered_in_window: u64,
-    /// Requests the schedule put in the window (closed loop: sent in it).
-    pub scheduled: u64,
-    /// Requests written during the window.
-    pub sent_in_window: u64,
-    pub errors: Errors,
-    /// Answers received during the window by each connection that had a
-    /// request outstanding in it or was answered in it, ascending.
-    pub answers_per_conn: Vec<u64>,
-    /// Connections that had a request outstanding during the window and no
-    /// answer from its start to the end of the run.
-    pub conns_unanswered: usize,
-    /// The measured window, as it ran.
-    pub window: Duration,
-    /// How long the run went on after the window, waiting for its answers.
-    pub drain: Duration,
-    pub window_started: std::time::SystemTime,
-    /// Why the run is incomplete, if it is.
-    pub incomplete: Option<String>,
-    pub notes: Vec<String>,
-    pub shape: Shape,
-    /// The context-switch calibration, if measured or given.
-    pub switch_cost: Option<SwitchCost>,
 }
 
 /// When the server's two counter snapshots were taken, as far as the load
@@ -408,52 +80,6 @@ impl Snapshots {
     }
 }
 
-/// Open loop falls short when it achieves less than this share of the
-/// offered rate.
-pub const SHORTFALL_BELOW: f64 = 0.98;
-
-/// The send lag's p99 is worth a warning above this share of the corrected
-/// p99: the corrected figure then says as much about the load generator as
-/// about the server.
-pub const LAG_WARNING_SHARE: f64 = 0.2;
-
-impl Report {
-    fn per_second(&self, n: u64) -> f64 {
-        n as f64 / self.window.as_secs_f64().max(1e-9)
-    }
-
-    /// Answers received in the window ÷ the window: what the server did.
-    pub fn achieved_rate(&self) -> f64 {
-        self.per_second(self.answered_in_window)
-    }
-
-    /// The window's requests ÷ the window: the schedule (closed loop: what
-    /// was sent).
-    pub fn offered_rate(&self) -> f64 {
-        self.per_second(self.scheduled)
-    }
-
-    /// Requests written in the window ÷ the window.
-    pub fn sent_rate(&self) -> f64 {
-        self.per_second(self.sent_in_window)
-    }
-
-    /// Open loop achieved less than [`SHORTFALL_BELOW`] of what it offered.
-    pub fn rate_shortfall(&self) -> bool {
-        self.args.rate.is_some() && self.achieved_rate() < SHORTFALL_BELOW * self.offered_rate()
-    }
-
-    /// Open loop whose send lag p99 is more than [`LAG_WARNING_SHARE`] of
-    /// the corrected p99.
-    pub fn lag_warning(&self) -> bool {
-        self.args.rate.is_some()
-            && !self.lag.is_empty()
-            && !self.corrected.is_empty()
-            && self.lag.value_at_quantile(0.99) as f64
-                > LAG_WARNING_SHARE * self.corrected.value_at_quantile(0.99) as f64
-    }
-}
-
 /// What the run's checks and the server's first counters gave.
 struct Setup {
     addr: SocketAddr,
@@ -484,7 +110,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
         {
             setup.notes.push(format!(
                 "started {} after --start-at {} (the counters' read and the calibration took longer)",
-                crate::report::fmt_us(late.as_secs_f64() * 1e6),
+                crate::fmt::fmt_us(late.as_secs_f64() * 1e6),
                 results::timestamp_utc(at)
             ));
         }
@@ -997,8 +623,8 @@ fn server_per_request(
         notes.push(format!(
             "server CPU and switches per request not reported: the server's counters were read up to {} {at} \
              of the {} window, so they would not describe it. {advice}",
-            crate::report::fmt_us(took.as_secs_f64() * 1e6),
-            crate::report::fmt_us(window.as_secs_f64() * 1e6),
+            crate::fmt::fmt_us(took.as_secs_f64() * 1e6),
+            crate::fmt::fmt_us(window.as_secs_f64() * 1e6),
         ));
         return None;
     }
@@ -1007,7 +633,7 @@ fn server_per_request(
             "the server's figures cover at least the last {:.0}% of the window: its counters were read up to {} \
              after it started",
             100.0 * (1.0 - snap.first_late.as_secs_f64() / window.as_secs_f64().max(1e-9)),
-            crate::report::fmt_us(snap.first_late.as_secs_f64() * 1e6)
+            crate::fmt::fmt_us(snap.first_late.as_secs_f64() * 1e6)
         ));
     }
     let counted = a.requests.saturating_sub(b.requests);
@@ -1049,7 +675,7 @@ struct PendingSecond {
 struct Progress {
     threads: usize,
     pending: std::collections::BTreeMap<u64, PendingSecond>,
-    hlog: Option<crate::report::IntervalLog>,
+    hlog: Option<crate::hlog::IntervalLog>,
     quiet: bool,
     /// The window's planned length: a last, partial second's rate is over
     /// its part.
@@ -1066,7 +692,7 @@ impl Progress {
         quiet: bool,
         window: Duration,
     ) -> anyhow::Result<Self> {
-        let hlog = hlog.map(|p| crate::report::IntervalLog::create(p, start)).transpose()?;
+        let hlog = hlog.map(|p| crate::hlog::IntervalLog::create(p, start)).transpose()?;
         Ok(Progress { threads, pending: Default::default(), hlog, quiet, window, notes: Vec::new() })
     }
 
@@ -1104,7 +730,7 @@ impl Progress {
             let p99 = if s.latency.is_empty() {
                 "-".to_string()
             } else {
-                crate::report::fmt_us(results::hdr::us(s.latency.value_at_quantile(0.99)))
+                crate::fmt::fmt_us(results::hdr::us(s.latency.value_at_quantile(0.99)))
             };
             let line = if s.drain {
                 drain_line(s.completed, &p99, s.errors.total())
@@ -1126,7 +752,7 @@ impl Progress {
         while let Some((second, entry)) = self.pending.pop_first() {
             self.emit(second, &entry);
         }
-        self.hlog.take().map_or(Ok(()), crate::report::IntervalLog::close)
+        self.hlog.take().map_or(Ok(()), crate::hlog::IntervalLog::close)
     }
 }
 
@@ -1137,7 +763,7 @@ impl Progress {
 fn progress_line(second: u64, window: Duration, answers: u64, p99: &str, errors: u64) -> String {
     let part = (window.as_secs_f64() - second as f64).clamp(1e-3, 1.0);
     let rate = (answers as f64 / part).round() as u64;
-    format!("{:>4}s  {:>10} req/s  p99 {p99:>9}  errors {errors}", second + 1, crate::report::thousands(rate))
+    format!("{:>4}s  {:>10} req/s  p99 {p99:>9}  errors {errors}", second + 1, crate::fmt::thousands(rate))
 }
 
 /// The drain's progress line: `completed` of the window's requests answered
@@ -1145,7 +771,7 @@ fn progress_line(second: u64, window: Duration, answers: u64, p99: &str, errors:
 fn drain_line(completed: u64, p99: &str, errors: u64) -> String {
     format!(
         "drain  {:>10} answers after the window, to requests of it  p99 {p99:>9}  errors {errors}",
-        crate::report::thousands(completed),
+        crate::fmt::thousands(completed),
     )
 }
 
@@ -1189,59 +815,5 @@ mod tests {
             let s = Snapshots::new(before, after_sent, after, interval);
             assert_eq!((s.first_late, s.describe(window)), (late, describes), "{s:?} {window:?}");
         }
-    }
-
-    #[test]
-    fn durations_and_work() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("40us"), Ok(Duration::from_micros(40)));
-        for bad in ["", "x", "-1s", "1h"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(parse_work("spin:500ns"), Ok(Work::Spin { ns: 500 }));
-        assert_eq!(parse_work("sleep:100us"), Ok(Work::Sleep { us: 100 }));
-        assert!(parse_work("sleep:1ms").is_err());
-        assert_eq!(describe_work(Some(Work::Sleep { us: 3 })), "sleep:3us");
-    }
-
-    #[test]
-    fn start_times() {
-        let at = |secs: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms);
-        // (text, expected instant); `+` is relative to now, checked below.
-        let table = [
-            ("2026-11-21T22:00:05Z", Some(at(1_795_298_405, 0))),
-            ("2026-11-21T22:00:05.250Z", Some(at(1_795_298_405, 250))),
-            ("1795298405", Some(at(1_795_298_405, 0))),
-            ("1795298405.5", Some(at(1_795_298_405, 500))),
-            ("2026-11-21T22:00:05", None),
-            ("2026-11-21T23:00:05+01:00", None),
-            ("-5", None),
-            ("+-5", None),
-            ("5s", None),
-            ("", None),
-            // Past what the clock holds: refused, not a panic.
-            ("18000000000000000000", None),
-            ("+18000000000000000000", None),
-        ];
-        for (text, expected) in table {
-            assert_eq!(parse_start_at(text).ok(), expected, "{text:?}");
-        }
-        let before = SystemTime::now();
-        let plus = parse_start_at("+2.5").unwrap();
-        let after = SystemTime::now();
-        assert!(plus >= before + Duration::from_millis(2500) && plus <= after + Duration::from_millis(2500));
-
-        let now = at(1_795_298_405, 0);
-        let s = Duration::from_secs;
-        assert_eq!(start_wait(now + s(5), now).unwrap(), s(5));
-        assert_eq!(start_wait(now + s(3600), now).unwrap(), s(3600));
-        assert_eq!(start_wait(now - Duration::from_millis(900), now).unwrap(), Duration::ZERO);
-        let ahead = start_wait(now + s(3601), now).unwrap_err().to_string();
-        assert!(ahead.contains("more than the 3600 s allowed"), "{ahead}");
-        let past = start_wait(now - s(2), now).unwrap_err().to_string();
-        assert!(past.contains("passed 2.0 s ago"), "{past}");
     }
 }

@@ -15,7 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use loadgen::run::{self, Report, RunArgs};
+use loadgen::args::RunArgs;
+use loadgen::measured::Report;
+use loadgen::run;
 
 /// Tests that measure time run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());

@@ -13,7 +13,8 @@ use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use clap::Parser;
-use loadgen::run::{self, RunArgs};
+use loadgen::args::RunArgs;
+use loadgen::run;
 
 /// Runs in all, as a long sweep makes them.
 const RUNS: usize = 200;

@@ -3,14 +3,16 @@
 //! offered rates × repetitions (or a capacity search per backend); then a
 //! comparison table, and one results-CSV row per run.
 //!
-//! In four parts below this one, each used only from here: `plan` (the
-//! grid from the command line, the runs in order, the plan as printed),
-//! `server` (one server process), `table` (the tables at the end) and
-//! `search` (`--capacity`). This module holds the flags, the loop
-//! ([`sweep`], and `Runner::point`: one run, one row) and the calibration.
+//! In parts below this one, each depending only on those listed after it:
+//! `search` (`--capacity`: the searches interleaved, their table),
+//! `runner` (one run: a fresh server, the load, one row, one line; the
+//! [`Outcome`] so far), `table` (the tables at the end), `server` (one
+//! server process) and `plan` (the flags, [`SweepArgs`], and the grid: the
+//! runs in order, the plan as printed). This module holds the loop
+//! ([`sweep`]) and the calibration.
 //!
 //! Order of events: check that the CSV can be written; ask the server binary
-//! which backends it has (its `--help`); make the [`Plan`] and print it
+//! which backends it has (`--list-backends`); make the [`Plan`] and print it
 //! (`--dry-run` stops there); measure what a context switch costs, once;
 //! then for each repetition, each cell, each backend: start a fresh server
 //! pinned to the server CPUs, wait for its `stats on` and `listening on`
@@ -33,286 +35,28 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::AtomicBool;
+use std::time::{Instant, SystemTime};
 
-use clap::{Args, Parser};
-use platform::cpus::{CpuList, check_cores, parse_cores};
-use protocol::Protocol;
+use platform::cpus::check_cores;
 
-use crate::capacity::{SearchOptions, Slo};
 use crate::csv_row;
 use crate::ctxsw;
-use crate::engine;
-use crate::proto::Shape;
-use crate::report::{fmt_us, thousands};
-use crate::run::{self, Io, Report, RunArgs};
-use crate::server_stats::PerRequest;
+use crate::fmt::thousands;
 
 mod plan;
+mod runner;
 mod search;
 mod server;
 mod table;
 
 pub use plan::*;
+pub use runner::Outcome;
+use runner::Runner;
 pub use search::*;
 pub use server::*;
 pub use table::*;
-
-/// Start every backend, pinned, over a grid of protocols × connections ×
-/// sizes × repetitions; print a comparison table and append one CSV row per
-/// run.
-#[derive(Args, Debug, Clone)]
-pub struct SweepArgs {
-    /// Backends to compare, comma-separated, in the order they run within
-    /// each repetition. Default: every backend the server lists in its
-    /// --help, in that order.
-    #[arg(long, value_name = "LIST", value_parser = parse_names)]
-    pub backends: Option<List<String>>,
-
-    /// Protocols, comma-separated: echo, rr, http. Each is a cell of its
-    /// own.
-    #[arg(long, value_name = "LIST", default_value = "http", value_parser = parse_protocols)]
-    pub protocols: List<Protocol>,
-
-    /// Connection counts, comma-separated. Each is a cell of its own.
-    #[arg(long, value_name = "LIST", default_value = "50,500", value_parser = parse_counts)]
-    pub connections: List<u32>,
-
-    /// Payload bytes per request for echo and rr (rr asks for responses of
-    /// the same size), comma-separated; each is a cell of its own. http
-    /// sends a GET and ignores this, so http runs are not multiplied by
-    /// sizes.
-    #[arg(long, value_name = "LIST", default_value = "128", value_parser = parse_counts)]
-    pub sizes: List<u32>,
-
-    /// How many times to run the whole grid. The table gives the median
-    /// over the repetitions and the range of req/s.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub repetitions: u32,
-
-    /// Measured window of each run, e.g. `2s`, `500ms`.
-    #[arg(long, default_value = "2s", value_parser = run::parse_duration)]
-    pub duration: Duration,
-
-    /// Load before each run's window, excluded from its results.
-    #[arg(long, default_value = "0.5s", value_parser = run::parse_duration)]
-    pub warmup: Duration,
-
-    /// CPUs the server is pinned to (its --cores), e.g. `0` or `0,2`.
-    #[arg(long, value_name = "LIST", default_value = "0", value_parser = parse_cores)]
-    pub server_cores: CpuList,
-
-    /// CPUs the load threads are pinned to, one thread per CPU.
-    #[arg(long, value_name = "LIST", default_value = "1", value_parser = parse_cores)]
-    pub client_cores: CpuList,
-
-    /// The ringside-server binary to start. Default: `ringside-server` next
-    /// to this program (`cargo build --release` builds both).
-    #[arg(long, value_name = "PATH")]
-    pub server: Option<PathBuf>,
-
-    /// Results file: one row per run is appended (with the header if the
-    /// file is new). Checked writable before anything runs.
-    #[arg(long, value_name = "FILE", default_value = "ringside-sweep.csv")]
-    pub csv: PathBuf,
-
-    /// An extra server flag for one backend, as `BACKEND=ARG`, e.g.
-    /// `thread-pool=--threads=512` or `io-uring=--sqpoll`. One argument
-    /// each (write `--flag=value`); repeat for more. A --threads given this
-    /// way replaces the thread pool's automatic size.
-    #[arg(long = "server-arg", value_name = "BACKEND=ARG", value_parser = parse_server_arg)]
-    pub server_args: Vec<ServerArg>,
-
-    /// Print the plan and the estimated time; run nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Requests outstanding per connection (as `run --pipeline`; default 1).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub pipeline: Option<u32>,
-
-    /// Open loop: this many requests per second in total, in every run (as
-    /// `run --rate`). Default: closed loop.
-    #[arg(long, value_name = "REQ/S", conflicts_with_all = ["rates", "capacity"])]
-    pub rate: Option<f64>,
-
-    /// An offered-load grid: open loop at each of these rates in total,
-    /// req/s, `k` and `M` allowed (`20k,40k,80k`). Each rate is a cell of
-    /// its own; the table then shows per backend the latency-throughput
-    /// curve (achieved req/s and p99 at each offered rate), and
-    /// `ringside-results report` draws it.
-    #[arg(long, value_name = "LIST", value_parser = parse_rates, conflicts_with = "capacity")]
-    pub rates: Option<List<u64>>,
-
-    /// Find each backend's capacity under a latency objective (--slo): the
-    /// highest offered rate whose achieved rate is at least 99% of it and
-    /// whose latency percentile meets the objective. Per cell and
-    /// repetition: a closed-loop run per backend for a first estimate, then
-    /// open-loop probes (each a fresh server; the backends' searches
-    /// interleaved, a probe of each in turn): a scan at 25%, 50%, 70%, 85%
-    /// and 100% of the estimate (on past a failure on latency alone, which
-    /// light load can cause; stopped by a failure to keep up), then
-    /// bisection between the highest pass and the failure above it to
-    /// within --resolution; then runs at 50% and 80% of each capacity. Every probe is a row
-    /// (phase=probe), each capacity a row of its own (phase=capacity, its
-    /// target_rate the capacity); the table gives the capacity and p50/p99
-    /// at 50%, 80% and 100% of it.
-    #[arg(long)]
-    pub capacity: bool,
-
-    /// The latency objective of --capacity: a percentile of the corrected
-    /// latency and its bound, `p99=1ms`, `p99.9=5ms` (percentiles p50, p90,
-    /// p99, p99.9, p99.99).
-    #[arg(long, value_name = "pNN=TIME", default_value = "p99=1ms", value_parser = Slo::parse)]
-    pub slo: Slo,
-
-    /// --capacity: stop when the lowest failing rate is within this many
-    /// percent above the highest passing one.
-    #[arg(long, value_name = "PERCENT", default_value_t = 3.0)]
-    pub resolution: f64,
-
-    /// --capacity: most probes per search (the closed-loop estimate not
-    /// counted); a search that runs out says so in the table.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
-    pub max_probes: u32,
-
-    /// The load threads' event loop (as `run --io`; default io-uring).
-    #[arg(long, value_enum)]
-    pub io: Option<Io>,
-
-    /// A request unanswered this long breaks its connection (as `run
-    /// --timeout`; default 2s).
-    #[arg(long, value_parser = run::parse_duration)]
-    pub timeout: Option<Duration>,
-
-    /// Open loop: busy-poll this long before each due send instead of
-    /// sleeping (as `run --spin`; default 0).
-    #[arg(long, value_parser = run::parse_duration, value_name = "DURATION")]
-    pub spin: Option<Duration>,
-}
-
-impl SweepArgs {
-    /// How each capacity search proceeds.
-    pub fn search_options(&self) -> SearchOptions {
-        SearchOptions { resolution: self.resolution / 100.0, max_probes: self.max_probes }
-    }
-}
-
-/// The `run` flags every run starts from: `run`'s own defaults, with the
-/// sweep's pass-through flags applied.
-pub fn base_run_args(args: &SweepArgs) -> RunArgs {
-    #[derive(Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        run: RunArgs,
-    }
-    let mut base = Defaults::try_parse_from(["run"]).expect("run's defaults parse").run;
-    base.warmup = args.warmup;
-    base.duration = args.duration;
-    base.cores = Some(args.client_cores.clone());
-    base.threads = None; // one per client CPU
-    base.quiet = true;
-    if let Some(p) = args.pipeline {
-        base.pipeline = p;
-    }
-    if let Some(io) = args.io {
-        base.io = io;
-    }
-    if let Some(t) = args.timeout {
-        base.timeout = t;
-    }
-    if let Some(spin) = args.spin {
-        base.spin = spin;
-    }
-    base
-}
-
-/// The run's flags for `cell` against a server at `target`, counters at
-/// `stats`.
-fn run_args(base: &RunArgs, cell: Cell, target: SocketAddr, stats: SocketAddr) -> RunArgs {
-    let mut a = base.clone();
-    a.rate = cell.rate.map(|r| r as f64);
-    a.target = target.to_string();
-    a.stats = Some(stats);
-    a.protocol = cell.protocol;
-    a.connections = cell.connections;
-    if let Some(size) = cell.size {
-        a.request_bytes = size;
-        a.response_bytes = size;
-    }
-    a
-}
-
-/// The report of a run that measured nothing: the server did not start, or
-/// the load could not begin.
-fn failed_report(args: &RunArgs, why: String) -> Report {
-    Report {
-        args: args.clone(),
-        addr: args.target.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
-        threads: 0,
-        server_before: None,
-        server_after: None,
-        server: None,
-        client: PerRequest::default(),
-        corrected: engine::new_histogram(),
-        raw: engine::new_histogram(),
-        lag: engine::new_histogram(),
-        completed: 0,
-        late: 0,
-        answered_in_window: 0,
-        scheduled: 0,
-        sent_in_window: 0,
-        errors: engine::Errors::default(),
-        answers_per_conn: Vec::new(),
-        conns_unanswered: 0,
-        window: Duration::ZERO,
-        drain: Duration::ZERO,
-        window_started: SystemTime::now(),
-        incomplete: Some(why),
-        notes: Vec::new(),
-        switch_cost: None,
-        shape: Shape {
-            protocol: args.protocol,
-            request_bytes: args.request_bytes,
-            response_bytes: args.response_bytes,
-            work: args.work,
-            host: args.target.clone(),
-        },
-    }
-}
-
-/// How a sweep went, for the exit status.
-#[derive(Clone, Debug, Default)]
-pub struct Outcome {
-    pub planned: usize,
-    pub ran: usize,
-    pub complete: usize,
-    pub skipped: Vec<(String, String)>,
-    pub interrupted: bool,
-    /// Nothing was meant to run.
-    pub dry_run: bool,
-    /// Rows that could not be appended to the CSV, and those that were.
-    pub unwritten: usize,
-    pub rows: usize,
-    /// Capacity searches that found no capacity or did not converge.
-    pub searches_without_capacity: usize,
-}
-
-impl Outcome {
-    /// A dry run, or every planned run ran, completed and was written.
-    pub fn all_complete(&self) -> bool {
-        self.dry_run
-            || self.ran == self.planned
-                && self.complete == self.ran
-                && self.skipped.is_empty()
-                && self.unwritten == 0
-                && self.searches_without_capacity == 0
-    }
-}
 
 /// Print to stdout; a closed stdout (`| head`) is not an error.
 fn out(text: &str) {
@@ -361,7 +105,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     let (same_cpu_ns, cross_cpu_ns) = calibrate(args);
     // Measured once here; no run measures it again.
     if same_cpu_ns > 0.0 {
-        base.known_calibration = Some(run::SwitchCost { same_cpu_ns, cross_cpu_ns });
+        base.known_calibration = Some(crate::args::SwitchCost { same_cpu_ns, cross_cpu_ns });
     } else {
         base.no_calibrate = true;
     }
@@ -436,156 +180,6 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     Ok(outcome)
 }
 
-/// What every run of a sweep shares, and what the runs so far gave.
-pub(super) struct Runner<'a> {
-    server: &'a Path,
-    csv: &'a Path,
-    base: RunArgs,
-    run_id: String,
-    server_cores: String,
-    same_cpu_ns: f64,
-    cross_cpu_ns: f64,
-    stop: Arc<AtomicBool>,
-    repetitions: u32,
-    /// Runs planned (a capacity sweep: its estimate), and run so far.
-    total: usize,
-    count: usize,
-    outcome: Outcome,
-    measurements: Vec<Measurement>,
-    skipped: Vec<(String, String)>,
-}
-
-/// One run's report and the row written for it.
-pub(super) struct Point {
-    report: Report,
-    row: results::Row,
-}
-
-impl Runner<'_> {
-    /// Ctrl-C: no more runs.
-    fn stopped(&mut self) -> bool {
-        if self.stop.load(Ordering::Relaxed) {
-            self.outcome.interrupted = true;
-        }
-        self.outcome.interrupted
-    }
-
-    /// Run `spec` against a fresh server, at `rate` if given (else its
-    /// cell's), append its row (with `phase` and `slo`) and print its
-    /// line. `None` if the backend was skipped or the sweep stopped.
-    fn point(
-        &mut self,
-        spec: &RunSpec,
-        rate: Option<f64>,
-        phase: results::Phase,
-        slo: Option<&Slo>,
-    ) -> Option<Point> {
-        if self.stopped() || self.skipped.iter().any(|(b, _)| b == &spec.backend) {
-            return None;
-        }
-        self.count += 1;
-        let cell = match rate {
-            Some(r) => Cell { rate: Some(r.round().max(1.0) as u64), ..spec.cell },
-            None => spec.cell,
-        };
-        let total =
-            if self.total >= self.count { self.total.to_string() } else { format!("{}+", self.total) };
-        let tag = format!(
-            "[{:>w$}/{total}] rep {}/{}  {:<20} {:<16}",
-            self.count,
-            spec.repetition,
-            self.repetitions,
-            cell.short(),
-            spec.backend,
-            w = total.len()
-        );
-        let with_rate = |mut a: RunArgs| {
-            if let Some(r) = rate {
-                a.rate = Some(r);
-            }
-            a
-        };
-        let placeholder = with_rate(run_args(
-            &self.base,
-            cell,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            ([127, 0, 0, 1], 0).into(),
-        ));
-        let started_server = Server::spawn(self.server, &spec.server_args)
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|mut s| s.wait_ready(READY_TIMEOUT).map(|ready| (s, ready)));
-        let start_failed = started_server.is_err();
-        let (mut report, server_notes) = match started_server {
-            Err(why) => {
-                eprintln!("{tag} the server did not start: {why}");
-                eprintln!("  skipping {} for the rest of the sweep", spec.backend);
-                self.skipped.push((spec.backend.clone(), why.clone()));
-                (failed_report(&placeholder, format!("the server did not start: {why}")), Vec::new())
-            }
-            Ok((mut srv, ready)) => {
-                let a = with_rate(run_args(&self.base, cell, ready.listen, ready.stats));
-                let report = match run::run(&a, Arc::clone(&self.stop)) {
-                    Ok(r) => r,
-                    Err(e) => failed_report(&a, format!("{e:#}")),
-                };
-                (report, srv.stop())
-            }
-        };
-        self.outcome.ran += 1;
-        report.notes.extend(server_notes);
-        let context = csv_row::Context {
-            run_id: self.run_id.clone(),
-            repetition: spec.repetition,
-            server_cores: self.server_cores.clone(),
-            ctxsw_same_cpu_ns: self.same_cpu_ns,
-            ctxsw_cross_cpu_ns: self.cross_cpu_ns,
-        };
-        let mut row = csv_row::row(&report, &context);
-        if row.backend.is_empty() {
-            row.backend = spec.backend.clone();
-        }
-        row.phase = phase;
-        row.slo = slo.map(Slo::to_string).unwrap_or_default();
-        self.append(&row);
-        let spec = RunSpec { cell, ..spec.clone() };
-        let m = Measurement::of(&report, &spec, &row.note);
-        if m.complete {
-            self.outcome.complete += 1;
-        }
-        if !start_failed {
-            let shortfall = if report.rate_shortfall() {
-                format!("  (offered {})", thousands(report.offered_rate().round() as u64))
-            } else {
-                String::new()
-            };
-            eprintln!(
-                "{tag} {:>9} req/s{shortfall}  p99 {:>8}  server {} us/req{}{}",
-                thousands(m.req_s.round() as u64),
-                m.p99_us.map_or_else(|| "-".into(), fmt_us),
-                m.server_cpu_us.map_or_else(|| "n/a".into(), |v| format!("{v:.2}")),
-                if m.errors.total() > 0 {
-                    format!("  errors: {}", describe_errors(&m.errors))
-                } else {
-                    String::new()
-                },
-                report.incomplete.as_ref().map(|w| format!("  INCOMPLETE: {w}")).unwrap_or_default()
-            );
-        }
-        self.measurements.push(m);
-        (!start_failed).then_some(Point { report, row })
-    }
-
-    fn append(&mut self, row: &results::Row) {
-        match results::append(self.csv, row) {
-            Ok(()) => self.outcome.rows += 1,
-            Err(e) => {
-                self.outcome.unwritten += 1;
-                eprintln!("ringside-loadgen: cannot append a row: {e}");
-            }
-        }
-    }
-}
-
 /// A figure that noise can make negative, with thousands separators.
 fn signed_thousands(v: f64) -> String {
     let sign = if v < 0.0 { "-" } else { "" };
@@ -634,7 +228,16 @@ fn calibrate(args: &SweepArgs) -> (f64, f64) {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use clap::Parser;
+    use platform::cpus::CpuList;
+    use protocol::Protocol;
+
     use super::*;
+    use crate::args::Io;
+
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]

@@ -1,22 +1,191 @@
-//! The sweep's plan: its lists from the command line, the cells (protocol
+//! The sweep's plan: its flags ([`SweepArgs`]) and lists from the command line, the cells (protocol
 //! × connections × size × offered rate), the runs in order (for each
 //! repetition, each cell, every backend: interleaved), each with the
 //! server's whole command line, the estimate of its time, and the plan as
 //! printed.
 
 use std::fmt::{self, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::ValueEnum;
+use clap::{Args, Parser, ValueEnum};
+use platform::cpus::{CpuList, parse_cores};
 use protocol::Protocol;
 
-use super::SweepArgs;
-use crate::capacity;
+use crate::args::{Io, RunArgs};
+use crate::capacity::{self, SearchOptions, Slo};
 use crate::csv_row;
-use crate::report::thousands;
-use crate::run::RunArgs;
+use crate::fmt::thousands;
+
+/// Start every backend, pinned, over a grid of protocols × connections ×
+/// sizes × repetitions; print a comparison table and append one CSV row per
+/// run.
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// Backends to compare, comma-separated, in the order they run within
+    /// each repetition. Default: every backend the server lists in its
+    /// --help, in that order.
+    #[arg(long, value_name = "LIST", value_parser = parse_names)]
+    pub backends: Option<List<String>>,
+
+    /// Protocols, comma-separated: echo, rr, http. Each is a cell of its
+    /// own.
+    #[arg(long, value_name = "LIST", default_value = "http", value_parser = parse_protocols)]
+    pub protocols: List<Protocol>,
+
+    /// Connection counts, comma-separated. Each is a cell of its own.
+    #[arg(long, value_name = "LIST", default_value = "50,500", value_parser = parse_counts)]
+    pub connections: List<u32>,
+
+    /// Payload bytes per request for echo and rr (rr asks for responses of
+    /// the same size), comma-separated; each is a cell of its own. http
+    /// sends a GET and ignores this, so http runs are not multiplied by
+    /// sizes.
+    #[arg(long, value_name = "LIST", default_value = "128", value_parser = parse_counts)]
+    pub sizes: List<u32>,
+
+    /// How many times to run the whole grid. The table gives the median
+    /// over the repetitions and the range of req/s.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repetitions: u32,
+
+    /// Measured window of each run, e.g. `2s`, `500ms`.
+    #[arg(long, default_value = "2s", value_parser = crate::args::parse_duration)]
+    pub duration: Duration,
+
+    /// Load before each run's window, excluded from its results.
+    #[arg(long, default_value = "0.5s", value_parser = crate::args::parse_duration)]
+    pub warmup: Duration,
+
+    /// CPUs the server is pinned to (its --cores), e.g. `0` or `0,2`.
+    #[arg(long, value_name = "LIST", default_value = "0", value_parser = parse_cores)]
+    pub server_cores: CpuList,
+
+    /// CPUs the load threads are pinned to, one thread per CPU.
+    #[arg(long, value_name = "LIST", default_value = "1", value_parser = parse_cores)]
+    pub client_cores: CpuList,
+
+    /// The ringside-server binary to start. Default: `ringside-server` next
+    /// to this program (`cargo build --release` builds both).
+    #[arg(long, value_name = "PATH")]
+    pub server: Option<PathBuf>,
+
+    /// Results file: one row per run is appended (with the header if the
+    /// file is new). Checked writable before anything runs.
+    #[arg(long, value_name = "FILE", default_value = "ringside-sweep.csv")]
+    pub csv: PathBuf,
+
+    /// An extra server flag for one backend, as `BACKEND=ARG`, e.g.
+    /// `thread-pool=--threads=512` or `io-uring=--sqpoll`. One argument
+    /// each (write `--flag=value`); repeat for more. A --threads given this
+    /// way replaces the thread pool's automatic size.
+    #[arg(long = "server-arg", value_name = "BACKEND=ARG", value_parser = parse_server_arg)]
+    pub server_args: Vec<ServerArg>,
+
+    /// Print the plan and the estimated time; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Requests outstanding per connection (as `run --pipeline`; default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pipeline: Option<u32>,
+
+    /// Open loop: this many requests per second in total, in every run (as
+    /// `run --rate`). Default: closed loop.
+    #[arg(long, value_name = "REQ/S", conflicts_with_all = ["rates", "capacity"])]
+    pub rate: Option<f64>,
+
+    /// An offered-load grid: open loop at each of these rates in total,
+    /// req/s, `k` and `M` allowed (`20k,40k,80k`). Each rate is a cell of
+    /// its own; the table then shows per backend the latency-throughput
+    /// curve (achieved req/s and p99 at each offered rate), and
+    /// `ringside-results report` draws it.
+    #[arg(long, value_name = "LIST", value_parser = parse_rates, conflicts_with = "capacity")]
+    pub rates: Option<List<u64>>,
+
+    /// Find each backend's capacity under a latency objective (--slo): the
+    /// highest offered rate whose achieved rate is at least 99% of it and
+    /// whose latency percentile meets the objective. Per cell and
+    /// repetition: a closed-loop run per backend for a first estimate, then
+    /// open-loop probes (each a fresh server; the backends' searches
+    /// interleaved, a probe of each in turn): a scan at 25%, 50%, 70%, 85%
+    /// and 100% of the estimate (on past a failure on latency alone, which
+    /// light load can cause; stopped by a failure to keep up), then
+    /// bisection between the highest pass and the failure above it to
+    /// within --resolution; then runs at 50% and 80% of each capacity. Every probe is a row
+    /// (phase=probe), each capacity a row of its own (phase=capacity, its
+    /// target_rate the capacity); the table gives the capacity and p50/p99
+    /// at 50%, 80% and 100% of it.
+    #[arg(long)]
+    pub capacity: bool,
+
+    /// The latency objective of --capacity: a percentile of the corrected
+    /// latency and its bound, `p99=1ms`, `p99.9=5ms` (percentiles p50, p90,
+    /// p99, p99.9, p99.99).
+    #[arg(long, value_name = "pNN=TIME", default_value = "p99=1ms", value_parser = Slo::parse)]
+    pub slo: Slo,
+
+    /// --capacity: stop when the lowest failing rate is within this many
+    /// percent above the highest passing one.
+    #[arg(long, value_name = "PERCENT", default_value_t = 3.0)]
+    pub resolution: f64,
+
+    /// --capacity: most probes per search (the closed-loop estimate not
+    /// counted); a search that runs out says so in the table.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
+    pub max_probes: u32,
+
+    /// The load threads' event loop (as `run --io`; default io-uring).
+    #[arg(long, value_enum)]
+    pub io: Option<Io>,
+
+    /// A request unanswered this long breaks its connection (as `run
+    /// --timeout`; default 2s).
+    #[arg(long, value_parser = crate::args::parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Open loop: busy-poll this long before each due send instead of
+    /// sleeping (as `run --spin`; default 0).
+    #[arg(long, value_parser = crate::args::parse_duration, value_name = "DURATION")]
+    pub spin: Option<Duration>,
+}
+
+impl SweepArgs {
+    /// How each capacity search proceeds.
+    pub fn search_options(&self) -> SearchOptions {
+        SearchOptions { resolution: self.resolution / 100.0, max_probes: self.max_probes }
+    }
+}
+
+/// The `run` flags every run starts from: `run`'s own defaults, with the
+/// sweep's pass-through flags applied.
+pub fn base_run_args(args: &SweepArgs) -> RunArgs {
+    #[derive(Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let mut base = Defaults::try_parse_from(["run"]).expect("run's defaults parse").run;
+    base.warmup = args.warmup;
+    base.duration = args.duration;
+    base.cores = Some(args.client_cores.clone());
+    base.threads = None; // one per client CPU
+    base.quiet = true;
+    if let Some(p) = args.pipeline {
+        base.pipeline = p;
+    }
+    if let Some(io) = args.io {
+        base.io = io;
+    }
+    if let Some(t) = args.timeout {
+        base.timeout = t;
+    }
+    if let Some(spin) = args.spin {
+        base.spin = spin;
+    }
+    base
+}
 
 /// The backend whose pool must hold every connection (see [`Plan::new`]).
 pub const THREAD_POOL: &str = "thread-pool";

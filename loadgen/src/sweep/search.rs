@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::plan::{Cell, Plan, RunSpec};
+use super::runner::{Point, Runner};
 use super::table::{median_of, tail_first_line};
-use super::{Point, Runner};
 use crate::capacity::{self, Search, SearchOptions, Slo};
 use crate::ctxsw::Spread;
-use crate::report::{fmt_us, thousands};
+use crate::fmt::{fmt_us, thousands};
 
 /// One capacity search's result: which, and what it found.
 #[derive(Clone, Debug)]

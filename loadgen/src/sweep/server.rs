@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use platform::Unsupported;
 
-use super::SweepArgs;
+use super::plan::SweepArgs;
 use super::plan::backend_name;
 
 /// How long a server may take to print `listening on`.

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use super::plan::{Cell, RunSpec};
 use crate::ctxsw::Spread;
 use crate::engine;
-use crate::report::{fmt_us, thousands};
-use crate::run::Report;
+use crate::fmt::{fmt_us, thousands};
+use crate::measured::Report;
 
 /// What the table needs from one run.
 #[derive(Clone, Debug, PartialEq)]
