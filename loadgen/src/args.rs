@@ -13,9 +13,21 @@ use protocol::{Protocol, Work};
 /// Drive a server with load and measure it.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Server address, `host:port`.
+    /// The server: `host:port`, or an http URL, `http://host[:port]/path`
+    /// (as the positional URL). The `Host` header is the name given, not
+    /// the address it resolves to; the path is sent as given.
     #[arg(long, short = 'a', default_value = "127.0.0.1:7878")]
     pub target: String,
+
+    /// The server as an http URL, as wrk takes it: `http://host[:port]/path`
+    /// (instead of --target).
+    #[arg(value_name = "URL", conflicts_with = "target")]
+    pub url: Option<String>,
+
+    /// An http header to send with every request, `Name: value`; repeat for
+    /// more (as wrk's -H). A `Host` given here replaces the default one.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = crate::proto::parse_header)]
+    pub headers: Vec<String>,
 
     /// Protocol the server speaks.
     #[arg(long, short, default_value = "http", value_parser = platform::cli::protocol_parser())]
@@ -46,7 +58,7 @@ pub struct RunArgs {
     /// the window ÷ the window: what the server did); achieved below 98% of
     /// offered is a shortfall (a WARNING, `rate_shortfall`). Also the send
     /// lag: how late the load generator itself sent (docs/OPEN-LOOP.md).
-    #[arg(long, value_name = "REQ/S")]
+    #[arg(long, short = 'R', value_name = "REQ/S")]
     pub rate: Option<f64>,
 
     /// Open-loop arrival process.
@@ -82,7 +94,7 @@ pub struct RunArgs {
     /// timeout). Open loop: a request of the window still unsent or
     /// unanswered this long after its intended send time is a timeout too,
     /// so the run ends at most this long after the window.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, short = 'T', default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// The server's --stats-listen address, to read its counters there
@@ -107,9 +119,9 @@ pub struct RunArgs {
     /// from /proc/PID/stat (10 ms ticks), and each live thread's voluntary
     /// and involuntary switches from /proc/PID/task/*/status. Per request
     /// over the answers received in the window. Repeat for a server of
-    /// several processes (nginx's master and worker). No counters are read
+    /// several processes (nginx's master and worker), or give a comma-separated list (`pgrep -d, nginx`). No counters are read
     /// from the server, as with --no-server-counters.
-    #[arg(long = "server-pid", value_name = "PID", conflicts_with_all = ["stats", "no_server_counters"])]
+    #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',', conflicts_with_all = ["stats", "no_server_counters"])]
     pub server_pid: Vec<u32>,
 
     /// Append one result row to this CSV file (header once).
@@ -201,10 +213,20 @@ pub enum ArrivalArg {
     Uniform,
 }
 
-/// `10s`, `500ms`, `250us`, `2m`, or plain seconds.
+/// A duration: humantime's forms (`10s`, `500ms`, `2m`, `1h`, `1min`,
+/// `1m30s`, `250us`), or plain seconds and decimals (`1.5`, `1.5s`,
+/// `0.5m`), which humantime does not take.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("bad duration `{s}`: expected a number with ms, s, m or us, e.g. 10s");
+    let bad = || {
+        format!("bad duration `{s}`: expected e.g. 10s, 500ms, 250us, 2m, 1h, 1m30s or plain seconds (1.5)")
+    };
     let s = s.trim();
+    if s.starts_with('-') {
+        return Err(bad());
+    }
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(d);
+    }
     let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = s.strip_suffix("us") {
@@ -213,6 +235,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         (n, 1.0)
     } else if let Some(n) = s.strip_suffix('m') {
         (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
     } else {
         (s, 1.0)
     };
@@ -220,7 +244,56 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if !v.is_finite() || v < 0.0 {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(v * scale))
+    Duration::try_from_secs_f64(v * scale).map_err(|_| bad())
+}
+
+/// Where the load goes, from `--target` or the URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port` to connect to (the port 80 added to a URL without one).
+    pub connect: String,
+    /// The `Host` header: the name and port as given.
+    pub host: String,
+    /// The request target: the URL's path and query, or `/`.
+    pub path: String,
+    /// Given as a URL (so http only).
+    pub url: bool,
+}
+
+impl Target {
+    /// `host:port`, `http://host[:port][/path[?query]]`.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        let s = s.trim();
+        if let Some((scheme, _)) = s.split_once("://") {
+            if !scheme.eq_ignore_ascii_case("http") {
+                return Err(format!(
+                    "target `{s}`: only http:// URLs are supported (ringside measures plain TCP; terminate TLS in \
+                     front of the server, or give host:port)"
+                ));
+            }
+            let rest = &s[scheme.len() + 3..];
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(at) if rest.as_bytes()[at] == b'/' => (&rest[..at], rest[at..].to_string()),
+                Some(at) => (&rest[..at], format!("/{}", &rest[at..])),
+                None => (rest, "/".to_string()),
+            };
+            if authority.is_empty() || authority.contains('@') {
+                return Err(format!("target `{s}`: expected http://host[:port]/path (no user info)"));
+            }
+            if path.bytes().any(|b| b <= b' ' || b == 0x7F) {
+                return Err(format!(
+                    "target `{s}`: the path has spaces or control characters; encode them (%20)"
+                ));
+            }
+            let has_port = match authority.rsplit_once(':') {
+                Some((host, port)) => !host.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()),
+                None => false,
+            } && !authority.ends_with(']');
+            let connect = if has_port { authority.to_string() } else { format!("{authority}:80") };
+            return Ok(Target { connect, host: authority.to_string(), path, url: true });
+        }
+        Ok(Target { connect: s.to_string(), host: s.to_string(), path: "/".into(), url: false })
+    }
 }
 
 /// How far ahead `--start-at` may be: a longer wait is more likely a
@@ -295,13 +368,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn wrk_habits() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let a =
+            Cli::parse_from(["x", "-R", "1000", "-T", "1m30s", "-H", "A: b", "-H", "C:d", "http://h:8/x"])
+                .run;
+        assert_eq!((a.rate, a.timeout), (Some(1000.0), Duration::from_secs(90)));
+        assert_eq!(a.headers, ["A: b", "C: d"]);
+        assert_eq!(a.url.as_deref(), Some("http://h:8/x"));
+        assert!(Cli::try_parse_from(["x", "--target", "h:1", "http://h:8/"]).is_err(), "one target");
+        assert!(Cli::try_parse_from(["x", "-H", "no colon"]).is_err());
+    }
+
+    #[test]
+    fn targets() {
+        let t = |connect: &str, host: &str, path: &str, url: bool| {
+            Ok(Target { connect: connect.into(), host: host.into(), path: path.into(), url })
+        };
+        let table = [
+            ("127.0.0.1:7878", t("127.0.0.1:7878", "127.0.0.1:7878", "/", false)),
+            ("localhost:8080", t("localhost:8080", "localhost:8080", "/", false)),
+            ("http://localhost:8080/a/b?c=d", t("localhost:8080", "localhost:8080", "/a/b?c=d", true)),
+            ("http://example.org", t("example.org:80", "example.org", "/", true)),
+            ("HTTP://example.org/", t("example.org:80", "example.org", "/", true)),
+            ("http://example.org?q=1", t("example.org:80", "example.org", "/?q=1", true)),
+            ("http://[::1]:81/x", t("[::1]:81", "[::1]:81", "/x", true)),
+            ("http://[::1]/x", t("[::1]:80", "[::1]", "/x", true)),
+        ];
+        for (text, expected) in table {
+            assert_eq!(Target::parse(text), expected, "{text}");
+        }
+        for bad in ["https://example.org/", "http:///x", "http://u:p@h/", "http://h/a b"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn durations_and_work() {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("40us"), Ok(Duration::from_micros(40)));
-        for bad in ["", "x", "-1s", "1h"] {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0.5m"), Ok(Duration::from_secs(30)));
+        for bad in ["", "x", "-1s", "1 fortnight", "1e400s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_work("spin:500ns"), Ok(Work::Spin { ns: 500 }));

@@ -4,10 +4,11 @@
 //! `epoll_wait` (nanosecond timeout, `epoll_pwait2`) until the engine's next
 //! deadline. Safe rustix wrappers: no `unsafe`.
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use rustix::event::epoll::{self, EventData, EventFlags};
@@ -19,6 +20,7 @@ const BUF: usize = 64 * 1024;
 
 pub fn drive(
     engine: &mut Engine,
+    addr: SocketAddr,
     streams: Vec<TcpStream>,
     stop: &AtomicBool,
     intervals: &Sender<Interval>,
@@ -34,6 +36,7 @@ pub fn drive(
     let mut buf = vec![0u8; BUF];
     let mut events = Vec::with_capacity(256);
     let mut dirty = Vec::new();
+    let mut reconnect = Vec::new();
     engine.start();
     loop {
         flush(engine, &mut socks, &mut dirty);
@@ -59,15 +62,44 @@ pub fn drive(
             }
             let hangup = flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR);
             if flags.intersects(EventFlags::IN | EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR) {
-                read(engine, i, socks[i].as_ref().expect("alive"), &mut buf, !hangup);
+                let Some(sock) = socks[i].as_ref() else { continue };
+                read(engine, i, sock, &mut buf, !hangup);
+                if engine.wants_reconnect(i) && !reconnect.contains(&i) {
+                    reconnect.push(i);
+                }
             }
             if engine.alive(i) && !engine.output(i).is_empty() {
                 dirty.push(i);
             }
         }
+        for i in reconnect.drain(..) {
+            // Dropping the socket closes it (and takes it out of the set).
+            socks[i] = None;
+            match open(&epoll, addr, i) {
+                Ok(s) => {
+                    socks[i] = Some(s);
+                    let now = engine.clock().raw();
+                    engine.reconnected(i, now);
+                }
+                Err(_) => engine.reconnect_failed(i),
+            }
+        }
         engine.tick();
         engine.take_dirty(&mut dirty);
     }
+}
+
+/// A new connection for slot `i` after the server closed the old one. It
+/// blocks the load thread while it connects (at most a second): a
+/// server that closes after every answer costs the load generator too,
+/// and the send lag shows it.
+fn open(epoll: &rustix::fd::OwnedFd, addr: SocketAddr, i: usize) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    s.set_nodelay(true)?;
+    s.set_nonblocking(true)?;
+    let flags = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
+    epoll::add(epoll, &s, EventData::new_u64(i as u64), flags)?;
+    Ok(s)
 }
 
 /// Read until the socket is drained (a short read drains it, unless the
@@ -76,7 +108,8 @@ fn read(engine: &mut Engine, i: usize, sock: &TcpStream, buf: &mut [u8], short_r
     loop {
         match rustix::io::read(sock.as_fd(), &mut *buf) {
             Ok(0) => {
-                engine.on_failed(i, Failure::Reset);
+                let now = engine.clock().raw();
+                engine.on_eof(i, now);
                 return;
             }
             Ok(n) => {

@@ -17,10 +17,11 @@
 //! good, as are the send buffers. `sweep` runs this driver hundreds of
 //! times in one process, so the normal end must free.
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
@@ -56,6 +57,7 @@ struct Conn {
 
 pub fn drive(
     engine: &mut Engine,
+    addr: SocketAddr,
     streams: Vec<TcpStream>,
     stop: &AtomicBool,
     intervals: &Sender<Interval>,
@@ -80,6 +82,7 @@ pub fn drive(
     }
     let mut dirty = Vec::new();
     let mut rearm = Vec::new();
+    let mut reconnecting: Vec<usize> = Vec::new();
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     engine.start();
     loop {
@@ -116,7 +119,8 @@ pub fn drive(
                         }
                         bufs.recycle(id);
                     } else if result == 0 {
-                        engine.on_failed(i, Failure::Reset);
+                        let now = engine.clock().raw();
+                        engine.on_eof(i, now);
                     } else if -result == libc::ENOBUFS {
                         // The ring ran dry; nothing was lost. Re-arm once
                         // this batch has recycled buffers.
@@ -149,7 +153,11 @@ pub fn drive(
             if !engine.alive(i) {
                 dirty.push(i);
             }
+            if engine.wants_reconnect(i) && !reconnecting.contains(&i) {
+                reconnecting.push(i);
+            }
         }
+        reconnect(&mut ring, engine, addr, &mut conns, &mut reconnecting);
         for i in rearm.drain(..) {
             if engine.alive(i) && !conns[i].recv_armed {
                 arm_recv(&mut ring, &mut conns[i], i);
@@ -198,6 +206,50 @@ pub fn drive(
     // so no operation can take or write a buffer.
     let _ = unsafe { bufs.unregister(&ring) };
     Ok(())
+}
+
+/// Connections the server closed after an answer: once nothing is in
+/// flight on one (its recv cancelled, its sends completed), close it and
+/// open a new one in its slot. The connect blocks the load thread (at most
+/// a second), which the send lag shows.
+fn reconnect(
+    ring: &mut IoUring,
+    engine: &mut Engine,
+    addr: SocketAddr,
+    conns: &mut [Conn],
+    waiting: &mut Vec<usize>,
+) {
+    let mut k = 0;
+    while k < waiting.len() {
+        let i = waiting[k];
+        let c = &mut conns[i];
+        if !engine.wants_reconnect(i) {
+            waiting.swap_remove(k);
+            continue;
+        }
+        if c.in_flight > 0 {
+            // Cancels the recv once; the completions come back here.
+            close(ring, c, i);
+            k += 1;
+            continue;
+        }
+        waiting.swap_remove(k);
+        c.stream = None;
+        (c.sending, c.recv_armed, c.cancelling, c.send_done) = (false, false, false, 0);
+        let opened = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).and_then(|s| {
+            s.set_nodelay(true)?;
+            Ok(s)
+        });
+        match opened {
+            Ok(s) => {
+                c.stream = Some(s);
+                arm_recv(ring, c, i);
+                let now = engine.clock().raw();
+                engine.reconnected(i, now);
+            }
+            Err(_) => engine.reconnect_failed(i),
+        }
+    }
 }
 
 fn new_ring() -> anyhow::Result<IoUring> {

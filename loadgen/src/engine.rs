@@ -60,7 +60,7 @@ use std::sync::mpsc::Sender;
 
 use hdrhistogram::Histogram;
 
-use crate::proto::{BadResponse, Fed, Requests, Responses, Shape};
+use crate::proto::{Answer, BadResponse, Fed, Requests, Responses, Shape};
 
 /// Latencies are recorded in nanoseconds, 1 ns to 60 s, three significant
 /// digits: the histograms of `results::hdr`, whose formats write them.
@@ -187,11 +187,30 @@ pub struct Errors {
     pub reset: u64,
     pub timeout: u64,
     pub bad_response: u64,
+    /// http answers of status 3xx, 4xx and 5xx (1xx heads are skipped;
+    /// only 2xx count as answers).
+    pub http_3xx: u64,
+    pub http_4xx: u64,
+    pub http_5xx: u64,
 }
 
 impl Errors {
     pub fn total(&self) -> u64 {
-        self.connect + self.reset + self.timeout + self.bad_response
+        self.connect + self.reset + self.timeout + self.bad_response + self.http_status()
+    }
+
+    /// Answers with a status other than 2xx.
+    pub fn http_status(&self) -> u64 {
+        self.http_3xx + self.http_4xx + self.http_5xx
+    }
+
+    /// Count an answer of status class `class` (3, 4 or 5).
+    pub fn count_status(&mut self, class: usize) {
+        match class {
+            3 => self.http_3xx += 1,
+            4 => self.http_4xx += 1,
+            _ => self.http_5xx += 1,
+        }
     }
 
     pub fn add(&mut self, o: &Errors) {
@@ -199,6 +218,9 @@ impl Errors {
         self.reset += o.reset;
         self.timeout += o.timeout;
         self.bad_response += o.bad_response;
+        self.http_3xx += o.http_3xx;
+        self.http_4xx += o.http_4xx;
+        self.http_5xx += o.http_5xx;
     }
 }
 
@@ -211,6 +233,8 @@ pub enum Failure {
     BadResponse,
     /// An answer did not come in time.
     Timeout,
+    /// It could not be opened again after the server closed it.
+    Connect,
 }
 
 /// What a thread reports for every second of the window, and once for the
@@ -272,10 +296,15 @@ struct Conn {
     served: bool,
     /// Whether it had a request outstanding at some point of the window.
     waited: bool,
+    /// The server closes it after the answer just read: waiting for the
+    /// driver to reconnect.
+    closing: bool,
 }
 
 /// The whole run of one thread, once it is over.
 pub struct Outcome {
+    /// Connections opened again after the server closed them.
+    pub reconnects: u64,
     pub corrected: Histogram<u64>,
     pub raw: Histogram<u64>,
     /// Send lag of the window's requests, ns (open loop).
@@ -348,6 +377,8 @@ pub struct Engine {
     past_since: Option<u64>,
     /// When [`Engine::finished`] first said yes.
     finished_at: Option<u64>,
+    /// Connections opened again after the server closed them.
+    reconnects: u64,
 }
 
 impl Engine {
@@ -367,6 +398,7 @@ impl Engine {
                 answers: 0,
                 served: false,
                 waited: false,
+                closing: false,
             })
             .collect();
         let rng = plan.seed | 1;
@@ -378,6 +410,7 @@ impl Engine {
             stale_grace,
             past_since: None,
             finished_at: None,
+            reconnects: 0,
             next_arrival: plan.window_start.min(clock.raw()),
             plan,
             clock,
@@ -451,36 +484,112 @@ impl Engine {
     pub fn on_data(&mut self, i: usize, mut data: &[u8], now: u64) -> Result<(), BadResponse> {
         // Answers after a second's end belong to the next second.
         self.report_seconds(now);
-        let in_window = self.in_window(now);
         while !data.is_empty() {
             let conn = &mut self.conns[i];
+            if conn.closing {
+                // The server said it closes after its last answer: nothing
+                // more belongs to this connection.
+                break;
+            }
             let Some(&front) = conn.in_flight.front() else {
                 return Err(self.bad(i, BadResponse::Unsolicited));
             };
             match conn.responses.feed(front.seq, data) {
                 Ok(Fed::More) => break,
-                Ok(Fed::Done { consumed }) => {
+                Ok(Fed::Done { consumed, answer }) => {
                     data = &data[consumed..];
-                    if conn.in_flight.len() >= self.plan.pipeline as usize {
-                        conn.room_since = now;
-                    }
-                    conn.in_flight.pop_front();
-                    conn.expired_front = conn.expired_front.saturating_sub(1);
-                    if now >= self.plan.window_start {
-                        conn.served = true;
-                    }
-                    if in_window {
-                        conn.answers += 1;
-                        self.answered_in_window += 1;
-                        self.interval.answers += 1;
-                    }
-                    self.answered(front, now);
-                    self.fill(i, now);
+                    self.complete(i, answer, now);
                 }
                 Err(bad) => return Err(self.bad(i, bad)),
             }
         }
         Ok(())
+    }
+
+    /// The oldest request on connection `i` was answered at `now`.
+    fn complete(&mut self, i: usize, answer: Answer, now: u64) {
+        let in_window = self.in_window(now);
+        let conn = &mut self.conns[i];
+        if conn.in_flight.len() >= self.plan.pipeline as usize {
+            conn.room_since = now;
+        }
+        let front = conn.in_flight.pop_front().expect("an answer completes a request in flight");
+        conn.expired_front = conn.expired_front.saturating_sub(1);
+        if now >= self.plan.window_start {
+            conn.served = true;
+        }
+        if answer.ok() {
+            if in_window {
+                conn.answers += 1;
+                self.answered_in_window += 1;
+                self.interval.answers += 1;
+            }
+            self.answered(front, now);
+        } else if !front.expired && self.in_window(front.intended) {
+            // Answered, but not with a 2xx: an error of its status class,
+            // neither a latency nor part of the achieved rate.
+            let class = answer.class();
+            self.count(|e| e.count_status(class));
+        }
+        if answer.close {
+            self.closing(i);
+        } else {
+            self.fill(i, now);
+        }
+    }
+
+    /// The server closes connection `i` after the answer just read: send
+    /// nothing more on it; the requests already sent after that answer go
+    /// back to the front of its queue, to be sent again once the driver has
+    /// reconnected ([`Engine::reconnected`]).
+    fn closing(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        conn.closing = true;
+        conn.output.clear();
+        let unanswered: Vec<u64> =
+            conn.in_flight.drain(..).filter(|s| !s.expired).map(|s| s.intended).collect();
+        for t in unanswered.into_iter().rev() {
+            conn.queued.push_front(t);
+        }
+        conn.expired_front = 0;
+        conn.responses = Responses::new(&self.plan.shape);
+    }
+
+    /// Whether connection `i` waits to be reconnected: its server closed it
+    /// after an answer (`Connection: close`). The driver closes the socket
+    /// once nothing is in flight on it, opens a new one and calls
+    /// [`Engine::reconnected`] (or [`Engine::reconnect_failed`]).
+    pub fn wants_reconnect(&self, i: usize) -> bool {
+        self.conns[i].alive && self.conns[i].closing
+    }
+
+    /// Connection `i` is open again: send what waits.
+    pub fn reconnected(&mut self, i: usize, now: u64) {
+        self.conns[i].closing = false;
+        self.reconnects += 1;
+        self.fill(i, now);
+    }
+
+    /// Connection `i` could not be opened again.
+    pub fn reconnect_failed(&mut self, i: usize) {
+        self.conns[i].closing = false;
+        self.fail(i, Failure::Connect);
+    }
+
+    /// The server closed connection `i` (a read of 0 bytes). A body that
+    /// ends at the close is complete; a connection that was to close
+    /// anyway waits for its reconnect; otherwise it is broken.
+    pub fn on_eof(&mut self, i: usize, now: u64) {
+        self.report_seconds(now);
+        let conn = &mut self.conns[i];
+        if conn.closing {
+            return;
+        }
+        if let Some(answer) = conn.responses.at_close() {
+            self.complete(i, Answer { close: true, ..answer }, now);
+            return;
+        }
+        self.fail(i, Failure::Reset);
     }
 
     fn bad(&mut self, i: usize, bad: BadResponse) -> BadResponse {
@@ -500,7 +609,9 @@ impl Engine {
         let now = self.clock.raw();
         let window = self.plan.window_start..self.plan.window_end;
         let conn = &mut self.conns[i];
-        if !conn.alive {
+        // A connection the server said it would close: its end is expected,
+        // and a reconnect follows.
+        if !conn.alive || (conn.closing && failure == Failure::Reset) {
             return;
         }
         conn.alive = false;
@@ -527,6 +638,7 @@ impl Engine {
             Failure::Reset => e.reset += n,
             Failure::BadResponse => e.bad_response += n,
             Failure::Timeout => e.timeout += n,
+            Failure::Connect => e.connect += n,
         });
     }
 
@@ -554,11 +666,15 @@ impl Engine {
         let was_empty = self.conns[i].output.is_empty();
         loop {
             let conn = &self.conns[i];
-            if !conn.alive || conn.in_flight.len() >= self.plan.pipeline as usize {
+            if !conn.alive || conn.closing || conn.in_flight.len() >= self.plan.pipeline as usize {
                 break;
             }
             let room_since = conn.room_since;
-            let intended = if closed {
+            // Requests waiting first: an open loop's arrivals, or requests
+            // to send again after a reconnect.
+            let intended = if let Some(t) = self.conns[i].queued.pop_front() {
+                t
+            } else if closed {
                 if self.stopping || now >= self.plan.window_end {
                     break;
                 }
@@ -571,10 +687,7 @@ impl Engine {
                 }
                 now
             } else {
-                match self.conns[i].queued.pop_front() {
-                    Some(t) => t,
-                    None => break,
-                }
+                break;
             };
             let conn = &mut self.conns[i];
             let seq = conn.next_seq;
@@ -854,6 +967,7 @@ impl Engine {
         let answers_per_conn = self.conns.iter().filter(took_part).map(|c| c.answers).collect();
         let unanswered = self.conns.iter().filter(took_part).filter(|c| !c.served).count();
         let outcome = Outcome {
+            reconnects: self.reconnects,
             answers_per_conn,
             unanswered,
             alive: self.conns.iter().filter(|c| c.alive).count(),
@@ -919,6 +1033,8 @@ mod tests {
             response_bytes: 0,
             work: None,
             host: String::new(),
+            path: "/".into(),
+            headers: Vec::new(),
         };
         let plan = Plan {
             shape,

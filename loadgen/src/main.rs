@@ -162,7 +162,7 @@ mod tests {
         assert!(parse(&["ctxsw", "--round-trips", "0"]).is_err());
         assert!(parse(&["nonsense"]).is_err());
         assert!(parse(&["run", "--rate", "x"]).is_err());
-        assert!(parse(&["run", "--duration", "1h"]).is_err());
+        assert!(parse(&["run", "--duration", "1 fortnight"]).is_err());
         assert!(parse(&["sweep", "--connections", "0"]).is_err());
         assert!(parse(&["sweep", "--server-arg", "thread-pool"]).is_err());
         assert!(parse(&["sweep", "--protocols", "http,ftp"]).is_err());

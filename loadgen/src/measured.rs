@@ -43,6 +43,8 @@ pub struct Report {
     /// Requests written during the window.
     pub sent_in_window: u64,
     pub errors: Errors,
+    /// Connections opened again after the server closed them.
+    pub reconnects: u64,
     /// Answers received during the window by each connection that had a
     /// request outstanding in it or was answered in it, ascending.
     pub answers_per_conn: Vec<u64>,

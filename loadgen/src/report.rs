@@ -105,9 +105,28 @@ pub fn summary(r: &Report) -> String {
     let e = &r.errors;
     let _ = writeln!(
         s,
-        "  Errors     connect {}, reset {}, timeout {}, bad response {}",
-        e.connect, e.reset, e.timeout, e.bad_response
+        "  Errors     connect {}, reset {}, timeout {}, bad response {}{}",
+        e.connect,
+        e.reset,
+        e.timeout,
+        e.bad_response,
+        if e.http_status() > 0 {
+            format!(
+                "; answers not 2xx (counted as errors, not as answers): 3xx {}, 4xx {}, 5xx {}",
+                e.http_3xx, e.http_4xx, e.http_5xx
+            )
+        } else {
+            String::new()
+        }
     );
+    if r.reconnects > 0 {
+        let _ = writeln!(
+            s,
+            "  Reconnects {} (the server closed connections after answering: Connection: close, HTTP/1.0, or a \
+             body that ends at the close; each reconnect blocks a load thread while it connects)",
+            thousands(r.reconnects)
+        );
+    }
     if let Some(line) = conns_line(r) {
         let _ = writeln!(s, "  Conns      {line}");
     }

@@ -21,7 +21,7 @@ use anyhow::{Context as _, bail};
 use hdrhistogram::Histogram;
 use protocol::{Protocol, Stats};
 
-use crate::args::{ArrivalArg, Io, RunArgs, SwitchCost, start_wait};
+use crate::args::{ArrivalArg, Io, RunArgs, SwitchCost, Target, start_wait};
 use crate::engine::{self, Arrival, Engine, Errors, Interval, Mode, Outcome, Plan};
 use crate::measured::Report;
 use crate::proc_usage::Usage;
@@ -123,7 +123,14 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
 
 /// Check the arguments; resolve the target.
 fn validate(args: &RunArgs) -> anyhow::Result<Setup> {
-    let addr = resolve(&args.target)?;
+    let target = Target::parse(args.url.as_deref().unwrap_or(&args.target)).map_err(anyhow::Error::msg)?;
+    let addr = resolve(&target.connect)?;
+    if target.url && args.protocol != Protocol::Http {
+        bail!("a URL target speaks http, not {}: drop --protocol {}", args.protocol, args.protocol);
+    }
+    if !args.headers.is_empty() && args.protocol != Protocol::Http {
+        bail!("--header applies to --protocol http only");
+    }
     if args.connections == 0 {
         bail!("--connections must be at least 1");
     }
@@ -154,7 +161,9 @@ fn validate(args: &RunArgs) -> anyhow::Result<Setup> {
         request_bytes: args.request_bytes,
         response_bytes: args.response_bytes,
         work: args.work,
-        host: addr.to_string(),
+        host: target.host.clone(),
+        path: target.path.clone(),
+        headers: args.headers.clone(),
     };
     let source = if args.no_server_counters || !args.server_pid.is_empty() {
         None
@@ -182,6 +191,18 @@ fn first_counters(args: &RunArgs, setup: &mut Setup) -> anyhow::Result<()> {
                     }
                 };
                 return Err(e.context(what));
+            }
+            // An http server that is not ringside's (nginx, your own):
+            // measure it all the same, without its counters.
+            Err(e) if e.chain().any(|c| c.is::<server_stats::NotRingside>()) => {
+                let why =
+                    e.chain().find_map(|c| c.downcast_ref::<server_stats::NotRingside>()).expect("just seen");
+                setup.notes.push(format!(
+                    "server counters not read: {addr} is not a ringside server ({why}); its CPU per request is not \
+                     measured (--server-pid PID measures it from /proc; --no-server-counters skips this check)"
+                ));
+                setup.source = None;
+                None
             }
             Err(e) => return Err(e),
         },
@@ -331,7 +352,7 @@ fn spawn_load(
         let cores = &setup.cores;
         let (clock, stop, tx, core) =
             (clock.clone(), Arc::clone(stop), tx.clone(), cores.get(t % cores.len().max(1)).copied());
-        let io = args.io;
+        let (io, addr) = (args.io, setup.addr);
         let handle = std::thread::Builder::new()
             .name(format!("load-{t}"))
             .spawn(move || -> anyhow::Result<Outcome> {
@@ -347,8 +368,8 @@ fn spawn_load(
                 let n = socks.len();
                 let mut engine = Engine::new(plan, clock, n);
                 match io {
-                    Io::Epoll => crate::drive_epoll::drive(&mut engine, socks, &stop, &tx)?,
-                    Io::IoUring => crate::drive_uring::drive(&mut engine, socks, &stop, &tx)?,
+                    Io::Epoll => crate::drive_epoll::drive(&mut engine, addr, socks, &stop, &tx)?,
+                    Io::IoUring => crate::drive_uring::drive(&mut engine, addr, socks, &stop, &tx)?,
                 }
                 let (outcome, intervals) = engine.finish();
                 for interval in intervals {
@@ -514,7 +535,7 @@ fn collect(
     let mut lag = engine::new_histogram();
     let (mut completed, mut late, mut answered_in_window, mut scheduled, mut sent_in_window, mut alive) =
         (0, 0, 0, 0, 0, 0);
-    let (mut window_ticks, mut drain_ticks) = (0, 0);
+    let (mut window_ticks, mut drain_ticks, mut reconnects) = (0, 0, 0);
     let mut answers_per_conn = Vec::new();
     let mut conns_unanswered = 0;
     let mut errors = Errors { connect: connect_failures.len() as u64, ..Errors::default() };
@@ -531,6 +552,7 @@ fn collect(
         window_ticks = window_ticks.max(o.window_ticks);
         drain_ticks = drain_ticks.max(o.drain_ticks);
         errors.add(&o.errors);
+        reconnects += o.reconnects;
         alive += o.alive;
         answers_per_conn.extend_from_slice(&o.answers_per_conn);
         conns_unanswered += o.unanswered;
@@ -582,6 +604,7 @@ fn collect(
         scheduled,
         sent_in_window,
         errors,
+        reconnects,
         answers_per_conn,
         conns_unanswered,
         window,

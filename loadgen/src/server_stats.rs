@@ -68,14 +68,35 @@ fn read(source: &Source, addr: SocketAddr) -> anyhow::Result<Stats> {
             bail!("echo carries no counters; pass --stats with the server's --stats-listen address")
         }
     };
-    Stats::from_json(&json).map_err(|e| anyhow::anyhow!("{e}"))
+    Stats::from_json(&json).map_err(|e| match source {
+        Source::InBand { protocol: Protocol::Http, .. } => {
+            NotRingside(format!("its GET /stats answer is not ringside's counters ({e})")).into()
+        }
+        _ => anyhow::anyhow!("{e}"),
+    })
 }
+
+/// An http server that answers, but not with ringside's counters: a
+/// server that is not ringside's.
+#[derive(Debug)]
+pub struct NotRingside(pub String);
+
+impl std::fmt::Display for NotRingside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for NotRingside {}
 
 fn http_body(r: &mut impl BufRead) -> anyhow::Result<Vec<u8>> {
     let mut status = String::new();
     r.read_line(&mut status).context("no http answer (is the server speaking http?)")?;
-    if !status.starts_with("HTTP/1.") || status.get(9..12) != Some("200") {
-        bail!("not a 200 http answer: {:?}; check --protocol", status.trim_end());
+    if !status.starts_with("HTTP/1.") {
+        bail!("not an http answer: {:?}; check --protocol", status.trim_end());
+    }
+    if status.get(9..12) != Some("200") {
+        return Err(NotRingside(format!("it answered GET /stats with {:?}", status.trim_end())).into());
     }
     let mut length = None;
     loop {

@@ -262,7 +262,7 @@ fn upgrade_v2(v2: &StringRecord) -> StringRecord {
             "slo" => "",
             "offered_rate" | "sent_rate" if open => cell("target_rate"),
             "offered_rate" | "sent_rate" => cell("achieved_rate"),
-            "answered_late" => "0",
+            "answered_late" | "errors_http_3xx" | "errors_http_4xx" | "errors_http_5xx" | "reconnects" => "0",
             "drain_s" | "send_lag_p50_us" | "send_lag_p99_us" | "send_lag_max_us" => "0",
             other => cell(other),
         })
@@ -608,13 +608,13 @@ mod tests {
             (
                 "name,value\nx,1\n",
                 Some((1, "schema")),
-                "missing `schema`, `timestamp`, `run_id`, `repetition` and 68 more; unknown `name`, `value`",
+                "missing `schema`, `timestamp`, `run_id`, `repetition` and 72 more; unknown `name`, `value`",
             ),
             (&format!("{renamed}\n"), Some((1, "hlog")), "missing `hlog`; unknown `hdr_log`"),
             (
                 &format!("{swapped}\n"),
                 Some((1, "lat_p50_us")),
-                "another order: column 43 is `lat_p90_us`, expected `lat_p50_us`",
+                "another order: column 47 is `lat_p90_us`, expected `lat_p50_us`",
             ),
             (&format!("{extra}\n"), Some((1, "server_rss_kib")), "unknown `server_rss_kib`"),
             (&format!("{twice}\n"), Some((1, "warmup_s")), "missing `hlog`; repeated `work`"),
@@ -725,11 +725,11 @@ mod tests {
             ("a foreign header", b"name,value\nx,1\n".to_vec(), Some((1, "schema")), "missing `schema`"),
             (
                 "cells missing",
-                bad(|c| c.truncate(70)),
+                bad(|c| c.truncate(74)),
                 Some((2, "switch_share_pct")),
-                "the row has 70 cells, the header 72",
+                "the row has 74 cells, the header 76",
             ),
-            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 73")), "the row has 73 cells"),
+            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 77")), "the row has 77 cells"),
             (
                 "schema 1",
                 bad(set("schema", "1")),
@@ -790,7 +790,7 @@ mod tests {
             ),
             (
                 "bytes that are not UTF-8",
-                bad(|c| c[41] = b"\xff\xfe".to_vec()),
+                bad(|c| c[45] = b"\xff\xfe".to_vec()),
                 Some((2, "note")),
                 "not UTF-8 text",
             ),

@@ -1052,16 +1052,22 @@ impl Rule {
                 }
                 let mut findings = Vec::new();
                 for row in &selected {
-                    let errors =
-                        row.errors_connect + row.errors_reset + row.errors_timeout + row.errors_bad_response;
+                    let errors = row.errors_total();
                     let mut wrong = Vec::new();
                     if let Some(min) = min_requests.filter(|&m| row.requests < m) {
                         wrong.push(format!("{} requests (min {min})", row.requests));
                     }
                     if let Some(max) = max_errors.filter(|&m| errors > m) {
                         wrong.push(format!(
-                            "{errors} errors (max {max}: connect {}, reset {}, timeout {}, bad response {})",
-                            row.errors_connect, row.errors_reset, row.errors_timeout, row.errors_bad_response
+                            "{errors} errors (max {max}: connect {}, reset {}, timeout {}, bad response {}, http \
+                             3xx/4xx/5xx {}/{}/{})",
+                            row.errors_connect,
+                            row.errors_reset,
+                            row.errors_timeout,
+                            row.errors_bad_response,
+                            row.errors_http_3xx,
+                            row.errors_http_4xx,
+                            row.errors_http_5xx
                         ));
                     }
                     if let Some(max) = max_unanswered.filter(|&m| row.conns_unanswered > m) {

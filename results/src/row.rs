@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 3;
 
 /// The header line, one name per column, in the order [`Row`] declares its
 /// fields (a test checks they agree).
-pub const COLUMNS: [&str; 72] = [
+pub const COLUMNS: [&str; 76] = [
     "schema",
     "timestamp",
     "run_id",
@@ -55,9 +55,13 @@ pub const COLUMNS: [&str; 72] = [
     "errors_reset",
     "errors_timeout",
     "errors_bad_response",
+    "errors_http_3xx",
+    "errors_http_4xx",
+    "errors_http_5xx",
     "conns_unanswered",
     "conn_answers_min",
     "conn_answers_max",
+    "reconnects",
     "complete",
     "note",
     "lat_p50_us",
@@ -290,8 +294,15 @@ pub struct Row {
     /// plus those outstanding on connections broken by a timeout.
     pub errors_timeout: u64,
     /// Answers received during the window that were wrong: not the echo, a bad rr frame or id, an
-    /// http status other than 200.
+    /// http response that is not well formed.
     pub errors_bad_response: u64,
+    /// http answers with a 3xx status to the window's requests (only 2xx are answers: these count
+    /// neither as latencies nor towards the achieved rate).
+    pub errors_http_3xx: u64,
+    /// http answers with a 4xx status to the window's requests (as `errors_http_3xx`).
+    pub errors_http_4xx: u64,
+    /// http answers with a 5xx status to the window's requests (as `errors_http_3xx`).
+    pub errors_http_5xx: u64,
     /// Connections that had a request outstanding during the window and received no answer from
     /// its start to the end of the run (the drain after the window included; a request sent in
     /// the warm-up is waited for as long again as the window, at least 100 ms, at most the
@@ -305,6 +316,9 @@ pub struct Row {
     /// Most answers one connection received during the window; with `conn_answers_min`, how
     /// evenly the server served its connections.
     pub conn_answers_max: u64,
+    /// Connections opened again after the server closed them following an answer (`Connection:
+    /// close`, HTTP/1.0, a body that ends at the close); 0 for a server that keeps them.
+    pub reconnects: u64,
     /// `false` if the run was cut short (the server died, Ctrl-C): `duration_s` is then shorter
     /// than asked and `note` says why.
     pub complete: bool,
@@ -408,6 +422,18 @@ pub struct Row {
 }
 
 impl Row {
+    /// Every error the row counts: broken connections and their requests,
+    /// bad answers, and http answers that were not 2xx.
+    pub fn errors_total(&self) -> u64 {
+        self.errors_connect
+            + self.errors_reset
+            + self.errors_timeout
+            + self.errors_bad_response
+            + self.errors_http_3xx
+            + self.errors_http_4xx
+            + self.errors_http_5xx
+    }
+
     /// Every `f64` column by name, for rules that hold for all of them (a
     /// test checks this lists exactly the `f64` fields).
     pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 35] {
@@ -504,78 +530,31 @@ pub(crate) mod protocol_name {
 }
 
 /// `t` in the form of the `timestamp` column: UTC, RFC 3339, microseconds,
-/// e.g. `2025-01-31T09:15:02.123456Z`. A time before 1970 (a clock that was
-/// never set) is written as the epoch.
+/// e.g. `2025-01-31T09:15:02.123456Z` (humantime's format). A time before
+/// 1970 (a clock that was never set) is written as the epoch.
 pub fn timestamp_utc(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's
-    // `civil_from_days`, for non-negative days).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        since.subsec_micros()
-    )
+    humantime::format_rfc3339_micros(t.max(UNIX_EPOCH)).to_string()
 }
 
 /// The inverse of [`timestamp_utc`]: an RFC 3339 time in UTC,
 /// `YYYY-MM-DDTHH:MM:SS` with an optional fraction (up to nanoseconds) and
 /// `Z` or `+00:00`, e.g. `2025-01-31T09:15:02.123456Z` or
-/// `2026-11-21T22:00:05Z`. `None` for anything else, including other time
-/// zones and times before 1970.
+/// `2026-11-21T22:00:05Z` (parsed by humantime). `None` for anything else,
+/// including other time zones and times before 1970.
 pub fn parse_timestamp_utc(s: &str) -> Option<SystemTime> {
     let s = s.trim();
-    let body = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
-    let (date, time) = body.split_once('T')?;
-    let number = |t: &str, len: usize| -> Option<u64> {
-        (t.len() == len && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    let utc = match s.strip_suffix("+00:00") {
+        Some(body) => format!("{body}Z"),
+        None => s.to_string(),
     };
-    let mut d = date.split('-');
-    let (year, month, day) = (number(d.next()?, 4)?, number(d.next()?, 2)?, number(d.next()?, 2)?);
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.split(':');
-    let (hour, minute, second) = (number(t.next()?, 2)?, number(t.next()?, 2)?, number(t.next()?, 2)?);
-    if d.next().is_some() || t.next().is_some() || !(1970..=9999).contains(&year) {
+    // humantime also takes a space for the `T`, an empty fraction and
+    // fractions of any length; the column's form is stricter (1 to 9
+    // digits, then the `Z`).
+    let (_, time) = utc.split_once('T')?;
+    if time.split_once('.').is_some_and(|(_, f)| f.len() < 2 || f.len() > 10) {
         return None;
     }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&month) || day == 0 || day > month_days[month as usize - 1] {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let nanos = if time.contains('.') {
-        if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        fraction.parse::<u64>().ok()? * 10u64.pow(9 - fraction.len() as u32)
-    } else {
-        0
-    };
-    // Days since 1970-01-01 from a civil date (Howard Hinnant's
-    // `days_from_civil`, for years from 1970).
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
-    Some(UNIX_EPOCH + std::time::Duration::new(secs, nanos as u32))
+    humantime::parse_rfc3339(&utc).ok()
 }
 
 #[cfg(test)]
@@ -608,6 +587,9 @@ pub(crate) mod tests {
             errors_reset: 0,
             errors_timeout: 0,
             errors_bad_response: 0,
+            errors_http_3xx: 0,
+            errors_http_4xx: 0,
+            errors_http_5xx: 0,
             conns_unanswered: 0,
             ..sample(1)
         }
@@ -654,9 +636,13 @@ pub(crate) mod tests {
             errors_reset: 2,
             errors_timeout: 3,
             errors_bad_response: 4,
+            errors_http_3xx: 6,
+            errors_http_4xx: 7,
+            errors_http_5xx: 8,
             conns_unanswered: 5,
             conn_answers_min: 0,
             conn_answers_max: 12_345,
+            reconnects: 9,
             complete: false,
             note: "interrupted (Ctrl-C), after 9.75 s of 10\nsecond line; a \"quote\"".into(),
             lat_p50_us: 0.0,

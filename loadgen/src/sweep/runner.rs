@@ -57,6 +57,7 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
         scheduled: 0,
         sent_in_window: 0,
         errors: engine::Errors::default(),
+        reconnects: 0,
         answers_per_conn: Vec::new(),
         conns_unanswered: 0,
         window: Duration::ZERO,
@@ -71,6 +72,8 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
             response_bytes: args.response_bytes,
             work: args.work,
             host: args.target.clone(),
+            path: "/".into(),
+            headers: Vec::new(),
         },
     }
 }

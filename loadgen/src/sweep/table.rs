@@ -294,6 +294,9 @@ pub fn describe_errors(e: &engine::Errors) -> String {
         (e.reset, "reset or closed"),
         (e.timeout, "timed out"),
         (e.bad_response, "bad answer"),
+        (e.http_3xx, "http 3xx"),
+        (e.http_4xx, "http 4xx"),
+        (e.http_5xx, "http 5xx"),
     ];
     let parts: Vec<String> =
         kinds.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();

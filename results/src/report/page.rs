@@ -304,7 +304,7 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
     // Complete runs can still have broken connections (a timeout breaks its
     // connection) or connections never answered (a thread pool's queue):
     // the charts' medians do not show them, so the page lists them.
-    let errors = |r: &Row| r.errors_connect + r.errors_reset + r.errors_timeout + r.errors_bad_response;
+    let errors = |r: &Row| r.errors_total();
     let troubled: Vec<(usize, &Row)> =
         all().filter(|(_, r)| r.complete && (errors(r) > 0 || r.conns_unanswered > 0)).collect();
     h.push_str("<h3>Complete runs with errors or unanswered connections</h3>\n");
@@ -317,7 +317,8 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
         }
         h.push_str(
             "<th>run id</th><th>repetition</th><th>backend</th><th>workload</th><th>connect</th>\
-             <th>reset</th><th>timeout</th><th>bad response</th><th>connections never answered</th></tr>\n",
+             <th>reset</th><th>timeout</th><th>bad response</th><th>http 3xx/4xx/5xx</th>\
+             <th>connections never answered</th></tr>\n",
         );
         for (f, r) in &troubled {
             h.push_str("<tr>");
@@ -331,6 +332,7 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
             for n in [r.errors_connect, r.errors_reset, r.errors_timeout, r.errors_bad_response] {
                 num(&mut h, &n.to_string());
             }
+            num(&mut h, &format!("{}/{}/{}", r.errors_http_3xx, r.errors_http_4xx, r.errors_http_5xx));
             num(&mut h, &format!("{} of {}", r.conns_unanswered, r.connections));
             h.push_str("</tr>\n");
         }
