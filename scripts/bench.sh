@@ -8,17 +8,18 @@
 #   --curve            instead of the default comparison, each backend's
 #                      latency-throughput curve and its capacity under a
 #                      latency objective: `sweep --capacity --slo p99=1ms` at
-#                      50 connections, 1 s windows, 5 repetitions (about 8
+#                      50 connections, 1 s windows, 6 repetitions (about 9
 #                      min on 2 CPUs; the sweep prints its estimate before it
 #                      starts); compare then tests the capacities
 #   --out DIR          where to write (default: bench-results/<UTC time>); must
 #                      not exist yet, so a run never overwrites another
 #   --baseline NAME    the backend the others are compared with (default: epoll)
 #   SWEEP FLAGS        passed to `ringside-loadgen sweep` as they are, e.g.
-#                      `--backends epoll,io-uring --repetitions 5 --duration 1s`;
+#                      `--backends epoll,io-uring --repetitions 8 --duration 1s`;
 #                      see `target/release/ringside-loadgen sweep --help`.
-#                      Default here: --repetitions 5 (a difference can be
-#                      significant only with 4 or more runs a side)
+#                      The sweep's default, 6 repetitions, is the fewest with
+#                      which compare can call a difference significant and
+#                      give each median a 95% confidence interval
 #
 # Writes into DIR:
 #   sweep.csv      one row per run (schema: results/SCHEMA.md)
@@ -52,12 +53,7 @@ while [[ $# -gt 0 ]]; do
         *) sweep_args+=("$1"); shift ;;
     esac
 done
-# Five repetitions unless told otherwise: with the sweep's own default of 3,
-# 3 runs against 3 can never differ significantly (smallest p = 0.1).
 given() { [[ " ${sweep_args[*]-} " == *" $1"* ]]; }
-if ! given --repetitions; then
-    sweep_args+=(--repetitions 5)
-fi
 if $curve; then
     # A capacity search per backend and repetition; its probes, the runs at
     # 50% and 80% of each capacity and the capacities draw the curve.

@@ -254,13 +254,14 @@ pub(crate) mod tests {
     pub(crate) fn plan(argv: &[&str]) -> Plan {
         Plan::new(&args(argv), &known()).unwrap_or_else(|e| panic!("{argv:?}: {e:#}"))
     }
+
     #[test]
     fn defaults() {
         let a = args(&[]);
         assert_eq!(a.protocols, List(vec![Protocol::Http]));
         assert_eq!(a.connections, List(vec![50, 500]));
         assert_eq!(a.sizes, List(vec![128]));
-        assert_eq!(a.repetitions, 3);
+        assert_eq!(a.repetitions, 6);
         assert_eq!((a.duration, a.warmup), (Duration::from_secs(2), Duration::from_millis(500)));
         assert_eq!((a.server_cores.0.clone(), a.client_cores.0.clone()), (vec![0], vec![1]));
         assert_eq!(a.csv, PathBuf::from("ringside-sweep.csv"));

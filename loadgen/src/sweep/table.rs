@@ -379,6 +379,7 @@ mod tests {
             note: if complete { String::new() } else { "incomplete: every connection failed".into() },
         }
     }
+
     #[test]
     fn table_medians_and_ratios() {
         let cells = [
