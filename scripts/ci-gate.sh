@@ -83,10 +83,18 @@ sweep() {
 }
 
 if [[ -n $baseline_server ]]; then
+    # The side that runs first alternates: a machine that warms up (or
+    # slows down) within each repetition favours neither.
     for r in $(seq "$reps"); do
-        echo "== repetition $r of $reps: baseline ($baseline_server), then this build"
-        sweep 1 "$baseline" --server "$baseline_server" "$@"
-        sweep 1 "$csv" "$@"
+        if (( r % 2 == 1 )); then
+            echo "== repetition $r of $reps: baseline ($baseline_server), then this build"
+            sweep 1 "$baseline" --server "$baseline_server" "$@"
+            sweep 1 "$csv" "$@"
+        else
+            echo "== repetition $r of $reps: this build, then the baseline ($baseline_server)"
+            sweep 1 "$csv" "$@"
+            sweep 1 "$baseline" --server "$baseline_server" "$@"
+        fi
     done
 else
     sweep "$reps" "$csv" "$@"
