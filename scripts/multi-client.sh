@@ -57,7 +57,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/netns-lib.sh
 source "$root/scripts/netns-lib.sh"
 
-clients=2 hosts="" launcher="" fetch="scp -q {host}:{path} {dest}" server_addr="" remote_loadgen=ringside-loadgen
+clients=2 hosts="" launcher="" fetch="scp -q {host}:{path} {dest}" srv_host="" remote_loadgen=ringside-loadgen
 remote_dir=/tmp backend=epoll protocol=http server_cores=0 client_cores=unset server_args="" port=7878
 start_in=3 out="" bin_dir=$root/target/release name=rs$$
 while [[ $# -gt 0 ]]; do
@@ -66,7 +66,7 @@ while [[ $# -gt 0 ]]; do
         --hosts) hosts=$2; shift 2 ;;
         --launcher) launcher=$2; shift 2 ;;
         --fetch) fetch=$2; shift 2 ;;
-        --server-addr) server_addr=$2; shift 2 ;;
+        --server-addr) srv_host=$2; shift 2 ;;
         --remote-loadgen) remote_loadgen=$2; shift 2 ;;
         --remote-dir) remote_dir=$2; shift 2 ;;
         --backend) backend=$2; shift 2 ;;
@@ -89,7 +89,7 @@ server=$bin_dir/ringside-server loadgen=$bin_dir/ringside-loadgen results=$bin_d
 if [[ -n $hosts ]]; then
     IFS=, read -ra host_list <<<"$hosts"
     clients=${#host_list[@]}
-    [[ -n $server_addr ]] || die "--hosts needs --server-addr (this host's address as the clients reach it)"
+    [[ -n $srv_host ]] || die "--hosts needs --server-addr (this host's address as the clients reach it)"
     [[ -n $launcher ]] || launcher="ssh {host}"
     [[ $client_cores != unset ]] || client_cores=""
     needed=("$server" "$results")
@@ -144,7 +144,7 @@ for i in $(seq "$clients"); do
     if [[ -z $hosts ]]; then
         addr=10.79.$i.1 dir=$out bin=$loadgen
     else
-        addr=$server_addr dir=$remote_dir/ringside-$run_id bin=$remote_loadgen
+        addr=$srv_host dir=$remote_dir/ringside-$run_id bin=$remote_loadgen
         "${launch_cmd[@]}" mkdir -p "$dir" || die "client $i: cannot create $dir through: ${launch_cmd[*]}"
     fi
     cores=()
