@@ -136,8 +136,11 @@ server_pin=()
 start_netns_server "$tmp/server.err" "${server_cmd[@]}" --backend "$backend" --protocol "$protocol" \
     "${server_pin[@]}" --listen "0.0.0.0:$port" --stats-listen "0.0.0.0:$((port + 1))" $server_args
 
-start=$(($(date +%s) + start_in))
-echo "$me: run $run_id: $clients load generators against $backend, starting at $(date -u -d "@$start" +%H:%M:%SZ)"
+# Unix seconds to the millisecond: whole seconds would cut up to a second
+# off --start-in, the time every client has to connect and get ready.
+start_ms=$(($(date +%s%N) / 1000000 + start_in * 1000))
+start=$((start_ms / 1000)).$(printf %03d $((start_ms % 1000)))
+echo "$me: run $run_id: $clients load generators against $backend, starting at $(date -u -d "@$start" +%H:%M:%S.%3NZ)"
 client_pids=()
 for i in $(seq "$clients"); do
     launch "$i"
