@@ -8,8 +8,9 @@
 # shellcheck source=scripts/server-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/server-lib.sh"
 
-made_ns=()   # namespaces to delete
-pids=()      # processes to stop (the server)
+made_ns=()        # namespaces to delete
+pids=()           # processes to stop (the server)
+cleanup_first=""  # a function the caller's cleanup needs run before the rest
 
 die() { echo "$me: $*" >&2; exit 2; }
 
@@ -20,12 +21,14 @@ need_netns() {
     ip netns list >/dev/null 2>&1 || die "\`ip netns\` does not work here (a container without CAP_SYS_ADMIN?)"
 }
 
-# Stop what was started, delete the namespaces (which deletes their veth
-# ends) and the scratch directory. Runs on every exit; idempotent.
+# Run cleanup_first, if set; stop what was started, delete the namespaces
+# (which deletes their veth ends) and the scratch directory. Runs on every
+# exit; idempotent.
 netns_cleanup() {
     local status=$?
     trap - EXIT INT TERM
     local p ns
+    [[ -z $cleanup_first ]] || "$cleanup_first" || true
     for p in "${pids[@]}"; do
         kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done

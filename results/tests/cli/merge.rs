@@ -1,6 +1,7 @@
 //! `ringside-results merge` on real load: two `ringside-loadgen run`s at
-//! once against one `ringside-server` on loopback, and two client network
-//! namespaces against a server namespace through `scripts/multi-client.sh`.
+//! once against one `ringside-server` on loopback, two client network
+//! namespaces against a server namespace through `scripts/multi-client.sh`,
+//! and the same script's `--hosts` mode over real ssh (`ssh_hosts`).
 //! Each checks that the merged row's requests are the clients' sum and that
 //! its p99 is the p99 of their interval logs added up here, independently of
 //! the merge code.
@@ -24,6 +25,8 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
 use crate::support::{bin_dir, ringside_results, scratch, skip};
+
+mod ssh_hosts;
 
 /// One test at a time: they share the machine's CPUs.
 static SERIAL: Mutex<()> = Mutex::new(());
