@@ -415,11 +415,13 @@ fn the_capacity_search_finds_a_known_capacity_within_10_percent() {
     let server = TestServer::start(Policy::Fifo(N as u32));
     // An objective loose enough for a busy machine's stalls: what decides
     // near the capacity is whether the server keeps up (achieved >= 99% of
-    // offered), which it cannot above 2,000 a second.
+    // offered), which it cannot above 2,000 a second. Windows of 2 s: a
+    // stall of 20 ms at a window's end, not 10, is needed to cost a probe
+    // 1% of its answers.
     let slo = loadgen::capacity::Slo::parse("p99=200ms").unwrap();
     let base = args(
         &server,
-        &["-c", "50", "--warmup", "200ms", "-d", "1s", "--timeout", "1s", "--arrival", "uniform"],
+        &["-c", "50", "--warmup", "200ms", "-d", "2s", "--timeout", "1s", "--arrival", "uniform"],
     );
     let (search, reports) = loadgen::capacity::search_with(&slo, None, Default::default(), |rate| {
         let mut a = base.clone();
