@@ -18,7 +18,7 @@ use platform::exit;
 #[derive(Debug, Parser)]
 #[command(
     name = "ringside-loadgen",
-    version,
+    version = platform::VERSION,
     about = "Drive a ringside server with load and measure it",
     after_help = exit::TABLE
 )]

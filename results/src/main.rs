@@ -20,7 +20,7 @@ use results::{compare, gate, merge, report};
 #[derive(Debug, Parser)]
 #[command(
     name = "ringside-results",
-    version,
+    version = platform::VERSION,
     about = "Compare, gate, merge and plot ringside results CSVs",
     after_help = exit::TABLE
 )]
