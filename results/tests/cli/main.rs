@@ -4,6 +4,7 @@
 //! subcommand; `support` holds what they share.
 
 mod compare;
+mod export;
 mod gate;
 mod merge;
 mod report;
