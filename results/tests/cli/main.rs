@@ -6,6 +6,7 @@
 mod compare;
 mod export;
 mod gate;
+mod hdr_interop;
 mod merge;
 mod report;
 mod support;
