@@ -10,6 +10,7 @@ mod hdr_interop;
 mod merge;
 mod report;
 mod support;
+mod workflow;
 
 /// `--version` names the build: the git revision every result row records.
 #[test]
