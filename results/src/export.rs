@@ -267,12 +267,13 @@ pub fn bmf(benchmarks: &[Benchmark]) -> BTreeMap<String, BTreeMap<&'static str, 
                 .map(|(i, m)| {
                     let f = &FIGURES[*i];
                     let bounds = m.summary.n >= 2;
+                    let scale = |v: f64| bmf_value(v, f.bmf_scale);
                     (
                         f.measure,
                         BmfMetric {
-                            value: m.summary.median * f.bmf_scale,
-                            lower_value: bounds.then_some(m.lowest * f.bmf_scale),
-                            upper_value: bounds.then_some(m.highest * f.bmf_scale),
+                            value: scale(m.summary.median),
+                            lower_value: bounds.then(|| scale(m.lowest)),
+                            upper_value: bounds.then(|| scale(m.highest)),
                         },
                     )
                 })
@@ -280,6 +281,20 @@ pub fn bmf(benchmarks: &[Benchmark]) -> BTreeMap<String, BTreeMap<&'static str, 
             (b.name.clone(), measures)
         })
         .collect()
+}
+
+/// `v` in BMF's unit: times `scale`, which for µs to ns would leave
+/// `8310782.999999999` where the histogram held 8,310,783 ns, so it is
+/// rounded to a thousandth of the new unit (the rows' own precision).
+fn bmf_value(v: f64, scale: f64) -> f64 {
+    if scale == 1.0 { v } else { (v * scale * 1000.0).round() / 1000.0 }
+}
+
+/// `v` for a text field: at most 3 decimals, without trailing zeros.
+fn text(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
 }
 
 /// A github-action-benchmark entry (its `BenchmarkResult`).
@@ -303,15 +318,15 @@ pub fn action_entries(benchmarks: &[Benchmark]) -> (Vec<ActionEntry>, Vec<Action
             let extra = format!(
                 "median of {n} run{}\nlowest {}, highest {}\ngit {}",
                 if n == 1 { "" } else { "s" },
-                m.lowest,
-                m.highest,
+                text(m.lowest),
+                text(m.highest),
                 b.git_revs.join(", ")
             );
             let entry = ActionEntry {
                 name: format!("{} - {}", b.name, f.label),
                 unit: f.unit,
                 value: m.summary.median,
-                range: format!("± {}", (m.highest - m.lowest) / 2.0),
+                range: format!("± {}", text((m.highest - m.lowest) / 2.0)),
                 extra,
             };
             if f.metric.higher_is_better() { bigger.push(entry) } else { smaller.push(entry) }
@@ -482,6 +497,16 @@ mod tests {
         let p99 = smaller.iter().find(|e| e.name == "epoll http c=50 closed - p99 latency").unwrap();
         assert_eq!((p99.unit, p99.value), ("us", 20.0));
         assert_eq!(smaller.len(), 2 * 5, "p50, p99, p99.9, CPU and switches of each");
+    }
+
+    #[test]
+    fn nanoseconds_and_texts_keep_the_rows_precision() {
+        assert_eq!(bmf_value(8310.783, 1e3), 8_310_783.0);
+        assert_eq!(bmf_value(0.1 + 0.2, 1.0), 0.1 + 0.2, "unscaled values are as measured");
+        assert_eq!(
+            (text(7.103999999999999), text(100.0), text(0.0), text(-0.0001)),
+            ("7.104".into(), "100".into(), "0".into(), "0".into())
+        );
     }
 
     #[test]
