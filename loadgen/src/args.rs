@@ -187,6 +187,16 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Print the summary as one JSON document on stdout instead of text:
+    /// every column of the CSV row (`results/SCHEMA.md`, the same names and
+    /// values `--csv` writes) and `percentiles`, the corrected, raw and
+    /// send-lag distributions in microseconds from the minimum (0) to the
+    /// maximum (100). The text summary goes to stderr then (none with
+    /// --quiet). Written for a run cut short too (`complete` false, exit
+    /// 3); an error prints no document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What a context switch costs here, in ns (`ringside-loadgen ctxsw`).

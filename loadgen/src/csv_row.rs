@@ -17,10 +17,8 @@ pub struct Context {
     pub ctxsw_cross_cpu_ns: f64,
 }
 
-/// ringside's revision, as built (build.rs): `git rev-parse --short=12
-/// HEAD`, with `-dirty` if tracked files had changes, or `unknown` outside
-/// a git checkout.
-pub const GIT_REV: &str = env!("RINGSIDE_GIT_REV");
+/// ringside's revision, as built (`platform`'s build script).
+pub use platform::GIT_REV;
 
 pub fn host() -> String {
     nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
@@ -198,28 +196,5 @@ mod tests {
         assert_eq!(payload_bytes(Http, 64, 128), (0, 13));
         assert_eq!(switch_share_pct(1.0, 0.0, 8.0, 2000.0), 25.0);
         assert_eq!(switch_share_pct(1.0, 0.0, 0.0, 2000.0), 0.0);
-    }
-
-    /// The revision is the checkout's HEAD as git names it now (the build
-    /// script reruns when HEAD moves), or `unknown` where there is no git
-    /// checkout. Whether it says `-dirty` is not checked: an edit that is
-    /// not staged changes no file the build script watches.
-    #[test]
-    fn git_rev_is_the_checkouts_head() {
-        let head = std::process::Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        let rev = GIT_REV.strip_suffix("-dirty").unwrap_or(GIT_REV);
-        match head {
-            Some(head) => {
-                assert_eq!(rev, head, "GIT_REV {GIT_REV}");
-                assert!(rev.len() >= 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()), "{GIT_REV}");
-            }
-            None => assert_eq!(GIT_REV, "unknown"),
-        }
     }
 }

@@ -19,6 +19,7 @@ pub mod drive_uring;
 pub mod engine;
 pub mod fmt;
 pub mod hlog;
+pub mod json;
 pub mod measured;
 mod proc_usage;
 pub mod proto;

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Parser, Subcommand};
-use loadgen::{args, csv_row, ctxsw, report, run, sweep};
+use loadgen::{args, csv_row, ctxsw, json, report, run, sweep};
 use platform::exit;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ringside-loadgen",
-    version,
+    version = platform::VERSION,
     about = "Drive a ringside server with load and measure it",
     after_help = exit::TABLE
 )]
@@ -90,19 +90,28 @@ fn run_once(args: &args::RunArgs) -> anyhow::Result<ExitCode> {
         results::check_writable(path)?;
     }
     let r = run::run(args, stop_on_signal()?)?;
-    print(report::summary(&r).trim_end())?;
+    let context = csv_row::Context {
+        run_id: args.run_id.clone().unwrap_or_else(|| results::timestamp_utc(r.window_started)),
+        repetition: 1,
+        ctxsw_same_cpu_ns: r.switch_cost.map_or(0.0, |c| c.same_cpu_ns),
+        ctxsw_cross_cpu_ns: r.switch_cost.map_or(0.0, |c| c.cross_cpu_ns),
+        ..Default::default()
+    };
+    let row = csv_row::row(&r, &context);
+    if args.json {
+        // stdout is the document's alone; the text goes to stderr.
+        if !args.quiet {
+            eprintln!("{}", report::summary(&r).trim_end());
+        }
+        print(json::document(&r, &row).trim_end())?;
+    } else {
+        print(report::summary(&r).trim_end())?;
+    }
     if let Some(path) = &args.hgrm {
         report::write_hgrm(path, &r.corrected)?;
     }
     if let Some(path) = &args.csv {
-        let context = csv_row::Context {
-            run_id: args.run_id.clone().unwrap_or_else(|| results::timestamp_utc(r.window_started)),
-            repetition: 1,
-            ctxsw_same_cpu_ns: r.switch_cost.map_or(0.0, |c| c.same_cpu_ns),
-            ctxsw_cross_cpu_ns: r.switch_cost.map_or(0.0, |c| c.cross_cpu_ns),
-            ..Default::default()
-        };
-        results::append(path, &csv_row::row(&r, &context))?;
+        results::append(path, &row)?;
         eprintln!("ringside-loadgen: appended a row to {}", path.display());
     }
     Ok(ExitCode::from(if r.incomplete.is_some() { exit::INCOMPLETE } else { exit::OK }))

@@ -16,6 +16,16 @@ fn unavailable_cpu_is_a_clear_error() {
     assert!(out.stdout.is_empty());
 }
 
+/// `--version` names the build: the git revision every result row records.
+#[test]
+fn version_names_the_git_revision() {
+    let out = loadgen(&["--version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, format!("ringside-loadgen {}\n", platform::VERSION));
+    assert!(stdout.contains(&format!("(git {})", loadgen::csv_row::GIT_REV)), "{stdout}");
+}
+
 #[test]
 fn usage_error_exits_2() {
     let out = loadgen(&["ctxsw", "--cpus", "1,1"]);

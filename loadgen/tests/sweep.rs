@@ -388,3 +388,98 @@ fn a_capacity_search_writes_its_probes_its_capacity_and_a_table() {
     assert!(stdout.contains("Capacity under p99<=10000000us"), "{stdout}");
     let _ = std::fs::remove_file(&csv);
 }
+
+/// `run --json` against a real epoll server: stdout is one JSON document
+/// and nothing else, the text summary is on stderr, and the document holds
+/// the row `--csv` appended, column for column, plus percentile lists that
+/// agree with the row's columns.
+#[test]
+fn run_json_is_the_csv_row_and_the_percentiles() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((server, [server_cpu, client_cpu])) = setup("run_json_is_the_csv_row_and_the_percentiles")
+    else {
+        return;
+    };
+    let (s, c) = (server_cpu.to_string(), client_cpu.to_string());
+    let mut child = Command::new(&server)
+        .args(["--backend", "epoll", "--listen", "127.0.0.1:0", "--cores", &s])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ringside-server");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let addr = loop {
+        let line = lines.next().expect("the server's `listening on` line").unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    let csv = temp_csv("json");
+    let out = loadgen(&[
+        "run",
+        "-a",
+        &addr,
+        "-c",
+        "4",
+        "--cores",
+        &c,
+        "--rate",
+        "2000",
+        "--warmup",
+        "100ms",
+        "-d",
+        "500ms",
+        "--no-calibrate",
+        "--json",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    assert!(
+        stderr.contains("Requests") && !stdout.contains("Requests "),
+        "the summary is on stderr: {stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
+
+    // The row's columns, as the CSV has them (a number to the precision
+    // the CSV reader gives back: its text round trip may move the last
+    // digit).
+    let rows = results::read(&csv).expect("the run's CSV");
+    let row = serde_json::to_value(&rows[0]).unwrap();
+    for column in results::COLUMNS {
+        match (doc[column].as_f64(), row[column].as_f64()) {
+            (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-12 * b.abs(), "column {column}: {a} {b}"),
+            _ => assert_eq!(doc[column], row[column], "column {column}\n{stdout}"),
+        }
+    }
+    assert_eq!(doc["protocol"], "http");
+    assert_eq!(doc["mode"], "open");
+    assert!(doc["requests"].as_u64().unwrap() > 0, "{stdout}");
+
+    // The percentiles: the CSV's columns among them, in µs.
+    let p = &doc["percentiles"];
+    assert_eq!(p["unit"], "us");
+    let at = |series: &str, percentile: f64| {
+        p[series]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["percentile"].as_f64() == Some(percentile))
+            .unwrap_or_else(|| panic!("{series} p{percentile} in {p}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    let r = &rows[0];
+    assert_eq!(at("corrected", 50.0), r.lat_p50_us);
+    assert_eq!(at("corrected", 99.0), r.lat_p99_us);
+    assert_eq!(at("corrected", 100.0), r.lat_max_us);
+    assert_eq!(at("raw", 99.9), r.raw_p999_us);
+    assert_eq!(at("send_lag", 99.0), r.send_lag_p99_us);
+    let corrected: Vec<f64> =
+        p["corrected"].as_array().unwrap().iter().map(|x| x["value"].as_f64().unwrap()).collect();
+    assert!(corrected.windows(2).all(|w| w[0] <= w[1]), "ascending: {corrected:?}");
+    let _ = std::fs::remove_file(&csv);
+}

@@ -1,7 +1,7 @@
 //! platform: what both ringside binaries need from the machine — CPU lists
 //! and pinning, the io_uring buffer ring, the unsupported-kernel error —
-//! the command-line values they share, and the exit statuses of all three
-//! binaries.
+//! the command-line values they share, the exit statuses of all three
+//! binaries and the git revision they were built from.
 //!
 //! It sits below `servers` and `loadgen` so that neither depends on the
 //! other: the load generator needs these and nothing else of the server
@@ -17,6 +17,15 @@ pub mod bufring;
 pub mod cli;
 pub mod cpus;
 pub mod exit;
+
+/// ringside's revision, as built (`build.rs`): `git rev-parse --short=12
+/// HEAD`, with `-dirty` if tracked files had changes, or `unknown` outside
+/// a git checkout. Every result row records it (`git_rev`).
+pub const GIT_REV: &str = env!("RINGSIDE_GIT_REV");
+
+/// What `--version` prints after a binary's name: the crate version and
+/// [`GIT_REV`], e.g. `0.1.0 (git 7732051abcde)`.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("RINGSIDE_GIT_REV"), ")");
 
 /// This kernel (or its settings) cannot run the configuration asked for:
 /// a missing io_uring feature, io_uring disabled. `ringside-server` exits
@@ -37,3 +46,32 @@ impl std::fmt::Display for Unsupported {
 }
 
 impl std::error::Error for Unsupported {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The revision is the checkout's HEAD as git names it now (the build
+    /// script reruns when HEAD moves), or `unknown` where there is no git
+    /// checkout. Whether it says `-dirty` is not checked: an edit that is
+    /// not staged changes no file the build script watches.
+    #[test]
+    fn git_rev_is_the_checkouts_head() {
+        let head = std::process::Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let rev = GIT_REV.strip_suffix("-dirty").unwrap_or(GIT_REV);
+        match head {
+            Some(head) => {
+                assert_eq!(rev, head, "GIT_REV {GIT_REV}");
+                assert!(rev.len() >= 12 && rev.bytes().all(|b| b.is_ascii_hexdigit()), "{GIT_REV}");
+            }
+            None => assert_eq!(GIT_REV, "unknown"),
+        }
+        assert!(VERSION.ends_with(&format!(" (git {GIT_REV})")), "{VERSION}");
+    }
+}

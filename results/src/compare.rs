@@ -14,6 +14,7 @@
 //! reads whole files before printing anything, so bad input is an error and
 //! never half a report, and it never writes to a file.
 
+mod json;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +31,7 @@ use crate::workload::{Metric, Workload};
 #[command(
     about = "Compare results files with statistics (medians, 95% intervals, Mann-Whitney p), as benchstat does",
     long_about = LONG_ABOUT,
-    after_long_help = AFTER_LONG_HELP
+    after_long_help = format!("{AFTER_LONG_HELP}\n\n{}", json::FIELDS)
 )]
 pub struct Args {
     /// Results files. Each is one side, labelled by its file name; the first is the baseline the
@@ -58,7 +59,8 @@ pub struct Args {
     #[arg(long = "metric", value_name = "NAME", value_parser = parse_metric)]
     pub metrics: Vec<Metric>,
 
-    /// Output: aligned text tables, markdown pipe tables, or long-format CSV (columns below).
+    /// Output: aligned text tables, markdown pipe tables, long-format CSV or one JSON document
+    /// (columns and fields below).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -95,6 +97,8 @@ pub enum Format {
     Markdown,
     /// One row per (metric, workload, side); see below.
     Csv,
+    /// One document: the same figures, the notes, and each workload's fields; see below.
+    Json,
 }
 
 const LONG_ABOUT: &str = "\
@@ -146,7 +150,8 @@ Examples:
   ringside-results compare --metric throughput --metric p99 before.csv after.csv
   ringside-results compare --across backend --baseline epoll sweep.csv
   ringside-results compare --paired ringside-ci.baseline.csv ringside-ci.csv
-  ringside-results compare --format csv before.csv after.csv > delta.csv";
+  ringside-results compare --format csv before.csv after.csv > delta.csv
+  ringside-results compare --format json before.csv after.csv | jq '.sections[0].metrics[0]'";
 
 fn parse_metric(s: &str) -> Result<Metric, String> {
     Metric::parse(s).ok_or_else(|| {
@@ -192,6 +197,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
             render::csv(&report, &metrics)
         }
+        Format::Json => json::document(&report, &metrics),
     };
     // The whole output at once, after every file was read: an error never
     // leaves half a report. A BrokenPipe goes up as an io::Error, which

@@ -17,6 +17,7 @@
 
 pub mod compare;
 mod error;
+pub mod export;
 mod file;
 pub mod gate;
 pub mod hdr;

@@ -1,6 +1,7 @@
 //! ringside-results: what to do with the load generator's CSV files —
 //! compare runs with statistics, gate CI on regressions, merge the results
-//! of several load generators exactly, and draw a report.
+//! of several load generators exactly, draw a report, and export them for
+//! continuous benchmarking services.
 //!
 //! One subcommand per job: a variant of [`Command`] whose flags are the
 //! module's `Args`, and the module's `run`; the work lives in the library so
@@ -15,13 +16,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use platform::exit;
-use results::{compare, gate, merge, report};
+use results::{compare, export, gate, merge, report};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ringside-results",
-    version,
-    about = "Compare, gate, merge and plot ringside results CSVs",
+    version = platform::VERSION,
+    about = "Compare, gate, merge, plot and export ringside results CSVs",
     after_help = exit::TABLE
 )]
 struct Cli {
@@ -32,6 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Compare(compare::Args),
+    Export(export::Args),
     Gate(gate::Args),
     Merge(merge::Args),
     Report(report::Args),
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Compare(a) => compare::run(a),
+        Command::Export(a) => export::run(a),
         Command::Gate(a) => gate::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Report(a) => report::run(a),

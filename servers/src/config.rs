@@ -48,7 +48,7 @@ as `stats on <addr>`).";
 #[derive(Parser, Debug)]
 #[command(
     name = "ringside-server",
-    version,
+    version = platform::VERSION,
     about = ABOUT,
     long_about = LONG_ABOUT,
     override_usage = "ringside-server [OPTIONS] --backend <BACKEND>\n       ringside-server --list-backends",

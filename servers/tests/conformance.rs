@@ -1078,6 +1078,17 @@ mod runtime {
         assert_eq!(names, all, "{stdout}");
         assert!(stdout.lines().all(|l| l.split('\t').count() == 2), "{stdout}");
     }
+
+    /// `--version` names the build: the git revision every result row
+    /// records, exit 0, without --backend.
+    #[test]
+    fn version_names_the_git_revision() {
+        let out = Command::new(env!("CARGO_BIN_EXE_ringside-server")).arg("--version").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout, format!("ringside-server {}\n", platform::VERSION));
+        assert!(stdout.contains(&format!("(git {})", platform::GIT_REV)), "{stdout}");
+    }
 }
 
 /// The thread pool's defining behaviour: a connection holds a worker for its

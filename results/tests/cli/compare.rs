@@ -185,6 +185,62 @@ fn every_format_parses() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--format json`: the figures the CSV format gives, row for row, with
+/// the notes and each workload's fields.
+#[test]
+fn json_has_the_csv_figures_and_the_notes() {
+    let dir = dir("json");
+    let (a, b) = two_files(&dir);
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout(&compare(&["--format", "json", &a, &b]))).expect("one JSON document");
+    let notes: Vec<&str> = doc["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(notes.iter().any(|n| n.starts_with("left out 1 incomplete run")), "{notes:?}");
+    assert!(notes.contains(&"`epoll http c=5000` is only in b.csv"), "{notes:?}");
+    assert_eq!((doc["paired"].as_bool(), doc["alpha"].as_f64()), (Some(false), Some(0.05)));
+    let section = &doc["sections"][0];
+    assert_eq!(section["sides"], serde_json::json!(["a.csv", "b.csv"]));
+    let metrics = section["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 6, "{section}");
+    let throughput = &metrics[0];
+    assert_eq!(
+        (throughput["metric"].as_str(), throughput["higher_is_better"].as_bool()),
+        (Some("throughput"), Some(true))
+    );
+    let c50 = throughput["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workload"] == "epoll http c=50")
+        .unwrap();
+    assert_eq!(c50["fields"]["connections"], 50);
+    assert_eq!(c50["fields"]["backend"], "epoll");
+    let (base, this) = (&c50["sides"][0], &c50["sides"][1]);
+    assert_eq!(
+        (base["side"].as_str(), base["median"].as_f64(), base["n"].as_u64()),
+        (Some("a.csv"), Some(101.5), Some(4))
+    );
+    assert!(base["delta_pct"].is_null() && base["p"].is_null() && base["significant"].is_null());
+    assert_eq!((this["median"].as_f64(), this["significant"].as_bool()), (Some(121.5), Some(true)));
+    assert!((this["delta_pct"].as_f64().unwrap() - (121.5 / 101.5 - 1.0) * 100.0).abs() < 1e-9);
+    assert!((this["p"].as_f64().unwrap() - 2.0 / 70.0).abs() < 1e-12);
+    assert_eq!(this["can_be_significant"], true);
+    // c=5000 has no baseline: no figures on that side, nothing to test.
+    let c5000 = throughput["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workload"] == "epoll http c=5000")
+        .unwrap();
+    assert!(c5000["sides"][0]["median"].is_null() && c5000["sides"][1]["p"].is_null(), "{c5000}");
+    let geomean = &throughput["geomean"][0];
+    assert_eq!(geomean["side"], "b.csv");
+    let expected = ((121.5f64 / 101.5) * (204.0 / 203.0)).sqrt();
+    assert!(
+        (geomean["value"].as_f64().unwrap() / geomean["baseline"].as_f64().unwrap() - expected).abs() < 1e-12
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_bad_file_is_exit_1_naming_file_and_line() {
     let dir = dir("bad");
