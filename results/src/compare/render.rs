@@ -196,12 +196,18 @@ enum Align {
     Right,
 }
 
+/// A column group: its label and how many columns it spans.
+type Group = (String, usize);
+
+/// A column: its heading and alignment.
+type Column = (&'static str, Align);
+
 /// A metric's table as cells: column groups (a label and how many columns
 /// it spans), columns, rows, and the notes to print under it.
 #[derive(Debug)]
 struct Grid {
-    groups: Vec<(String, usize)>,
-    columns: Vec<(&'static str, Align)>,
+    groups: Vec<Group>,
+    columns: Vec<Column>,
     rows: Vec<Vec<String>>,
     notes: Vec<String>,
 }
@@ -240,7 +246,7 @@ impl Grid {
     /// The column groups (a label and how many columns it spans) and the
     /// columns: the workload, then per side its median, interval and n,
     /// and after the baseline the delta and p.
-    fn layout(section: &Section) -> (Vec<(String, usize)>, Vec<(&'static str, Align)>) {
+    fn layout(section: &Section) -> (Vec<Group>, Vec<Column>) {
         let mut groups = vec![(String::new(), 1)];
         let mut columns = vec![("workload", Align::Left)];
         for (side, label) in section.sides.iter().enumerate() {
