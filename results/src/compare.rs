@@ -16,6 +16,8 @@
 
 mod render;
 
+pub(crate) use render::{interval, number, percent};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! ringside-results: what to do with the load generator's CSV files —
 //! compare runs with statistics, gate CI on regressions, merge the results
-//! of several load generators exactly, and draw a report.
+//! of several load generators exactly, and draw a report — and, for
+//! figures no results file holds, summarise a plain `label,value` table
+//! with the same statistics.
 //!
 //! One subcommand per job: a variant of [`Command`] whose flags are the
 //! module's `Args`, and the module's `run`; the work lives in the library so
@@ -15,13 +17,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use platform::exit;
-use results::{compare, gate, merge, report};
+use results::{compare, gate, merge, report, summarize};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ringside-results",
     version,
-    about = "Compare, gate, merge and plot ringside results CSVs",
+    about = "Compare, gate, merge and plot ringside results CSVs; summarise plain label,value tables",
     after_help = exit::TABLE
 )]
 struct Cli {
@@ -35,6 +37,7 @@ enum Command {
     Gate(gate::Args),
     Merge(merge::Args),
     Report(report::Args),
+    Summarize(summarize::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Gate(a) => gate::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Report(a) => report::run(a),
+        Command::Summarize(a) => summarize::run(a),
     };
     match outcome {
         Ok(code) => code,

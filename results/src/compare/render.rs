@@ -522,7 +522,7 @@ fn escape(s: &str) -> String {
 }
 
 /// About 4 significant digits, with k, M or G from 10 000 up.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     let (x, suffix) = match v.abs() {
         a if a >= 1e9 => (v / 1e9, "G"),
         a if a >= 1e6 => (v / 1e6, "M"),
@@ -538,13 +538,13 @@ fn number(v: f64) -> String {
 }
 
 /// A change as a signed percentage: `+12.3%`, `-150%`.
-fn percent(ratio: f64) -> String {
+pub(crate) fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
     if p.abs() >= 99.95 { format!("{p:+.0}%") } else { format!("{p:+.1}%") }
 }
 
 /// An interval's half-width as a share of the median: `±2.5%`, `±12%`.
-fn interval(share: f64) -> String {
+pub(crate) fn interval(share: f64) -> String {
     let p = share * 100.0;
     if p >= 9.95 { format!("±{p:.0}%") } else { format!("±{p:.1}%") }
 }

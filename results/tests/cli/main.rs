@@ -7,4 +7,5 @@ mod compare;
 mod gate;
 mod merge;
 mod report;
+mod summarize;
 mod support;
