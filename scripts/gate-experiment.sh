@@ -30,7 +30,10 @@
 # slowdown caught, 4 otherwise (the gate failed the experiment), 1 a sweep or
 # gate could not run, 2 a bad command line.
 # Takes about RUNS x 4 sweeps of BACKENDS x REPS runs (10 runs: ~10 minutes).
-# Needs jq: the gate's verdicts are read from `gate --format json`.
+# Needs jq: the gate's verdicts are read from `gate --format json`. The
+# median change over the runs comes from `ringside-results summarize` (each
+# run's change per backend and metric, a label,value table in the work
+# directory), not from the script.
 # Run it on a quiet machine: anything else running is noise it measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +53,7 @@ done
 command -v jq >/dev/null || { echo "gate-experiment: jq is needed (apt-get install jq)" >&2; exit 2; }
 cargo build --release --quiet --bin ringside-server --bin ringside-loadgen --bin ringside-results
 loadgen=target/release/ringside-loadgen
-gate=target/release/ringside-results
+results=target/release/ringside-results
 if [[ -n $keep ]]; then
     mkdir -p "$keep"
     work=$keep
@@ -100,7 +103,7 @@ sweep_pair() {
 # it could not judge).
 judge() {
     status=0
-    $gate gate --format json --rules "$1" --baseline "$2" "$3" >"$4" 2>"$4.err" || status=$?
+    $results gate --format json --rules "$1" --baseline "$2" "$3" >"$4" 2>"$4.err" || status=$?
     if ((status != 0 && status != 4)); then
         echo "gate-experiment: the gate could not judge $3:" >&2
         cat "$4.err" "$4" >&2
@@ -116,7 +119,12 @@ changes() {
         | awk -F'\t' '{ printf "%s %s %+.1f %.3f %s\n", $1, $2, $3, $4, $5 }'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# "backend metric,change%" rows (a label,value table's, full precision) for
+# each workload a gate output ($1, JSON) judged statistically.
+change_rows() {
+    jq -r '.rules[] | .metric as $m | .findings[] | select(.p != null)
+           | "\(.workload.backend) \($m),\(.delta_pct)"' "$1"
+}
 
 rules=$work/rules.toml
 for metric in ${metrics//,/ }; do
@@ -171,11 +179,13 @@ experiment() {
     local name=$1 slow=$2 alarms=0 i flags=()
     [[ -n $slow ]] && flags=("${spin_flags[@]}")
     : >"$work/$name.changes"
+    echo label,value >"$work/$name.table.csv"
     for i in $(seq "$runs"); do
         sweep_pair "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "${flags[@]}"
         judge "$rules" "$work/$name-$i-base.csv" "$work/$name-$i-cur.csv" "$work/$name-$i.out"
         ((status == 4)) && alarms=$((alarms + 1))
         changes "$work/$name-$i.out" | tee -a "$work/$name.changes" >"$work/$name-$i.changes"
+        change_rows "$work/$name-$i.out" >>"$work/$name.table.csv"
         printf '  %s %2d/%d: gate exit %d;' "$name" "$i" "$runs" "$status"
         awk '{ printf " %s %s %s%% p=%s %s;", $1, $2, $3, $4, $5 }' "$work/$name-$i.changes"
         echo
@@ -196,17 +206,30 @@ echo "   calibrated slowdown: $calibrated(target -$target%)"
 printf '%-10s %5s %7s %9s   %s\n' experiment runs alarms expected "median change over the runs ($metrics) per backend"
 for e in aa slow; do
     if [[ $e == aa ]]; then label=A/A expected=0 alarms=$aa_alarms; else label=slowdown expected=$runs alarms=$slow_alarms; fi
+    # Each backend's and metric's median over the runs, from summarize's CSV
+    # (label, n, median, ...); "-" where no run judged it.
+    : >"$work/$e.summary.csv"
+    if (($(wc -l <"$work/$e.table.csv") > 1)); then
+        $results summarize --format csv "$work/$e.table.csv" >"$work/$e.summary.csv"
+    fi
     figures=""
     for b in "${backend_list[@]}"; do
         figures+="$b"
         sep=" "
         for metric in ${metrics//,/ }; do
-            figures+="$sep$(awk -v b="$b" -v m="$metric" '$1 == b && $2 == m { print $3 }' "$work/$e.changes" | median)%"
+            m=$(awk -F, -v l="$b $metric" '$1 == l { printf "%+.1f%%", $3 }' "$work/$e.summary.csv")
+            figures+="$sep${m:--}"
             sep=" / "
         done
         figures+="   "
     done
     printf '%-10s %5d %7d %9d   %s\n' "$label" "$runs" "$alarms" "$expected" "$figures"
+done
+for e in aa slow; do
+    if [[ -s $work/$e.summary.csv ]]; then
+        echo "== $e: each backend's change over the runs, percent (ringside-results summarize)"
+        $results summarize "$work/$e.table.csv" | sed 's/^/   /'
+    fi
 done
 [[ -n $keep ]] && echo "   files: $work"
 ((aa_alarms == 0 && slow_alarms == runs)) || exit 4

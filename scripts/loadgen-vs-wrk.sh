@@ -4,7 +4,10 @@
 # pinned to the client CPU, the server pinned to the server CPU. Clients are
 # interleaved within each repetition; each client's whole-process CPU time
 # (user + system, getrusage of the child) is divided by the requests it
-# completed. Prints every run, then the median ratios.
+# completed. Prints every run, then per connection count each client's
+# median with its interval and its change against wrk, with a p-value
+# (`ringside-results summarize --baseline wrk` on a label,value table of
+# the runs: wrk writes no results rows, so compare cannot take these).
 #
 # Usage: scripts/loadgen-vs-wrk.sh [-r REPS] [-d SECS] [-b BACKEND] [-c "50 500"] [-s CPU] [-w CPU]
 set -euo pipefail
@@ -24,8 +27,8 @@ done
 for tool in wrk python3 taskset; do
     command -v $tool >/dev/null || { echo "loadgen-vs-wrk: $tool is needed" >&2; exit 2; }
 done
-cargo build --release --quiet --bin ringside-server --bin ringside-loadgen
-server=target/release/ringside-server loadgen=target/release/ringside-loadgen
+cargo build --release --quiet --bin ringside-server --bin ringside-loadgen --bin ringside-results
+server=target/release/ringside-server loadgen=target/release/ringside-loadgen results=target/release/ringside-results
 tmp=$(mktemp -d)
 cleanup() { stop_server; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -47,7 +50,8 @@ start_server "$tmp/err" taskset -c "$server_cpu" $server --backend "$backend" --
 addr=$server_addr
 
 printf '%-4s %-6s %-18s %12s %12s %12s\n' rep conns client requests req/s cpu_us/req
-: >"$tmp/rows"
+# A label,value table per connection count: client, CPU us per request.
+for c in $conns_list; do echo label,value >"$tmp/c$c.csv"; done
 for rep in $(seq "$reps"); do
     for c in $conns_list; do
         for client in wrk loadgen-io-uring loadgen-epoll; do
@@ -62,19 +66,16 @@ for rep in $(seq "$reps"); do
                     reqs=$(sed -n 's/.*Requests \([0-9,]*\) in.*/\1/p' <<<"$line" | tr -d ,) ;;
             esac
             cpu=${line%% *}
-            awk -v rep="$rep" -v c="$c" -v cl="$client" -v r="$reqs" -v cpu="$cpu" -v s="$secs" \
-                'BEGIN { printf "%-4s %-6s %-18s %12d %12.0f %12.3f\n", rep, c, cl, r, r / s, cpu * 1e6 / r }' \
-                | tee -a "$tmp/rows"
+            per_request=$(awk -v r="$reqs" -v cpu="$cpu" 'BEGIN { printf "%.4f", cpu * 1e6 / r }')
+            awk -v rep="$rep" -v c="$c" -v cl="$client" -v r="$reqs" -v s="$secs" -v u="$per_request" \
+                'BEGIN { printf "%-4s %-6s %-18s %12d %12.0f %12.3f\n", rep, c, cl, r, r / s, u }'
+            echo "$client,$per_request" >>"$tmp/c$c.csv"
         done
     done
 done
 echo
-echo "median client CPU us/request, and the ratio to wrk (lower is better):"
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+echo "client CPU us/request against wrk's (lower is better; ringside-results summarize):"
 for c in $conns_list; do
-    base=$(awk -v c="$c" '$2 == c && $3 == "wrk" { print $6 }' "$tmp/rows" | median)
-    for client in wrk loadgen-io-uring loadgen-epoll; do
-        m=$(awk -v c="$c" -v k="$client" '$2 == c && $3 == k { print $6 }' "$tmp/rows" | median)
-        awk -v c="$c" -v k="$client" -v m="$m" -v b="$base" 'BEGIN { printf "  c=%-4s %-18s %8.3f us  %.2fx wrk\n", c, k, m, m / b }'
-    done
+    echo "c=$c"
+    $results summarize --baseline wrk "$tmp/c$c.csv" | sed 's/^/  /'
 done

@@ -14,6 +14,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
+use std::time::Duration;
+
+use platform::server::ServerProcess;
 
 /// One test at a time: they share two CPUs, and a script written while
 /// another thread forks could not be executed (ETXTBSY).
@@ -240,17 +243,12 @@ fn a_thread_pool_smaller_than_the_connections_leaves_some_unanswered() {
         return;
     };
     let (s, c) = (server_cpu.to_string(), client_cpu.to_string());
-    let mut child = Command::new(&server)
-        .args(["--backend", "thread-pool", "--threads", "2", "--listen", "127.0.0.1:0", "--cores", &s])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start ringside-server");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-    let addr = loop {
-        let line = lines.next().expect("the server's `listening on` line").unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
+    let mut command = Command::new(&server);
+    command.args(["--backend", "thread-pool", "--threads", "2", "--listen", "127.0.0.1:0", "--cores", &s]);
+    let mut child = ServerProcess::spawn(command).expect("start ringside-server");
+    let addr = match child.wait_ready(Duration::from_secs(20)) {
+        Ok(announced) => announced.listen.to_string(),
+        Err(e) => panic!("ringside-server did not start: {e}"),
     };
     let csv = temp_csv("starved");
     let out = loadgen(&[
@@ -272,8 +270,7 @@ fn a_thread_pool_smaller_than_the_connections_leaves_some_unanswered() {
         "--csv",
         csv.to_str().unwrap(),
     ]);
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
@@ -401,18 +398,14 @@ fn run_json_is_the_csv_row_and_the_percentiles() {
         return;
     };
     let (s, c) = (server_cpu.to_string(), client_cpu.to_string());
-    let mut child = Command::new(&server)
-        .args(["--backend", "epoll", "--listen", "127.0.0.1:0", "--cores", &s])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start ringside-server");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-    let addr = loop {
-        let line = lines.next().expect("the server's `listening on` line").unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
+    let mut command = Command::new(&server);
+    command.args(["--backend", "epoll", "--listen", "127.0.0.1:0", "--cores", &s]);
+    let mut child = platform::server::ServerProcess::spawn(command).expect("start ringside-server");
+    let addr = child
+        .wait_ready(std::time::Duration::from_secs(20))
+        .expect("the server announces itself")
+        .listen
+        .to_string();
     let csv = temp_csv("json");
     let out = loadgen(&[
         "run",
@@ -433,8 +426,7 @@ fn run_json_is_the_csv_row_and_the_percentiles() {
         "--csv",
         csv.to_str().unwrap(),
     ]);
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);

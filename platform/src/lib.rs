@@ -1,7 +1,8 @@
 //! platform: what both ringside binaries need from the machine — CPU lists
 //! and pinning, the io_uring buffer ring, the unsupported-kernel error —
 //! the command-line values they share, the exit statuses of all three
-//! binaries and the git revision they were built from.
+//! binaries, the git revision they were built from, and the server
+//! process's stdout contract with its one reader ([`server::ServerProcess`]).
 //!
 //! It sits below `servers` and `loadgen` so that neither depends on the
 //! other: the load generator needs these and nothing else of the server
@@ -17,6 +18,7 @@ pub mod bufring;
 pub mod cli;
 pub mod cpus;
 pub mod exit;
+pub mod server;
 
 /// ringside's revision, as built (`build.rs`): `git rev-parse --short=12
 /// HEAD`, with `-dirty` if tracked files had changes, or `unknown` outside

@@ -17,6 +17,8 @@
 mod json;
 mod render;
 
+pub(crate) use render::{interval, number, percent};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::PathBuf;

@@ -918,11 +918,165 @@ fn skipped(s: &Sample) -> String {
     if s.missing > 0 { format!(" ({} rows without a value skipped)", s.missing) } else { String::new() }
 }
 
+/// A finding about the whole rule that stops it being judged.
+fn error(text: String) -> Vec<Finding> {
+    vec![Finding::new(Verdict::Error, text)]
+}
+
+/// A `[[baseline]]` rule's verdict on one workload: the current sample `c`
+/// against the baseline's `b`, with its figures and its line.
+fn regression_finding(
+    w: &Workload,
+    metric: Metric,
+    max_regression_pct: f64,
+    b: &Sample,
+    c: &Sample,
+) -> Finding {
+    let j = judge_regression(&b.values, &c.values, metric.higher_is_better(), max_regression_pct);
+    let sign = if metric.higher_is_better() { "-" } else { "+" };
+    let figures = Figures {
+        metric,
+        baseline: j.median.1,
+        candidate: j.median.0,
+        delta_pct: change_pct(j.median.1, j.median.0),
+        ratio: None,
+        p: j.p,
+        n_baseline: j.n.1,
+        n_candidate: j.n.0,
+    };
+    Finding {
+        verdict: j.verdict,
+        workload: Some(w.clone()),
+        figures: Some(figures),
+        text: format!(
+            "{w}: {metric} {} -> {}{} ({:+.1}%, limit {sign}{max_regression_pct}%), p={:.3}, \
+             n={}/{}{}: {}",
+            num(j.median.1),
+            num(j.median.0),
+            unit(metric),
+            change_pct(j.median.1, j.median.0),
+            j.p,
+            j.n.1,
+            j.n.0,
+            skipped(c),
+            j.reason()
+        ),
+    }
+}
+
+/// A `[[ratio]]` rule's verdict on one workload: `backend`'s sample
+/// `a_sample` against `versus`'s `b_sample`, with its figures and its line.
+fn ratio_finding(
+    w: &Workload,
+    metric: Metric,
+    (backend, versus): (&str, &str),
+    bound: Bound,
+    a_sample: &Sample,
+    b_sample: &Sample,
+) -> Finding {
+    let (r, relation) = match bound {
+        Bound::AtLeast(r) => (r, "min"),
+        Bound::AtMost(r) => (r, "max"),
+    };
+    let j = judge_ratio(&a_sample.values, &b_sample.values, bound);
+    let ratio = if j.median.1 == 0.0 { change_pct(0.0, j.median.0) } else { j.median.0 / j.median.1 };
+    let figures = Figures {
+        metric,
+        baseline: j.median.1,
+        candidate: j.median.0,
+        delta_pct: change_pct(j.median.1, j.median.0),
+        ratio: Some(ratio),
+        p: j.p,
+        n_baseline: j.n.1,
+        n_candidate: j.n.0,
+    };
+    Finding {
+        verdict: j.verdict,
+        workload: Some(w.clone()),
+        figures: Some(figures),
+        text: format!(
+            "{w}: {metric} {backend}/{versus} = {:.3} ({} / {}{}; {relation} {r}), p={:.3} \
+             ({backend} vs {r} x {versus}), n={}/{}{}: {}",
+            ratio,
+            num(j.median.0),
+            num(j.median.1),
+            unit(metric),
+            j.p,
+            j.n.0,
+            j.n.1,
+            skipped(a_sample),
+            j.reason()
+        ),
+    }
+}
+
+/// A `[[check]]` rule's limits.
+struct CheckLimits {
+    min_requests: Option<u64>,
+    max_errors: Option<u64>,
+    max_unanswered: Option<u64>,
+    complete: bool,
+}
+
+/// A `[[check]]` rule: a failure per selected row that breaks a limit, or
+/// one pass for them all.
+fn evaluate_check(selected: &[&Row], limits: &CheckLimits) -> Vec<Finding> {
+    if selected.is_empty() {
+        return error("matches no rows: check the rule's selection against the CSV's columns".to_string());
+    }
+    let mut findings = Vec::new();
+    for row in selected {
+        let wrong = broken_limits(row, limits);
+        if !wrong.is_empty() {
+            let w = Workload::of(row);
+            let text =
+                format!("{w} (run {}, repetition {}): {}", row.run_id, row.repetition, wrong.join("; "));
+            findings.push(Finding::new(Verdict::Fail, text).on(&w));
+        }
+    }
+    if findings.is_empty() {
+        let workloads: BTreeSet<Workload> = selected.iter().map(|r| Workload::of(r)).collect();
+        findings.push(Finding::new(
+            Verdict::Pass,
+            format!("{} of {}", plural(selected.len(), "row"), plural(workloads.len(), "workload")),
+        ));
+    }
+    findings
+}
+
+/// What a row breaks of a check's limits, each in words.
+fn broken_limits(row: &Row, limits: &CheckLimits) -> Vec<String> {
+    let errors = row.errors_total();
+    let mut wrong = Vec::new();
+    if let Some(min) = limits.min_requests.filter(|&m| row.requests < m) {
+        wrong.push(format!("{} requests (min {min})", row.requests));
+    }
+    if let Some(max) = limits.max_errors.filter(|&m| errors > m) {
+        wrong.push(format!(
+            "{errors} errors (max {max}: connect {}, reset {}, timeout {}, bad response {}, http 3xx/4xx/5xx \
+             {}/{}/{})",
+            row.errors_connect,
+            row.errors_reset,
+            row.errors_timeout,
+            row.errors_bad_response,
+            row.errors_http_3xx,
+            row.errors_http_4xx,
+            row.errors_http_5xx
+        ));
+    }
+    if let Some(max) = limits.max_unanswered.filter(|&m| row.conns_unanswered > m) {
+        wrong.push(format!("{} unanswered connections (max {max})", row.conns_unanswered));
+    }
+    if limits.complete && !row.complete {
+        wrong.push(format!("incomplete window ({})", row.note));
+    }
+    wrong
+}
+
 impl Rule {
     /// Judge the rule on `current` (and `baseline`, which a baseline rule
     /// needs): one finding per workload, or per failing row for a check.
     pub fn evaluate(&self, current: &[Row], baseline: Option<&[Row]>) -> Vec<Finding> {
-        let error = |text: String| vec![Finding::new(Verdict::Error, text)];
         let selected: Vec<&Row> = current.iter().filter(|r| self.select.matches(r)).collect();
         match &self.kind {
             Kind::Baseline { metric, max_regression_pct, ignore_options } => {
@@ -930,177 +1084,89 @@ impl Rule {
                     return error("needs a baseline: pass --baseline BASE.csv".to_string());
                 };
                 let base_selected: Vec<&Row> = baseline.iter().filter(|r| self.select.matches(r)).collect();
-                if selected.is_empty() || base_selected.is_empty() {
-                    let side = if selected.is_empty() { "the current results" } else { "the baseline" };
-                    return error(format!(
-                        "matches no rows in {side}: check the rule's selection against the CSV's columns"
-                    ));
-                }
-                let key = |row: &Row| {
-                    let w = Workload::of(row);
-                    if *ignore_options { Workload { backend_options: String::new(), ..w } } else { w }
-                };
-                for (side, rows) in [("the current results", &selected), ("the baseline", &base_selected)] {
-                    if let Some(message) = pooled_options(rows.iter().copied(), key) {
-                        return error(format!("in {side}, a backend {message}"));
-                    }
-                }
-                let cur = samples(selected, *metric, key);
-                let base = samples(base_selected, *metric, key);
-                self.judge_pairs(&base, &cur, "the baseline", "the current results", |w, b, c| {
-                    let j = judge_regression(
-                        &b.values,
-                        &c.values,
-                        metric.higher_is_better(),
-                        *max_regression_pct,
-                    );
-                    let sign = if metric.higher_is_better() { "-" } else { "+" };
-                    let figures = Figures {
-                        metric: *metric,
-                        baseline: j.median.1,
-                        candidate: j.median.0,
-                        delta_pct: change_pct(j.median.1, j.median.0),
-                        ratio: None,
-                        p: j.p,
-                        n_baseline: j.n.1,
-                        n_candidate: j.n.0,
-                    };
-                    Finding {
-                        verdict: j.verdict,
-                        workload: Some(w.clone()),
-                        figures: Some(figures),
-                        text: format!(
-                            "{w}: {metric} {} -> {}{} ({:+.1}%, limit {sign}{max_regression_pct}%), p={:.3}, \
-                             n={}/{}{}: {}",
-                            num(j.median.1),
-                            num(j.median.0),
-                            unit(*metric),
-                            change_pct(j.median.1, j.median.0),
-                            j.p,
-                            j.n.1,
-                            j.n.0,
-                            skipped(c),
-                            j.reason()
-                        ),
-                    }
-                })
+                self.evaluate_baseline(selected, base_selected, *metric, *max_regression_pct, *ignore_options)
             }
             Kind::Ratio { metric, backend, versus, bound } => {
-                let of = |name: &str| -> BTreeMap<Workload, Sample> {
-                    samples(selected.iter().copied().filter(|r| r.backend == name), *metric, |r| {
-                        Workload::of(r).without_backend()
-                    })
-                };
-                let (a, b) = (of(backend), of(versus));
-                for name in [backend, versus] {
-                    let rows = selected.iter().copied().filter(|r| r.backend == *name);
-                    if let Some(message) = pooled_options(rows, |r| Workload::of(r).without_backend()) {
-                        return error(format!("`{name}` {message}"));
-                    }
-                }
-                for (name, side) in [(backend, &a), (versus, &b)] {
-                    if side.is_empty() {
-                        return error(format!(
-                            "matches no rows of backend `{name}`: check the name (as the CSV's backend column \
-                             writes it) and the selection"
-                        ));
-                    }
-                }
-                let (r, relation) = match bound {
-                    Bound::AtLeast(r) => (*r, "min"),
-                    Bound::AtMost(r) => (*r, "max"),
-                };
-                self.judge_pairs(&b, &a, versus, backend, |w, b_sample, a_sample| {
-                    let j = judge_ratio(&a_sample.values, &b_sample.values, *bound);
-                    let ratio =
-                        if j.median.1 == 0.0 { change_pct(0.0, j.median.0) } else { j.median.0 / j.median.1 };
-                    let figures = Figures {
-                        metric: *metric,
-                        baseline: j.median.1,
-                        candidate: j.median.0,
-                        delta_pct: change_pct(j.median.1, j.median.0),
-                        ratio: Some(ratio),
-                        p: j.p,
-                        n_baseline: j.n.1,
-                        n_candidate: j.n.0,
-                    };
-                    Finding {
-                        verdict: j.verdict,
-                        workload: Some(w.clone()),
-                        figures: Some(figures),
-                        text: format!(
-                            "{w}: {metric} {backend}/{versus} = {:.3} ({} / {}{}; {relation} {r}), p={:.3} \
-                             ({backend} vs {r} x {versus}), n={}/{}{}: {}",
-                            ratio,
-                            num(j.median.0),
-                            num(j.median.1),
-                            unit(*metric),
-                            j.p,
-                            j.n.0,
-                            j.n.1,
-                            skipped(a_sample),
-                            j.reason()
-                        ),
-                    }
-                })
+                self.evaluate_ratio(&selected, *metric, backend, versus, *bound)
             }
             Kind::Check { min_requests, max_errors, max_unanswered, complete } => {
-                if selected.is_empty() {
-                    return error(
-                        "matches no rows: check the rule's selection against the CSV's columns".to_string(),
-                    );
-                }
-                let mut findings = Vec::new();
-                for row in &selected {
-                    let errors = row.errors_total();
-                    let mut wrong = Vec::new();
-                    if let Some(min) = min_requests.filter(|&m| row.requests < m) {
-                        wrong.push(format!("{} requests (min {min})", row.requests));
-                    }
-                    if let Some(max) = max_errors.filter(|&m| errors > m) {
-                        wrong.push(format!(
-                            "{errors} errors (max {max}: connect {}, reset {}, timeout {}, bad response {}, http \
-                             3xx/4xx/5xx {}/{}/{})",
-                            row.errors_connect,
-                            row.errors_reset,
-                            row.errors_timeout,
-                            row.errors_bad_response,
-                            row.errors_http_3xx,
-                            row.errors_http_4xx,
-                            row.errors_http_5xx
-                        ));
-                    }
-                    if let Some(max) = max_unanswered.filter(|&m| row.conns_unanswered > m) {
-                        wrong.push(format!("{} unanswered connections (max {max})", row.conns_unanswered));
-                    }
-                    if *complete && !row.complete {
-                        wrong.push(format!("incomplete window ({})", row.note));
-                    }
-                    if !wrong.is_empty() {
-                        let w = Workload::of(row);
-                        let text = format!(
-                            "{w} (run {}, repetition {}): {}",
-                            row.run_id,
-                            row.repetition,
-                            wrong.join("; ")
-                        );
-                        findings.push(Finding::new(Verdict::Fail, text).on(&w));
-                    }
-                }
-                if findings.is_empty() {
-                    let workloads: BTreeSet<Workload> = selected.iter().map(|r| Workload::of(r)).collect();
-                    findings.push(Finding::new(
-                        Verdict::Pass,
-                        format!(
-                            "{} of {}",
-                            plural(selected.len(), "row"),
-                            plural(workloads.len(), "workload")
-                        ),
-                    ));
-                }
-                findings
+                let limits = CheckLimits {
+                    min_requests: *min_requests,
+                    max_errors: *max_errors,
+                    max_unanswered: *max_unanswered,
+                    complete: *complete,
+                };
+                evaluate_check(&selected, &limits)
             }
         }
+    }
+
+    /// A `[[baseline]]` rule: per workload (options left out of it if
+    /// `ignore_options`), the current runs against the baseline's moved by
+    /// the limit ([`judge_regression`]).
+    fn evaluate_baseline(
+        &self,
+        selected: Vec<&Row>,
+        base_selected: Vec<&Row>,
+        metric: Metric,
+        max_regression_pct: f64,
+        ignore_options: bool,
+    ) -> Vec<Finding> {
+        if selected.is_empty() || base_selected.is_empty() {
+            let side = if selected.is_empty() { "the current results" } else { "the baseline" };
+            return error(format!(
+                "matches no rows in {side}: check the rule's selection against the CSV's columns"
+            ));
+        }
+        let key = |row: &Row| {
+            let w = Workload::of(row);
+            if ignore_options { Workload { backend_options: String::new(), ..w } } else { w }
+        };
+        for (side, rows) in [("the current results", &selected), ("the baseline", &base_selected)] {
+            if let Some(message) = pooled_options(rows.iter().copied(), key) {
+                return error(format!("in {side}, a backend {message}"));
+            }
+        }
+        let cur = samples(selected, metric, key);
+        let base = samples(base_selected, metric, key);
+        self.judge_pairs(&base, &cur, "the baseline", "the current results", |w, b, c| {
+            regression_finding(w, metric, max_regression_pct, b, c)
+        })
+    }
+
+    /// A `[[ratio]]` rule: per workload without the backend, `backend`'s
+    /// runs against `versus`'s scaled by the bound ([`judge_ratio`]).
+    fn evaluate_ratio(
+        &self,
+        selected: &[&Row],
+        metric: Metric,
+        backend: &str,
+        versus: &str,
+        bound: Bound,
+    ) -> Vec<Finding> {
+        let of = |name: &str| -> BTreeMap<Workload, Sample> {
+            samples(selected.iter().copied().filter(|r| r.backend == name), metric, |r| {
+                Workload::of(r).without_backend()
+            })
+        };
+        let (a, b) = (of(backend), of(versus));
+        for name in [backend, versus] {
+            let rows = selected.iter().copied().filter(|r| r.backend == *name);
+            if let Some(message) = pooled_options(rows, |r| Workload::of(r).without_backend()) {
+                return error(format!("`{name}` {message}"));
+            }
+        }
+        for (name, side) in [(backend, &a), (versus, &b)] {
+            if side.is_empty() {
+                return error(format!(
+                    "matches no rows of backend `{name}`: check the name (as the CSV's backend column \
+                     writes it) and the selection"
+                ));
+            }
+        }
+        self.judge_pairs(&b, &a, versus, backend, |w, b_sample, a_sample| {
+            ratio_finding(w, metric, (backend, versus), bound, a_sample, b_sample)
+        })
     }
 
     /// Pair the workloads of two sides: judge those on both, warn about

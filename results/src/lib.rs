@@ -4,7 +4,8 @@
 //! The load generator appends a [`Row`] per run with [`append`] (after
 //! [`check_writable`] before the run, so a run never fails after measuring);
 //! the tools that compare, gate, merge and report read rows back with
-//! [`read`] / [`read_all`]. This crate is the one definition of the columns:
+//! [`read`] / [`read_all`] (and [`summarize`] gives a plain `label,value`
+//! table, figures that are no rows, the same statistics). This crate is the one definition of the columns:
 //! [`Row`]'s field docs document them, and `results/SCHEMA.md` renders those
 //! docs as a table. It is also the one home of the HdrHistogram formats
 //! ([`hdr`]) that the load generator and `merge` write and read.
@@ -25,6 +26,7 @@ pub mod merge;
 pub mod report;
 mod row;
 pub mod stats;
+pub mod summarize;
 pub mod workload;
 
 pub use error::Error;

@@ -1,7 +1,8 @@
 //! ringside-results: what to do with the load generator's CSV files —
 //! compare runs with statistics, gate CI on regressions, merge the results
 //! of several load generators exactly, draw a report, and export them for
-//! continuous benchmarking services.
+//! continuous benchmarking services — and, for figures no results file
+//! holds, summarise a plain `label,value` table with the same statistics.
 //!
 //! One subcommand per job: a variant of [`Command`] whose flags are the
 //! module's `Args`, and the module's `run`; the work lives in the library so
@@ -16,13 +17,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use platform::exit;
-use results::{compare, export, gate, merge, report};
+use results::{compare, export, gate, merge, report, summarize};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ringside-results",
     version = platform::VERSION,
-    about = "Compare, gate, merge, plot and export ringside results CSVs",
+    about = "Compare, gate, merge, plot and export ringside results CSVs; summarise plain label,value tables",
     after_help = exit::TABLE
 )]
 struct Cli {
@@ -37,6 +38,7 @@ enum Command {
     Gate(gate::Args),
     Merge(merge::Args),
     Report(report::Args),
+    Summarize(summarize::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Gate(a) => gate::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Report(a) => report::run(a),
+        Command::Summarize(a) => summarize::run(a),
     };
     match outcome {
         Ok(code) => code,

@@ -468,132 +468,214 @@ fn joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
 
 /// Merge checked clients (see [`check`]) and their logs (see
 /// [`read_logs`]) into one row; `hlog` is the merged log's path, if one is
-/// written.
+/// written. In steps: the logs added up ([`Sums::of`]), the rates and
+/// durations added up ([`Totals::of`]), the server's figures taken from one
+/// client ([`ServerFigures::of`]), the notes, then the row
+/// ([`merged_row`]).
 pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Merged, Error> {
     assert_eq!(clients.len(), logs.len(), "a log per client");
     let rows: Vec<&Row> = clients.iter().map(|c| &c.row).collect();
-    let first = rows[0];
     let windows = clients.iter().map(window).collect::<Result<Vec<_>, _>>()?;
     let start = windows.iter().map(|w| w.0).min().expect("some clients");
-
-    // A series goes into the merged row only if every log has it: a sum
-    // over some of the clients would pass for all of them.
-    let every_log_has = |series: Series| match series {
-        Series::Corrected => true,
-        Series::Raw => logs.iter().all(|l| l.has_raw),
-        Series::Lag => logs.iter().all(|l| l.has_lag),
-    };
-    let mut sums: [Option<Histogram<u64>>; 3] = [None, None, None];
-    let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
-    for log in logs {
-        let problem = |e: String| Error::HlogCorrupt { path: log.path.clone(), line: 0, problem: e };
-        for (i, series) in Series::ALL.into_iter().enumerate() {
-            if every_log_has(series)
-                && let Some(h) = log.sum(series)
-            {
-                add(&mut sums[i], h).map_err(problem)?;
-            }
-        }
-        for (at, series, h) in &log.intervals {
-            if !every_log_has(*series) {
-                continue;
-            }
-            // The nearest whole second since the earliest window start.
-            let second = at.duration_since(start).unwrap_or_default().as_secs_f64().round() as u64;
-            add(seconds.entry(second).or_default().series_mut(*series), h).map_err(problem)?;
-        }
-    }
-    let [corrected, raw, lag] = sums;
-
-    let requests: u64 = rows.iter().map(|r| r.requests).sum();
-    let rate = |f: fn(&Row) -> f64| rows.iter().map(|r| f(r)).sum::<f64>();
-    let achieved_rate = rate(|r| r.achieved_rate);
-    let offered_rate = rate(|r| r.offered_rate);
-    let longest = rows.iter().map(|r| r.duration_s).fold(0.0, f64::max);
-    // Answers in the clients' windows over the merged rate (see the module
-    // doc).
-    let answers: f64 = rows.iter().map(|r| r.achieved_rate * r.duration_s).sum();
-    let duration_s = if rows.iter().all(|r| r.duration_s == first.duration_s) {
-        first.duration_s
-    } else if achieved_rate > 0.0 {
-        answers / achieved_rate
-    } else {
-        longest
-    };
-    // Totals over total requests.
-    let per_request = |f: fn(&Row) -> f64| {
-        if requests == 0 {
-            0.0
-        } else {
-            rows.iter().map(|r| f(r) * r.requests as f64).sum::<f64>() / requests as f64
-        }
-    };
+    let sums = Sums::of(logs, start)?;
+    let totals = Totals::of(&rows);
 
     let mut notes = vec![format!(
         "merged from {} load generators ({}); latencies from the sum of their interval logs",
         clients.len(),
         clients.iter().map(Client::name).collect::<Vec<_>>().join(", ")
     )];
-    // The server's figures: the longest window's, among the clients that
-    // read the counters (see the module doc).
-    let measured = |r: &Row| r.server_cpu_user_us + r.server_cpu_sys_us > 0.0 || r.server_requests > 0;
-    let server =
-        (0..rows.len()).filter(|&i| measured(rows[i])).fold(None, |best: Option<usize>, i| match best {
-            Some(b) if rows[b].duration_s >= rows[i].duration_s => Some(b),
-            _ => Some(i),
-        });
-    let (server_user, server_sys, server_vcs, server_ics, server_requests, same_ns, cross_ns) = match server {
-        Some(i) => {
-            let r = rows[i];
-            // Echo's figures are per request of the client's own requests.
-            let scale = if r.server_requests == 0 && achieved_rate > 0.0 {
-                notes.push(format!(
-                    "server figures from {}, whose window ({:.2} s) is the longest: the server's counters \
-                     cover every client's requests; it counts none (echo), so they are scaled by that \
-                     client's share of the total rate ({:.3})",
-                    clients[i].name(),
-                    r.duration_s,
-                    r.achieved_rate / achieved_rate
-                ));
-                r.achieved_rate / achieved_rate
-            } else {
-                notes.push(format!(
-                    "server figures from {}, whose window ({:.2} s) is the longest: the server's counters \
-                     cover every client's requests",
-                    clients[i].name(),
-                    r.duration_s
-                ));
-                1.0
-            };
-            (
-                r.server_cpu_user_us * scale,
-                r.server_cpu_sys_us * scale,
-                r.server_vcs * scale,
-                r.server_ics * scale,
-                r.server_requests,
-                r.ctxsw_same_cpu_ns,
-                r.ctxsw_cross_cpu_ns,
-            )
-        }
-        None => {
-            notes.push("server figures 0: no load generator read the server's counters".into());
-            let r = first;
-            (0.0, 0.0, 0.0, 0.0, 0, r.ctxsw_same_cpu_ns, r.ctxsw_cross_cpu_ns)
-        }
-    };
-    let switch_share_pct = {
-        let cpu = server_user + server_sys;
-        let share = (server_vcs + server_ics) * same_ns / (1000.0 * cpu) * 100.0;
-        if share.is_finite() { share } else { 0.0 }
-    };
+    let (server, server_note) = ServerFigures::of(clients, totals.achieved_rate);
+    notes.push(server_note);
+    notes.extend(input_notes(clients, logs, &windows, totals.longest));
 
+    let row = merged_row(&rows, &totals, &server, &sums, start, notes, hlog);
+    let Sums { corrected, raw, lag, seconds } = sums;
+    Ok(Merged { row, corrected, raw, lag, seconds, start })
+}
+
+/// Whether every log has a series: a series goes into the merged row only
+/// then, since a sum over some of the clients would pass for all of them.
+fn every_log_has(logs: &[Log], series: Series) -> bool {
+    match series {
+        Series::Corrected => true,
+        Series::Raw => logs.iter().all(|l| l.has_raw),
+        Series::Lag => logs.iter().all(|l| l.has_lag),
+    }
+}
+
+/// The clients' logs added up: each series over the whole run, and per
+/// second of the merged log.
+struct Sums {
+    corrected: Option<Histogram<u64>>,
+    raw: Option<Histogram<u64>>,
+    lag: Option<Histogram<u64>>,
+    seconds: BTreeMap<u64, Second>,
+}
+
+impl Sums {
+    /// Add every log's series that every log has (see [`every_log_has`]);
+    /// each interval into the whole second since `start` nearest to its
+    /// start.
+    fn of(logs: &[Log], start: SystemTime) -> Result<Sums, Error> {
+        let mut sums: [Option<Histogram<u64>>; 3] = [None, None, None];
+        let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
+        for log in logs {
+            let problem = |e: String| Error::HlogCorrupt { path: log.path.clone(), line: 0, problem: e };
+            for (i, series) in Series::ALL.into_iter().enumerate() {
+                if every_log_has(logs, series)
+                    && let Some(h) = log.sum(series)
+                {
+                    add(&mut sums[i], h).map_err(problem)?;
+                }
+            }
+            for (at, series, h) in &log.intervals {
+                if !every_log_has(logs, *series) {
+                    continue;
+                }
+                // The nearest whole second since the earliest window start.
+                let second = at.duration_since(start).unwrap_or_default().as_secs_f64().round() as u64;
+                add(seconds.entry(second).or_default().series_mut(*series), h).map_err(problem)?;
+            }
+        }
+        let [corrected, raw, lag] = sums;
+        Ok(Sums { corrected, raw, lag, seconds })
+    }
+}
+
+/// The figures that add up over the clients (see the module doc).
+struct Totals {
+    requests: u64,
+    achieved_rate: f64,
+    offered_rate: f64,
+    /// The longest client's window, s.
+    longest: f64,
+    /// The merged window: the clients' when all ran equally long, else
+    /// their answers over the merged rate.
+    duration_s: f64,
+}
+
+impl Totals {
+    fn of(rows: &[&Row]) -> Totals {
+        let first = rows[0];
+        let achieved_rate = rows.iter().map(|r| r.achieved_rate).sum::<f64>();
+        let offered_rate = rows.iter().map(|r| r.offered_rate).sum::<f64>();
+        let longest = rows.iter().map(|r| r.duration_s).fold(0.0, f64::max);
+        // Answers in the clients' windows over the merged rate (see the
+        // module doc).
+        let answers: f64 = rows.iter().map(|r| r.achieved_rate * r.duration_s).sum();
+        let duration_s = if rows.iter().all(|r| r.duration_s == first.duration_s) {
+            first.duration_s
+        } else if achieved_rate > 0.0 {
+            answers / achieved_rate
+        } else {
+            longest
+        };
+        Totals {
+            requests: rows.iter().map(|r| r.requests).sum(),
+            achieved_rate,
+            offered_rate,
+            longest,
+            duration_s,
+        }
+    }
+}
+
+/// The server's figures of the merged row: one client's (see the module
+/// doc), never a sum.
+struct ServerFigures {
+    user: f64,
+    sys: f64,
+    vcs: f64,
+    ics: f64,
+    requests: u64,
+    same_ns: f64,
+    cross_ns: f64,
+}
+
+impl ServerFigures {
+    /// The figures of the client with the longest window among those that
+    /// read the counters (an echo server's scaled by that client's share
+    /// of the total rate), and the note that says whose they are.
+    fn of(clients: &[Client], achieved_rate: f64) -> (ServerFigures, String) {
+        let rows: Vec<&Row> = clients.iter().map(|c| &c.row).collect();
+        let measured = |r: &Row| r.server_cpu_user_us + r.server_cpu_sys_us > 0.0 || r.server_requests > 0;
+        let server =
+            (0..rows.len()).filter(|&i| measured(rows[i])).fold(None, |best: Option<usize>, i| match best {
+                Some(b) if rows[b].duration_s >= rows[i].duration_s => Some(b),
+                _ => Some(i),
+            });
+        let Some(i) = server else {
+            let r = rows[0];
+            let figures = ServerFigures {
+                user: 0.0,
+                sys: 0.0,
+                vcs: 0.0,
+                ics: 0.0,
+                requests: 0,
+                same_ns: r.ctxsw_same_cpu_ns,
+                cross_ns: r.ctxsw_cross_cpu_ns,
+            };
+            return (figures, "server figures 0: no load generator read the server's counters".into());
+        };
+        let r = rows[i];
+        // Echo's figures are per request of the client's own requests.
+        let (scale, note) = if r.server_requests == 0 && achieved_rate > 0.0 {
+            let note = format!(
+                "server figures from {}, whose window ({:.2} s) is the longest: the server's counters \
+                 cover every client's requests; it counts none (echo), so they are scaled by that \
+                 client's share of the total rate ({:.3})",
+                clients[i].name(),
+                r.duration_s,
+                r.achieved_rate / achieved_rate
+            );
+            (r.achieved_rate / achieved_rate, note)
+        } else {
+            let note = format!(
+                "server figures from {}, whose window ({:.2} s) is the longest: the server's counters \
+                 cover every client's requests",
+                clients[i].name(),
+                r.duration_s
+            );
+            (1.0, note)
+        };
+        let figures = ServerFigures {
+            user: r.server_cpu_user_us * scale,
+            sys: r.server_cpu_sys_us * scale,
+            vcs: r.server_vcs * scale,
+            ics: r.server_ics * scale,
+            requests: r.server_requests,
+            same_ns: r.ctxsw_same_cpu_ns,
+            cross_ns: r.ctxsw_cross_cpu_ns,
+        };
+        (figures, note)
+    }
+
+    /// The share of the server's CPU time its context switches explain
+    /// (0 where it cannot be computed).
+    fn switch_share_pct(&self) -> f64 {
+        let cpu = self.user + self.sys;
+        let share = (self.vcs + self.ics) * self.same_ns / (1000.0 * cpu) * 100.0;
+        if share.is_finite() { share } else { 0.0 }
+    }
+}
+
+/// What the merged row's `note` says about its inputs: windows that
+/// overlap little, series some logs lack, and each client's own note.
+fn input_notes(
+    clients: &[Client],
+    logs: &[Log],
+    windows: &[(SystemTime, SystemTime)],
+    longest: f64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
     let last_start = windows.iter().map(|w| w.0).max().expect("some clients");
     let first_end = windows.iter().map(|w| w.1).min().expect("some clients");
     let overlap = first_end.duration_since(last_start).unwrap_or_default().as_secs_f64();
     if overlap < 0.95 * longest {
         notes.push(format!("the windows overlap only {overlap:.2} s of the longest {longest:.2} s"));
     }
-    if !every_log_has(Series::Raw) {
+    if !every_log_has(logs, Series::Raw) {
         let old: Vec<String> =
             logs.iter().filter(|l| !l.has_raw).map(|l| l.path.display().to_string()).collect();
         notes.push(format!(
@@ -601,7 +683,7 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
             old.join(", ")
         ));
     }
-    if !every_log_has(Series::Lag) && first.mode == Mode::Open {
+    if !every_log_has(logs, Series::Lag) && clients[0].row.mode == Mode::Open {
         let old: Vec<String> =
             logs.iter().filter(|l| !l.has_lag).map(|l| l.path.display().to_string()).collect();
         notes.push(format!(
@@ -614,12 +696,38 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
             notes.push(format!("{}: {}", c.name(), c.row.note));
         }
     }
+    notes
+}
 
-    let lat = LatencyColumns::of_option(corrected.as_ref());
-    let rawc = LatencyColumns::of_option(raw.as_ref());
-    let lagc = LatencyColumns::of_option(lag.as_ref());
+/// The merged row, column by column: the workload from the first row
+/// (checked equal in all), text that may differ joined, counts added up,
+/// client figures per request over all requests, latencies from the sums.
+fn merged_row(
+    rows: &[&Row],
+    totals: &Totals,
+    server: &ServerFigures,
+    sums: &Sums,
+    start: SystemTime,
+    notes: Vec<String>,
+    hlog: Option<&Path>,
+) -> Row {
+    let first = rows[0];
+    let requests = totals.requests;
+    let rate = |f: fn(&Row) -> f64| rows.iter().map(|r| f(r)).sum::<f64>();
+    // Totals over total requests.
+    let per_request = |f: fn(&Row) -> f64| {
+        if requests == 0 {
+            0.0
+        } else {
+            rows.iter().map(|r| f(r) * r.requests as f64).sum::<f64>() / requests as f64
+        }
+    };
+    let lat = LatencyColumns::of_option(sums.corrected.as_ref());
+    let rawc = LatencyColumns::of_option(sums.raw.as_ref());
+    let lagc = LatencyColumns::of_option(sums.lag.as_ref());
     let same = |f: fn(&Row) -> u32| if rows.iter().all(|r| f(r) == f(first)) { f(first) } else { 1 };
-    let row = Row {
+    let (achieved_rate, offered_rate) = (totals.achieved_rate, totals.offered_rate);
+    Row {
         schema: crate::SCHEMA_VERSION,
         timestamp: crate::timestamp_utc(start),
         run_id: joined(rows.iter().map(|r| r.run_id.as_str())),
@@ -649,7 +757,7 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         response_bytes: first.response_bytes,
         work: first.work.clone(),
         warmup_s: rows.iter().map(|r| r.warmup_s).fold(0.0, f64::max),
-        duration_s,
+        duration_s: totals.duration_s,
         requests,
         answered_late: rows.iter().map(|r| r.answered_late).sum(),
         drain_s: rows.iter().map(|r| r.drain_s).fold(0.0, f64::max),
@@ -683,21 +791,20 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         send_lag_p50_us: lagc.p50_us,
         send_lag_p99_us: lagc.p99_us,
         send_lag_max_us: lagc.max_us,
-        server_cpu_user_us: server_user,
-        server_cpu_sys_us: server_sys,
-        server_vcs,
-        server_ics,
-        server_requests,
+        server_cpu_user_us: server.user,
+        server_cpu_sys_us: server.sys,
+        server_vcs: server.vcs,
+        server_ics: server.ics,
+        server_requests: server.requests,
         client_cpu_user_us: per_request(|r| r.client_cpu_user_us),
         client_cpu_sys_us: per_request(|r| r.client_cpu_sys_us),
         client_vcs: per_request(|r| r.client_vcs),
         client_ics: per_request(|r| r.client_ics),
-        ctxsw_same_cpu_ns: same_ns,
-        ctxsw_cross_cpu_ns: cross_ns,
-        switch_share_pct,
+        ctxsw_same_cpu_ns: server.same_ns,
+        ctxsw_cross_cpu_ns: server.cross_ns,
+        switch_share_pct: server.switch_share_pct(),
         hlog: hlog.map(|p| p.display().to_string()).unwrap_or_default(),
-    };
-    Ok(Merged { row, corrected, raw, lag, seconds, start })
+    }
 }
 
 /// Write the merged interval log to `out` ([`hdr::LogWriter`]): per

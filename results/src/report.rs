@@ -196,282 +196,34 @@ impl Report {
     /// draw (no rows, none complete, or only probes while `with_probes` is
     /// off and no curve draws them). Probe rows are charted everywhere
     /// only `with_probes`, on the curves always.
+    ///
+    /// In steps: the rows checked for something to chart
+    /// ([`check_rows`]), sorted into series ([`Grouping`]) and cells
+    /// ([`Grouping::cells`]); the charts, in the order their file names
+    /// are given out: throughput ([`throughput_charts`]), the curves and
+    /// capacities (`curve.rs`), each cell's latency and cost
+    /// ([`cell_charts`]); then the notes ([`page_notes`]) and the
+    /// environment (`page.rs`).
     pub(crate) fn of(inputs: &[Input], with_probes: bool) -> anyhow::Result<Report> {
         let names: Vec<String> = inputs.iter().map(|i| i.path.display().to_string()).collect();
-        let rows: usize = inputs.iter().map(|i| i.rows.len()).sum();
-        let complete_rows = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.complete).count();
-        if rows == 0 {
-            bail!(
-                "{} {} no rows, only a header: nothing to report; give a file the load generator has written runs to",
-                names.join(", "),
-                if names.len() == 1 { "has" } else { "have" }
-            );
-        }
-        if complete_rows == 0 {
-            bail!(
-                "none of the {rows} rows of {} is complete (every run was cut short; their notes say why): nothing to \
-                 chart; run the sweep again",
-                names.join(", ")
-            );
-        }
+        let (rows, complete_rows) = check_rows(inputs, &names)?;
         let file_labels = file_labels(inputs);
-        let many = inputs.len() > 1;
         let charted = |r: &Row| with_probes || r.phase != Phase::Probe;
-
-        // The capacity each search found, to chart the search's runs at
-        // shares of it together (`cell_of`).
-        let mut found: HashMap<Search<'_>, f64> = HashMap::new();
-        for (f, input) in inputs.iter().enumerate() {
-            for row in input.rows.iter().filter(|r| r.phase == Phase::Capacity && r.target_rate > 0.0) {
-                found.insert(search_of(f, row), row.target_rate);
-            }
-        }
-        let share_of = |f: usize, r: &Row| -> Option<f64> {
-            let capacity_run = r.phase == Phase::Run && r.mode == Mode::Open && !r.slo.is_empty();
-            capacity_run.then(|| found.get(&search_of(f, r)).map(|c| r.target_rate / c)).flatten()
-        };
-        // A row's cell: its workload without the backend, except that a
-        // capacity search's runs at a share of the capacity found are
-        // charted by that share (each backend's rate differs, so by rate
-        // each would be a cell of its own).
-        let cell_of = |f: usize, r: &Row| -> Workload {
-            let cell = Workload::of(r).without_backend();
-            match share_of(f, r) {
-                Some(share) => Workload {
-                    load: format!(
-                        "{} at {:.0}% of capacity {}",
-                        curve::open_load(r.arrival),
-                        share * 100.0,
-                        r.slo
-                    ),
-                    ..cell
-                },
-                None => cell,
-            }
-        };
-
-        // Backends in order of first appearance give the colours.
-        let mut backends: Vec<&str> = Vec::new();
-        for row in inputs.iter().flat_map(|i| &i.rows) {
-            if !backends.contains(&row.backend.as_str()) {
-                backends.push(&row.backend);
-            }
-        }
-        // (file, backend) pairs that ran with several option sets in one cell
-        // get a series per option set.
-        let mut options_in_cell: HashMap<(usize, &str, Workload), Vec<&str>> = HashMap::new();
-        for (f, input) in inputs.iter().enumerate() {
-            for row in input.rows.iter().filter(|r| r.complete) {
-                let set = options_in_cell.entry((f, row.backend.as_str(), cell_of(f, row))).or_default();
-                if !set.contains(&row.backend_options.as_str()) {
-                    set.push(&row.backend_options);
-                }
-            }
-        }
-        let split: Vec<(usize, &str)> =
-            options_in_cell.iter().filter(|(_, o)| o.len() > 1).map(|((f, b, _), _)| (*f, *b)).collect();
-        // Every option set of a split (file, backend), to label each set by
-        // the options that tell it from the others.
-        let mut sets_of: HashMap<(usize, &str), Vec<&str>> = HashMap::new();
-        for ((f, b, _), sets) in &options_in_cell {
-            if split.contains(&(*f, *b)) {
-                let all = sets_of.entry((*f, *b)).or_default();
-                all.extend(sets.iter().filter(|s| !all.contains(s)).collect::<Vec<_>>());
-            }
-        }
-
-        let key_of = |f: usize, row: &Row| SeriesKey {
-            backend_rank: backends.iter().position(|b| *b == row.backend).unwrap_or(backends.len()),
-            file: f,
-            options: split.contains(&(f, row.backend.as_str())).then(|| row.backend_options.clone()),
-        };
-        let style_of = |key: &SeriesKey, backend: &str| {
-            let mut label =
-                if backend.is_empty() { "(unknown backend)".to_string() } else { backend.to_string() };
-            if let Some(options) = &key.options {
-                let all = sets_of.get(&(key.file, backend)).map(Vec::as_slice).unwrap_or_default();
-                let shown = crate::compare::differing_options(options, all.iter().copied());
-                let shown =
-                    shown.as_deref().unwrap_or(if options.is_empty() { "no options" } else { options });
-                label.push_str(&format!(" [{shown}]"));
-            }
-            if many {
-                label.push_str(&format!(" ({})", file_labels[key.file]));
-            }
-            Style {
-                label,
-                colour: PALETTE[key.backend_rank % PALETTE.len()],
-                dash: DASHES[key.file % DASHES.len()],
-            }
-        };
-
-        // Every complete row's series has a style (the curves draw probes
-        // even when the other charts leave them out).
-        let mut styles: BTreeMap<SeriesKey, Style> = BTreeMap::new();
-        for (f, input) in inputs.iter().enumerate() {
-            for row in input.rows.iter().filter(|r| r.complete) {
-                let key = key_of(f, row);
-                styles.entry(key.clone()).or_insert_with(|| style_of(&key, &row.backend));
-            }
-        }
+        let grouping = Grouping::new(inputs, &file_labels);
+        let styles = grouping.styles(inputs);
         let left_out: Vec<usize> =
             inputs.iter().map(|i| i.rows.iter().filter(|r| !charted(r)).count()).collect();
-
-        // Complete rows by group (chart of throughput), cell and series, in
-        // order of first appearance for groups.
-        let mut groups: Vec<Workload> = Vec::new();
-        let mut by_cell: BTreeMap<(usize, u32, Workload), BTreeMap<SeriesKey, Vec<&Row>>> = BTreeMap::new();
-        for (f, input) in inputs.iter().enumerate() {
-            for row in input.rows.iter().filter(|r| r.complete && charted(r)) {
-                let cell = cell_of(f, row);
-                let group = Workload { connections: 0, ..cell.clone() };
-                let g = match groups.iter().position(|x| *x == group) {
-                    Some(g) => g,
-                    None => {
-                        groups.push(group);
-                        groups.len() - 1
-                    }
-                };
-                let key = key_of(f, row);
-                by_cell.entry((g, row.connections, cell)).or_default().entry(key).or_default().push(row);
-            }
-        }
+        let (groups, by_cell) = grouping.cells(inputs, &charted);
 
         let mut slugs = Slugs::default();
-        let mut notes = Vec::new();
-        let mut throughput = Vec::new();
-        for (g, group) in groups.iter().enumerate() {
-            // A capacity search's result has no throughput of its own. Open
-            // loop at one connection count has nothing to draw against
-            // connections: its throughput is the offered rate or the
-            // curve's x.
-            let counts = by_cell.keys().filter(|(cg, _, _)| *cg == g).count();
-            if group.is_capacity() || (group.load.starts_with("open") && counts < 2) {
-                continue;
-            }
-            let mut series: BTreeMap<&SeriesKey, Vec<Whisker>> = BTreeMap::new();
-            for ((_, connections, _), cell) in by_cell.iter().filter(|((cg, _, _), _)| *cg == g) {
-                for (key, rows) in cell {
-                    let values: Vec<f64> = rows.iter().filter_map(|r| Metric::Throughput.value(r)).collect();
-                    if let Some(w) = whisker(f64::from(*connections), &values) {
-                        series.entry(key).or_default().push(w);
-                    }
-                }
-            }
-            let name = group_title(group);
-            let title = format!("{name}: throughput against connections");
-            let file = slugs.file("throughput", &name);
-            let series: Vec<(Style, Vec<Whisker>)> =
-                series.into_iter().map(|(k, w)| (styles[k].clone(), w)).collect();
-            let svg = chart::throughput(file.trim_end_matches(".svg"), &title, &series);
-            let caption =
-                "Median requests per second over the repetitions; whiskers from the slowest to the fastest."
-                    .to_string();
-            throughput.push(Chart { file, title, svg, caption });
-        }
-
+        let throughput = throughput_charts(&groups, &by_cell, &styles, &mut slugs);
+        let key_of = |f: usize, r: &Row| grouping.key_of(f, r);
+        let share_of = |f: usize, r: &Row| grouping.share_of(f, r);
         let data = curve::Data { inputs, key_of: &key_of, styles: &styles, share_of: &share_of };
         let curves = data.curves(&mut slugs);
         let capacity = data.capacities(&mut slugs);
-
-        let mut latency = Vec::new();
-        let mut costs = Vec::new();
-        let mut unmeasured_total = 0;
-        for ((_, _, cell), series_rows) in &by_cell {
-            let name = cell.short();
-            // Latency: rows that completed requests.
-            let mut spectra = Vec::new();
-            for (key, rows) in series_rows {
-                let with_requests: Vec<&Row> = rows.iter().copied().filter(|r| r.requests > 0).collect();
-                let percentiles: [fn(&Row) -> f64; 6] = [
-                    |r| r.lat_p50_us,
-                    |r| r.lat_p90_us,
-                    |r| r.lat_p99_us,
-                    |r| r.lat_p999_us,
-                    |r| r.lat_p9999_us,
-                    |r| r.lat_max_us,
-                ];
-                let medians =
-                    percentiles.map(|p| median(&with_requests.iter().map(|r| p(r)).collect::<Vec<_>>()));
-                if let [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] = medians {
-                    spectra.push((styles[key].clone(), [a, b, c, d, e, f]));
-                }
-            }
-            let title = format!("{name}: latency by percentile");
-            let file = slugs.file("latency", &name);
-            let svg = chart::spectrum(file.trim_end_matches(".svg"), &title, &spectra);
-            let caption =
-                "Latency from the intended send time at each percentile, the median over the repetitions \
-                           of each run's figure."
-                    .to_string();
-            latency.push(Chart { file, title, svg, caption });
-
-            // Server costs: rows whose server figures were measured.
-            let mut bars = Vec::new();
-            let mut unmeasured = 0;
-            let mut runs = 0;
-            for (key, rows) in series_rows {
-                let measured: Vec<&Row> =
-                    rows.iter().copied().filter(|r| Metric::ServerCpu.value(r).is_some()).collect();
-                runs += rows.len();
-                unmeasured += rows.len() - measured.len();
-                let m = |f: fn(&Row) -> f64| median(&measured.iter().map(|r| f(r)).collect::<Vec<_>>());
-                let c = match (
-                    m(|r| r.server_cpu_user_us),
-                    m(|r| r.server_cpu_sys_us),
-                    m(|r| r.server_vcs),
-                    m(|r| r.server_ics),
-                ) {
-                    (Some(user), Some(sys), Some(vcs), Some(ics)) => Some(Costs {
-                        cpu: Stack { lower: user, upper: sys },
-                        switches: Stack { lower: vcs, upper: ics },
-                        n: measured.len(),
-                    }),
-                    _ => None,
-                };
-                bars.push((styles[key].clone(), c));
-            }
-            unmeasured_total += unmeasured;
-            let title = format!("{name}: server cost per request");
-            let file = slugs.file("cost", &name);
-            let svg = chart::costs(file.trim_end_matches(".svg"), &title, &bars);
-            let mut caption =
-                "Medians over the repetitions of the server's CPU time and context switches per \
-                               request, the whole process."
-                    .to_string();
-            if unmeasured > 0 {
-                caption.push_str(&format!(
-                    " {unmeasured} of {runs} complete runs are left out: the server's figures were not measured \
-                     (0 CPU per request; their notes, under Environment, say why)."
-                ));
-            }
-            costs.push(Chart { file, title, svg, caption });
-        }
-        if unmeasured_total > 0 {
-            notes.push(format!(
-                "{} no server figures (0 CPU per request) and {} left out of the server cost charts",
-                count(unmeasured_total, "complete row has", "complete rows have"),
-                if unmeasured_total == 1 { "is" } else { "are" }
-            ));
-        }
-        if let Some(note) = crate::workload::probes_note(&left_out) {
-            // The curves draw them all the same.
-            let drawn = curves.iter().any(|c| c.caption.contains("probe"));
-            let note = if drawn {
-                format!("{note}; the latency–throughput curves draw them all the same")
-            } else {
-                note
-            };
-            notes.insert(0, note);
-        }
-        let incomplete = rows - complete_rows;
-        if incomplete > 0 {
-            notes.push(format!(
-                "{} left out of every chart; the page lists {}",
-                count(incomplete, "incomplete row is", "incomplete rows are"),
-                if incomplete == 1 { "it" } else { "them" }
-            ));
-        }
+        let (latency, costs, unmeasured) = cell_charts(&by_cell, &styles, &mut slugs);
+        let notes = page_notes(unmeasured, &left_out, &curves, rows - complete_rows);
 
         if throughput.len() + curves.len() + capacity.len() + latency.len() == 0 {
             bail!(
@@ -522,6 +274,358 @@ impl Report {
             .chain(&self.latency)
             .chain(&self.costs)
     }
+}
+
+/// The rows and the complete rows of the inputs; an error if there are no
+/// rows or none is complete.
+fn check_rows(inputs: &[Input], names: &[String]) -> anyhow::Result<(usize, usize)> {
+    let rows: usize = inputs.iter().map(|i| i.rows.len()).sum();
+    let complete_rows = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.complete).count();
+    if rows == 0 {
+        bail!(
+            "{} {} no rows, only a header: nothing to report; give a file the load generator has written runs to",
+            names.join(", "),
+            if names.len() == 1 { "has" } else { "have" }
+        );
+    }
+    if complete_rows == 0 {
+        bail!(
+            "none of the {rows} rows of {} is complete (every run was cut short; their notes say why): nothing to \
+             chart; run the sweep again",
+            names.join(", ")
+        );
+    }
+    Ok((rows, complete_rows))
+}
+
+/// Rows by cell (group index, connections, workload) and series.
+type Cells<'a> = BTreeMap<(usize, u32, Workload), BTreeMap<SeriesKey, Vec<&'a Row>>>;
+
+/// How rows are sorted into cells and series, and how each series looks;
+/// made once from every input.
+struct Grouping<'a> {
+    /// The capacity each search found, to chart the search's runs at
+    /// shares of it together ([`Grouping::cell_of`]).
+    found: HashMap<Search<'a>, f64>,
+    /// Backends in order of first appearance, which gives the colours.
+    backends: Vec<&'a str>,
+    /// (file, backend) pairs that ran with several option sets in one
+    /// cell: they get a series per option set.
+    split: Vec<(usize, &'a str)>,
+    /// Every option set of a split (file, backend), to label each set by
+    /// the options that tell it from the others.
+    sets_of: HashMap<(usize, &'a str), Vec<&'a str>>,
+    file_labels: &'a [String],
+    many: bool,
+}
+
+impl<'a> Grouping<'a> {
+    fn new(inputs: &'a [Input], file_labels: &'a [String]) -> Grouping<'a> {
+        let mut found: HashMap<Search<'_>, f64> = HashMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.phase == Phase::Capacity && r.target_rate > 0.0) {
+                found.insert(search_of(f, row), row.target_rate);
+            }
+        }
+        let mut backends: Vec<&str> = Vec::new();
+        for row in inputs.iter().flat_map(|i| &i.rows) {
+            if !backends.contains(&row.backend.as_str()) {
+                backends.push(&row.backend);
+            }
+        }
+        let mut grouping = Grouping {
+            found,
+            backends,
+            split: Vec::new(),
+            sets_of: HashMap::new(),
+            file_labels,
+            many: inputs.len() > 1,
+        };
+        let mut options_in_cell: HashMap<(usize, &str, Workload), Vec<&str>> = HashMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.complete) {
+                let set =
+                    options_in_cell.entry((f, row.backend.as_str(), grouping.cell_of(f, row))).or_default();
+                if !set.contains(&row.backend_options.as_str()) {
+                    set.push(&row.backend_options);
+                }
+            }
+        }
+        let split: Vec<(usize, &str)> =
+            options_in_cell.iter().filter(|(_, o)| o.len() > 1).map(|((f, b, _), _)| (*f, *b)).collect();
+        let mut sets_of: HashMap<(usize, &str), Vec<&str>> = HashMap::new();
+        for ((f, b, _), sets) in &options_in_cell {
+            if split.contains(&(*f, *b)) {
+                let all = sets_of.entry((*f, *b)).or_default();
+                all.extend(sets.iter().filter(|s| !all.contains(s)).collect::<Vec<_>>());
+            }
+        }
+        grouping.split = split;
+        grouping.sets_of = sets_of;
+        grouping
+    }
+
+    /// The share (0.5) of the capacity its search found that a capacity
+    /// search's run was offered, if it is one.
+    fn share_of(&self, f: usize, r: &Row) -> Option<f64> {
+        let capacity_run = r.phase == Phase::Run && r.mode == Mode::Open && !r.slo.is_empty();
+        capacity_run.then(|| self.found.get(&search_of(f, r)).map(|c| r.target_rate / c)).flatten()
+    }
+
+    /// A row's cell: its workload without the backend, except that a
+    /// capacity search's runs at a share of the capacity found are charted
+    /// by that share (each backend's rate differs, so by rate each would be
+    /// a cell of its own).
+    fn cell_of(&self, f: usize, r: &Row) -> Workload {
+        let cell = Workload::of(r).without_backend();
+        match self.share_of(f, r) {
+            Some(share) => Workload {
+                load: format!(
+                    "{} at {:.0}% of capacity {}",
+                    curve::open_load(r.arrival),
+                    share * 100.0,
+                    r.slo
+                ),
+                ..cell
+            },
+            None => cell,
+        }
+    }
+
+    /// A row's series.
+    fn key_of(&self, f: usize, row: &Row) -> SeriesKey {
+        SeriesKey {
+            backend_rank: self.backends.iter().position(|b| *b == row.backend).unwrap_or(self.backends.len()),
+            file: f,
+            options: self.split.contains(&(f, row.backend.as_str())).then(|| row.backend_options.clone()),
+        }
+    }
+
+    /// A series' label, colour and dash.
+    fn style_of(&self, key: &SeriesKey, backend: &str) -> Style {
+        let mut label =
+            if backend.is_empty() { "(unknown backend)".to_string() } else { backend.to_string() };
+        if let Some(options) = &key.options {
+            let all = self.sets_of.get(&(key.file, backend)).map(Vec::as_slice).unwrap_or_default();
+            let shown = crate::compare::differing_options(options, all.iter().copied());
+            let shown = shown.as_deref().unwrap_or(if options.is_empty() { "no options" } else { options });
+            label.push_str(&format!(" [{shown}]"));
+        }
+        if self.many {
+            label.push_str(&format!(" ({})", self.file_labels[key.file]));
+        }
+        Style {
+            label,
+            colour: PALETTE[key.backend_rank % PALETTE.len()],
+            dash: DASHES[key.file % DASHES.len()],
+        }
+    }
+
+    /// Every complete row's series and its style (the curves draw probes
+    /// even when the other charts leave them out).
+    fn styles(&self, inputs: &[Input]) -> BTreeMap<SeriesKey, Style> {
+        let mut styles: BTreeMap<SeriesKey, Style> = BTreeMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.complete) {
+                let key = self.key_of(f, row);
+                styles.entry(key.clone()).or_insert_with(|| self.style_of(&key, &row.backend));
+            }
+        }
+        styles
+    }
+
+    /// The complete `charted` rows by group (a throughput chart: the cell
+    /// without its connections, in order of first appearance), cell and
+    /// series.
+    fn cells<'r>(&self, inputs: &'r [Input], charted: &dyn Fn(&Row) -> bool) -> (Vec<Workload>, Cells<'r>) {
+        let mut groups: Vec<Workload> = Vec::new();
+        let mut by_cell: Cells<'r> = BTreeMap::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in input.rows.iter().filter(|r| r.complete && charted(r)) {
+                let cell = self.cell_of(f, row);
+                let group = Workload { connections: 0, ..cell.clone() };
+                let g = match groups.iter().position(|x| *x == group) {
+                    Some(g) => g,
+                    None => {
+                        groups.push(group);
+                        groups.len() - 1
+                    }
+                };
+                let key = self.key_of(f, row);
+                by_cell.entry((g, row.connections, cell)).or_default().entry(key).or_default().push(row);
+            }
+        }
+        (groups, by_cell)
+    }
+}
+
+/// A throughput-against-connections chart per group, except for a capacity
+/// search's results (no throughput of their own) and open loop at one
+/// connection count (its throughput is the offered rate or the curve's x).
+fn throughput_charts(
+    groups: &[Workload],
+    by_cell: &Cells<'_>,
+    styles: &BTreeMap<SeriesKey, Style>,
+    slugs: &mut Slugs,
+) -> Vec<Chart> {
+    let mut throughput = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let counts = by_cell.keys().filter(|(cg, _, _)| *cg == g).count();
+        if group.is_capacity() || (group.load.starts_with("open") && counts < 2) {
+            continue;
+        }
+        let mut series: BTreeMap<&SeriesKey, Vec<Whisker>> = BTreeMap::new();
+        for ((_, connections, _), cell) in by_cell.iter().filter(|((cg, _, _), _)| *cg == g) {
+            for (key, rows) in cell {
+                let values: Vec<f64> = rows.iter().filter_map(|r| Metric::Throughput.value(r)).collect();
+                if let Some(w) = whisker(f64::from(*connections), &values) {
+                    series.entry(key).or_default().push(w);
+                }
+            }
+        }
+        let name = group_title(group);
+        let title = format!("{name}: throughput against connections");
+        let file = slugs.file("throughput", &name);
+        let series: Vec<(Style, Vec<Whisker>)> =
+            series.into_iter().map(|(k, w)| (styles[k].clone(), w)).collect();
+        let svg = chart::throughput(file.trim_end_matches(".svg"), &title, &series);
+        let caption =
+            "Median requests per second over the repetitions; whiskers from the slowest to the fastest."
+                .to_string();
+        throughput.push(Chart { file, title, svg, caption });
+    }
+    throughput
+}
+
+/// Each cell's latency spectrum and server cost chart, and how many
+/// complete rows the cost charts leave out (their server figures were not
+/// measured).
+fn cell_charts(
+    by_cell: &Cells<'_>,
+    styles: &BTreeMap<SeriesKey, Style>,
+    slugs: &mut Slugs,
+) -> (Vec<Chart>, Vec<Chart>, usize) {
+    let mut latency = Vec::new();
+    let mut costs = Vec::new();
+    let mut unmeasured_total = 0;
+    for ((_, _, cell), series_rows) in by_cell {
+        let name = cell.short();
+        latency.push(latency_chart(&name, series_rows, styles, slugs));
+        let (chart, unmeasured) = cost_chart(&name, series_rows, styles, slugs);
+        costs.push(chart);
+        unmeasured_total += unmeasured;
+    }
+    (latency, costs, unmeasured_total)
+}
+
+/// A cell's latency by percentile: per series, the medians of the rows that
+/// completed requests.
+fn latency_chart(
+    name: &str,
+    series_rows: &BTreeMap<SeriesKey, Vec<&Row>>,
+    styles: &BTreeMap<SeriesKey, Style>,
+    slugs: &mut Slugs,
+) -> Chart {
+    let mut spectra = Vec::new();
+    for (key, rows) in series_rows {
+        let with_requests: Vec<&Row> = rows.iter().copied().filter(|r| r.requests > 0).collect();
+        let percentiles: [fn(&Row) -> f64; 6] = [
+            |r| r.lat_p50_us,
+            |r| r.lat_p90_us,
+            |r| r.lat_p99_us,
+            |r| r.lat_p999_us,
+            |r| r.lat_p9999_us,
+            |r| r.lat_max_us,
+        ];
+        let medians = percentiles.map(|p| median(&with_requests.iter().map(|r| p(r)).collect::<Vec<_>>()));
+        if let [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] = medians {
+            spectra.push((styles[key].clone(), [a, b, c, d, e, f]));
+        }
+    }
+    let title = format!("{name}: latency by percentile");
+    let file = slugs.file("latency", name);
+    let svg = chart::spectrum(file.trim_end_matches(".svg"), &title, &spectra);
+    let caption = "Latency from the intended send time at each percentile, the median over the repetitions \
+                           of each run's figure."
+        .to_string();
+    Chart { file, title, svg, caption }
+}
+
+/// A cell's server cost per request: per series, the medians of the rows
+/// whose server figures were measured; and how many rows had none.
+fn cost_chart(
+    name: &str,
+    series_rows: &BTreeMap<SeriesKey, Vec<&Row>>,
+    styles: &BTreeMap<SeriesKey, Style>,
+    slugs: &mut Slugs,
+) -> (Chart, usize) {
+    let mut bars = Vec::new();
+    let mut unmeasured = 0;
+    let mut runs = 0;
+    for (key, rows) in series_rows {
+        let measured: Vec<&Row> =
+            rows.iter().copied().filter(|r| Metric::ServerCpu.value(r).is_some()).collect();
+        runs += rows.len();
+        unmeasured += rows.len() - measured.len();
+        let m = |f: fn(&Row) -> f64| median(&measured.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let c = match (
+            m(|r| r.server_cpu_user_us),
+            m(|r| r.server_cpu_sys_us),
+            m(|r| r.server_vcs),
+            m(|r| r.server_ics),
+        ) {
+            (Some(user), Some(sys), Some(vcs), Some(ics)) => Some(Costs {
+                cpu: Stack { lower: user, upper: sys },
+                switches: Stack { lower: vcs, upper: ics },
+                n: measured.len(),
+            }),
+            _ => None,
+        };
+        bars.push((styles[key].clone(), c));
+    }
+    let title = format!("{name}: server cost per request");
+    let file = slugs.file("cost", name);
+    let svg = chart::costs(file.trim_end_matches(".svg"), &title, &bars);
+    let mut caption = "Medians over the repetitions of the server's CPU time and context switches per \
+                               request, the whole process."
+        .to_string();
+    if unmeasured > 0 {
+        caption.push_str(&format!(
+            " {unmeasured} of {runs} complete runs are left out: the server's figures were not measured \
+             (0 CPU per request; their notes, under Environment, say why)."
+        ));
+    }
+    (Chart { file, title, svg, caption }, unmeasured)
+}
+
+/// The page-wide notes, in order: probe rows left out (per input), rows
+/// without server figures, incomplete rows.
+fn page_notes(unmeasured: usize, left_out: &[usize], curves: &[Chart], incomplete: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(note) = crate::workload::probes_note(left_out) {
+        // The curves draw them all the same.
+        let drawn = curves.iter().any(|c| c.caption.contains("probe"));
+        notes.push(if drawn {
+            format!("{note}; the latency–throughput curves draw them all the same")
+        } else {
+            note
+        });
+    }
+    if unmeasured > 0 {
+        notes.push(format!(
+            "{} no server figures (0 CPU per request) and {} left out of the server cost charts",
+            count(unmeasured, "complete row has", "complete rows have"),
+            if unmeasured == 1 { "is" } else { "are" }
+        ));
+    }
+    if incomplete > 0 {
+        notes.push(format!(
+            "{} left out of every chart; the page lists {}",
+            count(incomplete, "incomplete row is", "incomplete rows are"),
+            if incomplete == 1 { "it" } else { "them" }
+        ));
+    }
+    notes
 }
 
 /// One capacity search: file, run id, repetition, backend, its options,

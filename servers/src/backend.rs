@@ -170,7 +170,7 @@ impl Context {
         self.ready.call_once(|| {
             // A closed stdout is not an error: the server keeps serving.
             let mut out = io::stdout().lock();
-            let _ = writeln!(out, "listening on {addr}");
+            let _ = writeln!(out, "{}{addr}", platform::server::LISTENING_ON);
             let _ = out.flush();
         });
     }

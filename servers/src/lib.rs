@@ -58,7 +58,7 @@ pub fn serve(config: Config, backend: Box<dyn Backend>) -> anyhow::Result<()> {
     if let Some(addr) = config.stats_listen {
         let bound = stats_listener::spawn(addr, Arc::clone(&counters))?;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "stats on {bound}");
+        let _ = writeln!(out, "{}{bound}", platform::server::STATS_ON);
         let _ = out.flush();
     }
     let ctx = Context::new(Arc::new(config), Arc::clone(&counters), shutdown);
@@ -70,7 +70,7 @@ pub fn serve(config: Config, backend: Box<dyn Backend>) -> anyhow::Result<()> {
     let json = counters.snapshot().to_json();
     let mut out = std::io::stdout().lock();
     // A closed stdout is not an error worth failing the run for.
-    let _ = out.write_all(b"stopped: ");
+    let _ = out.write_all(platform::server::STOPPED.as_bytes());
     let _ = out.write_all(&json);
     let _ = out.write_all(b"\n");
     let _ = out.flush();

@@ -288,8 +288,6 @@ pub(crate) mod tests {
         assert_eq!(fmt_duration(Duration::from_millis(1440)), "1.4 s");
         assert_eq!(fmt_duration(Duration::from_secs(42)), "42 s");
         assert_eq!(fmt_duration(Duration::from_secs(98)), "1 min 38 s");
-        assert_eq!(tail("a\nb\n", 10), "a | b");
-        assert_eq!(tail("0123456789", 4), "...6789");
         assert_eq!(tail_first_line("first\nsecond", 90), "first");
         assert_eq!(tail_first_line("abcdef", 3), "abc...");
         assert_eq!(signed_thousands(-1234.4), "-1,234");

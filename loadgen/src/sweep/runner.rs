@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::plan::{Cell, RunSpec};
-use super::server::{READY_TIMEOUT, Server};
+use super::server;
 use super::table::{Measurement, describe_errors};
 use crate::args::RunArgs;
 use crate::capacity::Slo;
@@ -182,9 +182,7 @@ impl Runner<'_> {
             SocketAddr::from(([127, 0, 0, 1], 0)),
             ([127, 0, 0, 1], 0).into(),
         ));
-        let started_server = Server::spawn(self.server, &spec.server_args)
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|mut s| s.wait_ready(READY_TIMEOUT).map(|ready| (s, ready)));
+        let started_server = server::start(self.server, &spec.server_args);
         let start_failed = started_server.is_err();
         let (mut report, server_notes) = match started_server {
             Err(why) => {
@@ -199,7 +197,7 @@ impl Runner<'_> {
                     Ok(r) => r,
                     Err(e) => failed_report(&a, format!("{e:#}")),
                 };
-                (report, srv.stop())
+                (report, server::stop(&mut srv))
             }
         };
         self.outcome.ran += 1;

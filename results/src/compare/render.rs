@@ -196,19 +196,57 @@ enum Align {
     Right,
 }
 
+/// A column group: its label and how many columns it spans.
+type Group = (String, usize);
+
+/// A column: its heading and alignment.
+type Column = (&'static str, Align);
+
 /// A metric's table as cells: column groups (a label and how many columns
 /// it spans), columns, rows, and the notes to print under it.
 #[derive(Debug)]
 struct Grid {
-    groups: Vec<(String, usize)>,
-    columns: Vec<(&'static str, Align)>,
+    groups: Vec<Group>,
+    columns: Vec<Column>,
     rows: Vec<Vec<String>>,
     notes: Vec<String>,
 }
 
+/// Which marks a grid's cells use, for the notes that explain them.
+#[derive(Default)]
+struct Marks {
+    /// `¹`: too few runs to be significant.
+    few: bool,
+    /// `±∞`: too few runs for an interval.
+    no_interval: bool,
+    /// `—`: no run on that side.
+    missing: bool,
+}
+
 impl Grid {
+    /// The grid of one metric's table: the layout ([`Grid::layout`]), a
+    /// row per workload ([`line_cells`]), the geomean row
+    /// ([`geomean_cells`]), then the notes in order: the geomean's
+    /// ([`geomean_notes`]), pairing ([`paired_notes`]) and the marks used
+    /// ([`Marks::notes`]).
     fn of(section: &Section, table: &MetricTable) -> Grid {
-        let sides = section.sides.len();
+        let (groups, columns) = Grid::layout(section);
+        let mut marks = Marks::default();
+        let mut rows: Vec<Vec<String>> =
+            table.lines.iter().map(|line| line_cells(line, &mut marks)).collect();
+        if table.geomeans.iter().any(|g| matches!(g, Geomean::Of { .. })) {
+            rows.push(geomean_cells(table));
+        }
+        let mut notes = geomean_notes(section, table);
+        notes.extend(paired_notes(section));
+        notes.extend(marks.notes(section.paired));
+        Grid { groups, columns, rows, notes }
+    }
+
+    /// The column groups (a label and how many columns it spans) and the
+    /// columns: the workload, then per side its median, interval and n,
+    /// and after the baseline the delta and p.
+    fn layout(section: &Section) -> (Vec<Group>, Vec<Column>) {
         let mut groups = vec![(String::new(), 1)];
         let mut columns = vec![("workload", Align::Left)];
         for (side, label) in section.sides.iter().enumerate() {
@@ -219,158 +257,7 @@ impl Grid {
             groups.push((label.clone(), these.len()));
             columns.extend(these);
         }
-
-        let (mut few, mut no_interval, mut missing) = (false, false, false);
-        let mut rows = Vec::new();
-        for line in &table.lines {
-            let TableLine { label, cells, versus } = line;
-            let mut row = vec![label.clone()];
-            for (side, cell) in cells.iter().enumerate() {
-                match cell {
-                    Some(s) => {
-                        row.push(number(s.median));
-                        row.push(match (s.ci, s.ci_relative()) {
-                            (None, _) => {
-                                no_interval = true;
-                                "±∞".into()
-                            }
-                            (Some(_), Some(r)) => interval(r),
-                            (Some(_), None) => "±?".into(),
-                        });
-                        // Marked where this side against the baseline can
-                        // never be significant, whatever the runs show.
-                        let small = versus[side].is_some_and(|v| !v.can_be_significant);
-                        few |= small;
-                        row.push(format!("{}{}", s.n, if small { FEW_MARK } else { "" }));
-                    }
-                    None => {
-                        missing = true;
-                        row.extend(["—".into(), String::new(), String::new()]);
-                    }
-                }
-                if let Some(v) = versus[side] {
-                    row.push(match v.delta {
-                        None => "?".into(),
-                        Some(_) if !v.significant() => "~".into(),
-                        Some(d) => percent(d),
-                    });
-                    row.push(v.p.map_or_else(String::new, |p| format!("{p:.3}")));
-                }
-            }
-            rows.push(row);
-        }
-
-        let mut notes = Vec::new();
-        let lines = table.lines.len();
-        if table.geomeans.iter().any(|g| matches!(g, Geomean::Of { .. })) {
-            let mut row = vec!["geomean".to_string()];
-            row.extend([table.base_geomean().map_or_else(String::new, number), String::new(), String::new()]);
-            for g in &table.geomeans {
-                match g {
-                    Geomean::Of { this, .. } => row.extend([
-                        number(*this),
-                        String::new(),
-                        String::new(),
-                        g.delta().map_or_else(String::new, percent),
-                        String::new(),
-                    ]),
-                    _ => row.extend(std::iter::repeat_n(String::new(), 5)),
-                }
-            }
-            rows.push(row);
-            let both = if sides == 2 { "both sides" } else { "every side" };
-            match table.base_geomean() {
-                Some(_) => {
-                    let covered = table.geomeans.iter().find_map(|g| match g {
-                        Geomean::Of { workloads, .. } => Some(workloads.len()),
-                        _ => None,
-                    });
-                    if let Some(n) = covered.filter(|&n| n < lines) {
-                        notes.push(format!(
-                            "geomean: over the {n} workloads with a value on {both}, of {lines}"
-                        ));
-                    }
-                }
-                None => {
-                    let each: Vec<String> = table
-                        .geomeans
-                        .iter()
-                        .zip(&section.sides[1..])
-                        .filter_map(|(g, label)| match g {
-                            Geomean::Of { workloads, .. } => {
-                                Some(format!("{label} over {}", workloads.len()))
-                            }
-                            _ => None,
-                        })
-                        .collect();
-                    notes.push(format!(
-                        "geomean: each side against the baseline over the workloads both have ({} of {lines}); \
-                         these differ, so no one geomean of the baseline is shown",
-                        each.join(", ")
-                    ));
-                }
-            }
-        }
-        if lines >= 2 {
-            for (g, label) in table.geomeans.iter().zip(&section.sides[1..]) {
-                let whose = if sides == 2 { String::new() } else { format!(" for {label}") };
-                match g {
-                    Geomean::Of { .. } => {}
-                    Geomean::NotPositive => notes.push(format!("no geomean{whose}: a median is 0")),
-                    Geomean::TooFew if sides == 2 => {
-                        notes.push("no geomean: fewer than 2 workloads have a value on both sides".into())
-                    }
-                    Geomean::TooFew => notes.push(format!(
-                        "no geomean{whose}: fewer than 2 workloads have a value both there and on the baseline"
-                    )),
-                }
-            }
-        }
-        if section.paired {
-            notes.push(
-                "paired: each side's i-th run of a workload against the baseline's i-th; delta is the median \
-                 of the paired ratios, p the two-sided Wilcoxon signed-rank p-value of their logs"
-                    .into(),
-            );
-            for line in &section.lines {
-                for (side, runs) in line.runs.iter().enumerate().skip(1) {
-                    let base = line.runs[0].len();
-                    if base > 0 && !runs.is_empty() && runs.len() != base {
-                        notes.push(format!(
-                            "paired: `{}` has {} runs on {} and {base} on {}: not paired, not compared",
-                            line.label,
-                            runs.len(),
-                            section.sides[side],
-                            section.sides[0]
-                        ));
-                    }
-                }
-            }
-        }
-        if few && section.paired {
-            notes.push(format!(
-                "{FEW_MARK} fewer than {} pairs: no difference can be significant at α = 0.05 (with 5 pairs \
-                 the smallest p possible is 0.0625)",
-                super::FEW_PAIRS
-            ));
-        } else if few {
-            notes.push(format!(
-                "{FEW_MARK} too few runs on this side and the baseline's for any difference to be \
-                 significant at α = 0.05 (3 against 3: the smallest p possible is 0.1; 4 against 3: 0.057); \
-                 run at least {FEW_RUNS} repetitions per side"
-            ));
-        }
-        if no_interval {
-            notes.push("±∞ fewer than 6 runs: too few for a 95% confidence interval of the median".into());
-        }
-        if missing {
-            notes.push(
-                "— no run of this workload on that side has this figure (not run there, cut short, or \
-                 not measured); ? nothing to compare"
-                    .into(),
-            );
-        }
-        Grid { groups, columns, rows, notes }
+        (groups, columns)
     }
 
     /// Columns padded to their widths, groups apart by ` │ `, a group's
@@ -455,13 +342,187 @@ impl Grid {
     }
 }
 
+/// A workload's cells: per side its median, interval and n (`—` if it has
+/// no value), and after the baseline the delta (`~` within the noise) and
+/// p; the marks used are set in `marks`.
+fn line_cells(line: &TableLine, marks: &mut Marks) -> Vec<String> {
+    let TableLine { label, cells, versus } = line;
+    let mut row = vec![label.clone()];
+    for (side, cell) in cells.iter().enumerate() {
+        match cell {
+            Some(s) => {
+                row.push(number(s.median));
+                row.push(match (s.ci, s.ci_relative()) {
+                    (None, _) => {
+                        marks.no_interval = true;
+                        "±∞".into()
+                    }
+                    (Some(_), Some(r)) => interval(r),
+                    (Some(_), None) => "±?".into(),
+                });
+                // Marked where this side against the baseline can
+                // never be significant, whatever the runs show.
+                let small = versus[side].is_some_and(|v| !v.can_be_significant);
+                marks.few |= small;
+                row.push(format!("{}{}", s.n, if small { FEW_MARK } else { "" }));
+            }
+            None => {
+                marks.missing = true;
+                row.extend(["—".into(), String::new(), String::new()]);
+            }
+        }
+        if let Some(v) = versus[side] {
+            row.push(match v.delta {
+                None => "?".into(),
+                Some(_) if !v.significant() => "~".into(),
+                Some(d) => percent(d),
+            });
+            row.push(v.p.map_or_else(String::new, |p| format!("{p:.3}")));
+        }
+    }
+    row
+}
+
+/// The geomean row: the baseline's geomean (if there is one for all
+/// sides), then each side's and its change.
+fn geomean_cells(table: &MetricTable) -> Vec<String> {
+    let mut row = vec!["geomean".to_string()];
+    row.extend([table.base_geomean().map_or_else(String::new, number), String::new(), String::new()]);
+    for g in &table.geomeans {
+        match g {
+            Geomean::Of { this, .. } => row.extend([
+                number(*this),
+                String::new(),
+                String::new(),
+                g.delta().map_or_else(String::new, percent),
+                String::new(),
+            ]),
+            _ => row.extend(std::iter::repeat_n(String::new(), 5)),
+        }
+    }
+    row
+}
+
+/// What the geomean line covers, where it does not cover every workload or
+/// the sides' lines differ; and why a side has none.
+fn geomean_notes(section: &Section, table: &MetricTable) -> Vec<String> {
+    let mut notes = Vec::new();
+    let sides = section.sides.len();
+    let lines = table.lines.len();
+    if table.geomeans.iter().any(|g| matches!(g, Geomean::Of { .. })) {
+        let both = if sides == 2 { "both sides" } else { "every side" };
+        match table.base_geomean() {
+            Some(_) => {
+                let covered = table.geomeans.iter().find_map(|g| match g {
+                    Geomean::Of { workloads, .. } => Some(workloads.len()),
+                    _ => None,
+                });
+                if let Some(n) = covered.filter(|&n| n < lines) {
+                    notes.push(format!("geomean: over the {n} workloads with a value on {both}, of {lines}"));
+                }
+            }
+            None => {
+                let each: Vec<String> = table
+                    .geomeans
+                    .iter()
+                    .zip(&section.sides[1..])
+                    .filter_map(|(g, label)| match g {
+                        Geomean::Of { workloads, .. } => Some(format!("{label} over {}", workloads.len())),
+                        _ => None,
+                    })
+                    .collect();
+                notes.push(format!(
+                    "geomean: each side against the baseline over the workloads both have ({} of {lines}); \
+                     these differ, so no one geomean of the baseline is shown",
+                    each.join(", ")
+                ));
+            }
+        }
+    }
+    if lines >= 2 {
+        for (g, label) in table.geomeans.iter().zip(&section.sides[1..]) {
+            let whose = if sides == 2 { String::new() } else { format!(" for {label}") };
+            match g {
+                Geomean::Of { .. } => {}
+                Geomean::NotPositive => notes.push(format!("no geomean{whose}: a median is 0")),
+                Geomean::TooFew if sides == 2 => {
+                    notes.push("no geomean: fewer than 2 workloads have a value on both sides".into())
+                }
+                Geomean::TooFew => notes.push(format!(
+                    "no geomean{whose}: fewer than 2 workloads have a value both there and on the baseline"
+                )),
+            }
+        }
+    }
+    notes
+}
+
+/// `--paired`: what delta and p mean, and the workloads whose sides have
+/// different run counts (not compared).
+fn paired_notes(section: &Section) -> Vec<String> {
+    if !section.paired {
+        return Vec::new();
+    }
+    let mut notes = vec![
+        "paired: each side's i-th run of a workload against the baseline's i-th; delta is the median \
+         of the paired ratios, p the two-sided Wilcoxon signed-rank p-value of their logs"
+            .into(),
+    ];
+    for line in &section.lines {
+        for (side, runs) in line.runs.iter().enumerate().skip(1) {
+            let base = line.runs[0].len();
+            if base > 0 && !runs.is_empty() && runs.len() != base {
+                notes.push(format!(
+                    "paired: `{}` has {} runs on {} and {base} on {}: not paired, not compared",
+                    line.label,
+                    runs.len(),
+                    section.sides[side],
+                    section.sides[0]
+                ));
+            }
+        }
+    }
+    notes
+}
+
+impl Marks {
+    /// A note for each mark used.
+    fn notes(&self, paired: bool) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.few && paired {
+            notes.push(format!(
+                "{FEW_MARK} fewer than {} pairs: no difference can be significant at α = 0.05 (with 5 pairs \
+                 the smallest p possible is 0.0625)",
+                super::FEW_PAIRS
+            ));
+        } else if self.few {
+            notes.push(format!(
+                "{FEW_MARK} too few runs on this side and the baseline's for any difference to be \
+                 significant at α = 0.05 (3 against 3: the smallest p possible is 0.1; 4 against 3: 0.057); \
+                 run at least {FEW_RUNS} repetitions per side"
+            ));
+        }
+        if self.no_interval {
+            notes.push("±∞ fewer than 6 runs: too few for a 95% confidence interval of the median".into());
+        }
+        if self.missing {
+            notes.push(
+                "— no run of this workload on that side has this figure (not run there, cut short, or \
+                 not measured); ? nothing to compare"
+                    .into(),
+            );
+        }
+        notes
+    }
+}
+
 /// A pipe would end a markdown table's cell.
 fn escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
 /// About 4 significant digits, with k, M or G from 10 000 up.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     let (x, suffix) = match v.abs() {
         a if a >= 1e9 => (v / 1e9, "G"),
         a if a >= 1e6 => (v / 1e6, "M"),
@@ -477,13 +538,13 @@ fn number(v: f64) -> String {
 }
 
 /// A change as a signed percentage: `+12.3%`, `-150%`.
-fn percent(ratio: f64) -> String {
+pub(crate) fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
     if p.abs() >= 99.95 { format!("{p:+.0}%") } else { format!("{p:+.1}%") }
 }
 
 /// An interval's half-width as a share of the median: `±2.5%`, `±12%`.
-fn interval(share: f64) -> String {
+pub(crate) fn interval(share: f64) -> String {
     let p = share * 100.0;
     if p >= 9.95 { format!("±{p:.0}%") } else { format!("±{p:.1}%") }
 }

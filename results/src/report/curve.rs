@@ -86,6 +86,95 @@ pub(super) fn base(row: &Row) -> Workload {
     Workload { load: String::new(), ..Workload::of(row).without_backend() }
 }
 
+/// What a curve's points were, for its caption.
+#[derive(Default)]
+struct Counts {
+    points: usize,
+    /// Points that did not keep up.
+    hollow: usize,
+    probes: usize,
+    /// The shares of a capacity (percent) that runs were offered.
+    shares: Vec<u32>,
+}
+
+/// The latency a curve plots and the objectives drawn across it.
+struct Plotted {
+    /// The percentile plotted: the one all the rows' objectives name, else
+    /// [`DEFAULT_PERCENTILE`] (an index into [`PERCENTILES`]).
+    p: usize,
+    /// The objectives on that percentile, drawn as lines.
+    objectives: Vec<Objective>,
+    /// The objectives on another percentile, in words: not drawn.
+    undrawn: Vec<String>,
+}
+
+impl Plotted {
+    /// From the objectives the rows were judged against, in order of first
+    /// appearance.
+    fn of<'r>(rows: impl Iterator<Item = &'r Row>) -> Plotted {
+        let mut slos: Vec<&str> = Vec::new();
+        for r in rows.filter(|r| !r.slo.is_empty()) {
+            if !slos.contains(&r.slo.as_str()) {
+                slos.push(&r.slo);
+            }
+        }
+        let parsed: Vec<(usize, f64)> = slos.iter().filter_map(|s| parse_slo(s)).collect();
+        let p = match parsed.first() {
+            Some(&(p, _)) if parsed.iter().all(|(q, _)| *q == p) => p,
+            _ => DEFAULT_PERCENTILE,
+        };
+        let objectives: Vec<Objective> = slos
+            .iter()
+            .filter(|s| parse_slo(s).is_some_and(|(q, _)| q == p))
+            .map(|s| Objective { label: slo_words(s), bound_us: parse_slo(s).map_or(0.0, |(_, b)| b) })
+            .collect();
+        let undrawn: Vec<String> =
+            slos.iter().filter(|s| parse_slo(s).is_none_or(|(q, _)| q != p)).map(|s| slo_words(s)).collect();
+        Plotted { p, objectives, undrawn }
+    }
+}
+
+/// A curve's caption: how to read it, then what its points and lines are.
+fn curve_caption(percentile: &str, counts: &Counts, plotted: &Plotted) -> String {
+    let Counts { points, hollow, probes, shares } = counts;
+    let mut caption = format!(
+        "Each point is one open-loop run: across, the throughput it achieved (answers received in \
+         the measured window, per second); up, its {percentile} latency from each request's intended \
+         send time, on a log scale. A backend's line joins the medians over repetitions at each \
+         offered rate. Hollow points did not keep up \
+         (achieved below 99% of offered): such a point lies left of the load asked for, and its latency \
+         is that of a server falling behind ({hollow} of {points} points)."
+    );
+    if !plotted.objectives.is_empty() {
+        let words: Vec<&str> = plotted.objectives.iter().map(|o| o.label.as_str()).collect();
+        caption.push_str(&format!(" Dashed line: the objective {}.", words.join(", ")));
+    }
+    if !plotted.undrawn.is_empty() {
+        caption.push_str(&format!(
+            " Not drawn: the objective {}, on another percentile than the one plotted.",
+            plotted.undrawn.join(", ")
+        ));
+    }
+    if *probes > 0 || !shares.is_empty() {
+        let mut parts = Vec::new();
+        if *probes > 0 {
+            parts.push(super::count(*probes, "capacity-search probe", "capacity-search probes"));
+        }
+        if !shares.is_empty() {
+            let pcts: Vec<String> = shares.iter().map(|s| format!("{s}%")).collect();
+            parts.push(format!("runs at {} of each capacity found", pcts.join(" and ")));
+        }
+        caption.push_str(&format!(
+            " The points include {}; the searches' closed-loop first estimates are not drawn (they \
+             offered no load). A capacity search's probes are at rates of each search's own, so they \
+             are points only: its line goes through the medians at 50%, 80% and 100% of the capacity \
+             each search found.",
+            parts.join(" and ")
+        ));
+    }
+    caption
+}
+
 /// What the two chart kinds need from the report: the rows, how a row maps
 /// to its series, and each series' look.
 pub(super) struct Data<'a> {
@@ -108,7 +197,40 @@ impl Data<'_> {
 
     /// The latency–throughput curves, one per base workload with open-loop
     /// rows at two offered rates or more, in order of first appearance.
+    /// Per curve: its rows ([`Data::curve_groups`]), the percentile and
+    /// objectives drawn ([`Plotted::of`]), each series' line and points
+    /// ([`Data::series_curve`]), and the caption ([`curve_caption`]).
     pub(super) fn curves(&self, slugs: &mut Slugs) -> Vec<Chart> {
+        let mut charts = Vec::new();
+        for (group, series) in &self.curve_groups() {
+            let all = || series.values().flatten().map(|(_, r)| *r).filter(|r| r.phase != Phase::Capacity);
+            let mut rates: Vec<f64> = all().map(|r| r.target_rate).collect();
+            rates.sort_by(f64::total_cmp);
+            rates.dedup();
+            if rates.len() < 2 {
+                continue;
+            }
+            let plotted = Plotted::of(all());
+            let (percentile, latency) = PERCENTILES[plotted.p];
+            let mut counts = Counts::default();
+            let curves: Vec<Curve> =
+                series.iter().map(|(key, rows)| self.series_curve(key, rows, latency, &mut counts)).collect();
+            counts.shares.sort_unstable();
+
+            let name = group.short();
+            let title = format!("{name}: {percentile} latency against achieved throughput");
+            let file = slugs.file("curve", &name);
+            let svg =
+                chart::curve(file.trim_end_matches(".svg"), &title, percentile, &curves, &plotted.objectives);
+            let caption = curve_caption(percentile, &counts, &plotted);
+            charts.push(Chart { file, title, svg, caption });
+        }
+        charts
+    }
+
+    /// The complete open-loop rows with answers, by base workload with its
+    /// arrival process (in order of first appearance) and series.
+    fn curve_groups(&self) -> Vec<(Workload, BySeries<'_>)> {
         let mut groups: Vec<(Workload, BySeries<'_>)> = Vec::new();
         for (f, row) in self.complete() {
             // Capacity rows are no points (each repeats the probe at its
@@ -126,157 +248,88 @@ impl Data<'_> {
             };
             groups[g].1.entry((self.key_of)(f, row)).or_default().push((f, row));
         }
-        let mut charts = Vec::new();
-        for (group, series) in &groups {
-            let all = || series.values().flatten().map(|(_, r)| *r).filter(|r| r.phase != Phase::Capacity);
-            let mut rates: Vec<f64> = all().map(|r| r.target_rate).collect();
-            rates.sort_by(f64::total_cmp);
-            rates.dedup();
-            if rates.len() < 2 {
-                continue;
-            }
-            // The objectives the rows were judged against; the latency
-            // plotted is theirs if they all name one percentile.
-            let mut slos: Vec<&str> = Vec::new();
-            for r in all().filter(|r| !r.slo.is_empty()) {
-                if !slos.contains(&r.slo.as_str()) {
-                    slos.push(&r.slo);
+        groups
+    }
+
+    /// One series' curve: its line ([`Data::line`]) and a point per row,
+    /// counted into `counts` for the caption.
+    fn series_curve(
+        &self,
+        key: &SeriesKey,
+        rows: &[(usize, &Row)],
+        latency: Column,
+        counts: &mut Counts,
+    ) -> Curve {
+        let (capacity_rows, mut rows): (FileRows<'_>, FileRows<'_>) =
+            rows.iter().partition(|(_, r)| r.phase == Phase::Capacity);
+        rows.sort_by(|a, b| a.1.target_rate.total_cmp(&b.1.target_rate));
+        let line = self.line(&rows, &capacity_rows, latency);
+        let mut drawn = Vec::new();
+        for &(f, r) in &rows {
+            let kept_up = !r.rate_shortfall && r.achieved_rate >= 0.99 * r.offered_rate;
+            let share = (self.share_of)(f, r);
+            let what = match (r.phase, share) {
+                (Phase::Probe, _) => {
+                    format!("capacity probe, {}, repetition {}", slo_words(&r.slo), r.repetition)
                 }
-            }
-            let parsed: Vec<(usize, f64)> = slos.iter().filter_map(|s| parse_slo(s)).collect();
-            let p = match parsed.first() {
-                Some(&(p, _)) if parsed.iter().all(|(q, _)| *q == p) => p,
-                _ => DEFAULT_PERCENTILE,
+                (_, Some(s)) => {
+                    format!("run at {:.0}% of the capacity found, repetition {}", s * 100.0, r.repetition)
+                }
+                _ => format!("run, repetition {}", r.repetition),
             };
-            let (percentile, latency) = PERCENTILES[p];
-            let objectives: Vec<Objective> = slos
-                .iter()
-                .filter(|s| parse_slo(s).is_some_and(|(q, _)| q == p))
-                .map(|s| Objective { label: slo_words(s), bound_us: parse_slo(s).map_or(0.0, |(_, b)| b) })
-                .collect();
-            let undrawn: Vec<String> = slos
-                .iter()
-                .filter(|s| parse_slo(s).is_none_or(|(q, _)| q != p))
-                .map(|s| slo_words(s))
-                .collect();
-
-            let mut curves = Vec::new();
-            let (mut points, mut hollow, mut probes, mut shares) = (0, 0, 0, Vec::new());
-            for (key, rows) in series {
-                let (capacity_rows, mut rows): (FileRows<'_>, FileRows<'_>) =
-                    rows.iter().partition(|(_, r)| r.phase == Phase::Capacity);
-                rows.sort_by(|a, b| a.1.target_rate.total_cmp(&b.1.target_rate));
-                // The line: through the medians at each offered rate of a
-                // grid; for a capacity search, whose probes and shares are
-                // at rates of each search's own, through the medians at
-                // 50%, 80% and 100% of the capacity each search found.
-                let medians = |same: &[&Row]| {
-                    let achieved = median(&same.iter().map(|r| r.achieved_rate).collect::<Vec<_>>());
-                    let l = median(&same.iter().map(|r| latency(r)).collect::<Vec<_>>());
-                    achieved.zip(l)
-                };
-                let grid: Vec<&Row> = rows
-                    .iter()
-                    .filter(|(f, r)| r.phase == Phase::Run && (self.share_of)(*f, r).is_none())
-                    .map(|(_, r)| *r)
-                    .collect();
-                let mut line = Vec::new();
-                if grid.windows(2).any(|w| w[0].target_rate != w[1].target_rate) {
-                    for same in grid.chunk_by(|a, b| a.target_rate == b.target_rate) {
-                        line.extend(medians(same));
-                    }
-                } else {
-                    let mut by_share: BTreeMap<u32, Vec<&Row>> = BTreeMap::new();
-                    for &(f, r) in &rows {
-                        if let Some(s) = (self.share_of)(f, r) {
-                            by_share.entry((s * 100.0).round() as u32).or_default().push(r);
-                        }
-                    }
-                    for &(_, r) in &capacity_rows {
-                        by_share.entry(100).or_default().push(r);
-                    }
-                    line.extend(by_share.values().filter_map(|same| medians(same)));
+            counts.points += 1;
+            counts.hollow += usize::from(!kept_up);
+            counts.probes += usize::from(r.phase == Phase::Probe);
+            if let Some(s) = share {
+                let pct = (s * 100.0).round() as u32;
+                if !counts.shares.contains(&pct) {
+                    counts.shares.push(pct);
                 }
-                let mut drawn = Vec::new();
-                for &(f, r) in &rows {
-                    let kept_up = !r.rate_shortfall && r.achieved_rate >= 0.99 * r.offered_rate;
-                    let share = (self.share_of)(f, r);
-                    let what = match (r.phase, share) {
-                        (Phase::Probe, _) => {
-                            format!("capacity probe, {}, repetition {}", slo_words(&r.slo), r.repetition)
-                        }
-                        (_, Some(s)) => {
-                            format!(
-                                "run at {:.0}% of the capacity found, repetition {}",
-                                s * 100.0,
-                                r.repetition
-                            )
-                        }
-                        _ => format!("run, repetition {}", r.repetition),
-                    };
-                    points += 1;
-                    hollow += usize::from(!kept_up);
-                    probes += usize::from(r.phase == Phase::Probe);
-                    if let Some(s) = share {
-                        let pct = (s * 100.0).round() as u32;
-                        if !shares.contains(&pct) {
-                            shares.push(pct);
-                        }
-                    }
-                    drawn.push(CurvePoint {
-                        offered: r.offered_rate,
-                        achieved: r.achieved_rate,
-                        latency: latency(r),
-                        kept_up,
-                        what,
-                    });
-                }
-                curves.push(Curve { style: self.styles[key].clone(), line, points: drawn });
             }
-            shares.sort_unstable();
-
-            let name = group.short();
-            let title = format!("{name}: {percentile} latency against achieved throughput");
-            let file = slugs.file("curve", &name);
-            let svg = chart::curve(file.trim_end_matches(".svg"), &title, percentile, &curves, &objectives);
-            let mut caption = format!(
-                "Each point is one open-loop run: across, the throughput it achieved (answers received in \
-                 the measured window, per second); up, its {percentile} latency from each request's intended \
-                 send time, on a log scale. A backend's line joins the medians over repetitions at each \
-                 offered rate. Hollow points did not keep up \
-                 (achieved below 99% of offered): such a point lies left of the load asked for, and its latency \
-                 is that of a server falling behind ({hollow} of {points} points)."
-            );
-            if !objectives.is_empty() {
-                let words: Vec<&str> = objectives.iter().map(|o| o.label.as_str()).collect();
-                caption.push_str(&format!(" Dashed line: the objective {}.", words.join(", ")));
-            }
-            if !undrawn.is_empty() {
-                caption.push_str(&format!(
-                    " Not drawn: the objective {}, on another percentile than the one plotted.",
-                    undrawn.join(", ")
-                ));
-            }
-            if probes > 0 || !shares.is_empty() {
-                let mut parts = Vec::new();
-                if probes > 0 {
-                    parts.push(super::count(probes, "capacity-search probe", "capacity-search probes"));
-                }
-                if !shares.is_empty() {
-                    let pcts: Vec<String> = shares.iter().map(|s| format!("{s}%")).collect();
-                    parts.push(format!("runs at {} of each capacity found", pcts.join(" and ")));
-                }
-                caption.push_str(&format!(
-                    " The points include {}; the searches' closed-loop first estimates are not drawn (they \
-                     offered no load). A capacity search's probes are at rates of each search's own, so they \
-                     are points only: its line goes through the medians at 50%, 80% and 100% of the capacity \
-                     each search found.",
-                    parts.join(" and ")
-                ));
-            }
-            charts.push(Chart { file, title, svg, caption });
+            drawn.push(CurvePoint {
+                offered: r.offered_rate,
+                achieved: r.achieved_rate,
+                latency: latency(r),
+                kept_up,
+                what,
+            });
         }
-        charts
+        Curve { style: self.styles[key].clone(), line, points: drawn }
+    }
+
+    /// A series' line: through the medians at each offered rate of a grid;
+    /// for a capacity search, whose probes and shares are at rates of each
+    /// search's own, through the medians at 50%, 80% and 100% of the
+    /// capacity each search found. `rows` sorted by offered rate.
+    fn line(&self, rows: &FileRows<'_>, capacity_rows: &FileRows<'_>, latency: Column) -> Vec<(f64, f64)> {
+        let medians = |same: &[&Row]| {
+            let achieved = median(&same.iter().map(|r| r.achieved_rate).collect::<Vec<_>>());
+            let l = median(&same.iter().map(|r| latency(r)).collect::<Vec<_>>());
+            achieved.zip(l)
+        };
+        let grid: Vec<&Row> = rows
+            .iter()
+            .filter(|(f, r)| r.phase == Phase::Run && (self.share_of)(*f, r).is_none())
+            .map(|(_, r)| *r)
+            .collect();
+        let mut line = Vec::new();
+        if grid.windows(2).any(|w| w[0].target_rate != w[1].target_rate) {
+            for same in grid.chunk_by(|a, b| a.target_rate == b.target_rate) {
+                line.extend(medians(same));
+            }
+        } else {
+            let mut by_share: BTreeMap<u32, Vec<&Row>> = BTreeMap::new();
+            for &(f, r) in rows {
+                if let Some(s) = (self.share_of)(f, r) {
+                    by_share.entry((s * 100.0).round() as u32).or_default().push(r);
+                }
+            }
+            for &(_, r) in capacity_rows {
+                by_share.entry(100).or_default().push(r);
+            }
+            line.extend(by_share.values().filter_map(|same| medians(same)));
+        }
+        line
     }
 
     /// The capacity charts, one per capacity workload (base workload and

@@ -185,94 +185,129 @@ pub(super) fn listed_files(html: &str) -> Vec<String> {
 
 /// The environment section's tables: the runs (where, what, when and the
 /// context-switch calibration), the incomplete rows and the notes of the
-/// complete ones.
+/// complete ones. Each table in its own step, all written by one
+/// [`Tables`].
 pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
-    let many = inputs.len() > 1;
+    let t = Tables { file_labels, many: inputs.len() > 1 };
     let mut h = String::new();
+    t.runs(&mut h, inputs);
+    let all = || inputs.iter().enumerate().flat_map(|(f, i)| i.rows.iter().map(move |r| (f, r)));
+    t.incomplete(&mut h, &all().filter(|(_, r)| !r.complete).collect::<Vec<_>>());
+    // Complete runs can still have broken connections (a timeout breaks its
+    // connection) or connections never answered (a thread pool's queue):
+    // the charts' medians do not show them, so the page lists them.
+    let troubled: Vec<(usize, &Row)> =
+        all().filter(|(_, r)| r.complete && (errors(r) > 0 || r.conns_unanswered > 0)).collect();
+    t.troubled(&mut h, &troubled);
+    t.noted(&mut h, &all().filter(|(_, r)| r.complete && !r.note.is_empty()).collect::<Vec<_>>());
+    h
+}
 
-    // One line per run id of each file, in order of first appearance.
-    let mut runs: Vec<(usize, &str, Vec<&Row>)> = Vec::new();
-    for (f, input) in inputs.iter().enumerate() {
-        for row in &input.rows {
-            match runs.iter_mut().find(|(rf, id, _)| *rf == f && *id == row.run_id) {
-                Some((_, _, rows)) => rows.push(row),
-                None => runs.push((f, &row.run_id, vec![row])),
-            }
-        }
-    }
-    h.push_str("<h3>Runs</h3>\n<table>\n<tr>");
-    if many {
-        h.push_str("<th>file</th>");
-    }
-    for head in [
-        "run id",
-        "host",
-        "kernel",
-        "CPU model",
-        "git revision",
-        "server cores",
-        "client cores",
-        "first window",
-        "last window",
-        "context switch, same CPU (ns)",
-        "context switch, across CPUs (ns)",
-        "rows",
-        "complete",
-    ] {
-        let _ = write!(h, "<th>{head}</th>");
-    }
-    h.push_str("</tr>\n");
-    for (f, id, rows) in &runs {
-        h.push_str("<tr>");
-        if many {
-            cell(&mut h, &file_labels[*f]);
-        }
-        cell(&mut h, id);
-        let fields: [fn(&Row) -> &str; 6] = [
-            |r| &r.host,
-            |r| &r.kernel,
-            |r| &r.cpu_model,
-            |r| &r.git_rev,
-            |r| &r.server_cores,
-            |r| &r.client_cores,
-        ];
-        for field in fields {
-            cell(&mut h, &distinct(rows.iter().map(|r| field(r))));
-        }
-        let first = rows.iter().map(|r| r.timestamp.as_str()).min().unwrap_or("");
-        let last = rows.iter().map(|r| r.timestamp.as_str()).max().unwrap_or("");
-        cell(&mut h, first);
-        cell(&mut h, last);
-        for ns in [|r: &Row| r.ctxsw_same_cpu_ns, |r: &Row| r.ctxsw_cross_cpu_ns] {
-            let measured: Vec<f64> = rows.iter().map(|r| ns(r)).filter(|v| *v > 0.0).collect();
-            match super::median(&measured) {
-                Some(m) => num(&mut h, &figure(m)),
-                None => cell(&mut h, "not measured"),
-            }
-        }
-        num(&mut h, &rows.len().to_string());
-        num(&mut h, &rows.iter().filter(|r| r.complete).count().to_string());
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</table>\n");
+/// A row's errors, of every kind.
+fn errors(r: &Row) -> u64 {
+    r.errors_total()
+}
 
-    // Incomplete rows show how long their window ran; complete ones with a
-    // note, whether their server figures were measured.
-    let listed = |h: &mut String, rows: &[(usize, &Row)], incomplete: bool| {
-        let extra = if incomplete { "<th>window</th>" } else { "<th>server figures</th>" };
+/// Writes the environment's tables; with several inputs, each table's
+/// first column names the file.
+struct Tables<'a> {
+    file_labels: &'a [String],
+    many: bool,
+}
+
+impl Tables<'_> {
+    /// `<table>`, the header row opened, the file's column if there are
+    /// several files.
+    fn open(&self, h: &mut String) {
         h.push_str("<table>\n<tr>");
-        if many {
+        if self.many {
             h.push_str("<th>file</th>");
         }
+    }
+
+    /// A row opened, with its file's cell if there are several files.
+    fn row(&self, h: &mut String, f: usize) {
+        h.push_str("<tr>");
+        if self.many {
+            cell(h, &self.file_labels[f]);
+        }
+    }
+
+    /// One line per run id of each file, in order of first appearance.
+    fn runs(&self, h: &mut String, inputs: &[Input]) {
+        let mut runs: Vec<(usize, &str, Vec<&Row>)> = Vec::new();
+        for (f, input) in inputs.iter().enumerate() {
+            for row in &input.rows {
+                match runs.iter_mut().find(|(rf, id, _)| *rf == f && *id == row.run_id) {
+                    Some((_, _, rows)) => rows.push(row),
+                    None => runs.push((f, &row.run_id, vec![row])),
+                }
+            }
+        }
+        h.push_str("<h3>Runs</h3>\n");
+        self.open(h);
+        for head in [
+            "run id",
+            "host",
+            "kernel",
+            "CPU model",
+            "git revision",
+            "server cores",
+            "client cores",
+            "first window",
+            "last window",
+            "context switch, same CPU (ns)",
+            "context switch, across CPUs (ns)",
+            "rows",
+            "complete",
+        ] {
+            let _ = write!(h, "<th>{head}</th>");
+        }
+        h.push_str("</tr>\n");
+        for (f, id, rows) in &runs {
+            self.row(h, *f);
+            cell(h, id);
+            let fields: [fn(&Row) -> &str; 6] = [
+                |r| &r.host,
+                |r| &r.kernel,
+                |r| &r.cpu_model,
+                |r| &r.git_rev,
+                |r| &r.server_cores,
+                |r| &r.client_cores,
+            ];
+            for field in fields {
+                cell(h, &distinct(rows.iter().map(|r| field(r))));
+            }
+            let first = rows.iter().map(|r| r.timestamp.as_str()).min().unwrap_or("");
+            let last = rows.iter().map(|r| r.timestamp.as_str()).max().unwrap_or("");
+            cell(h, first);
+            cell(h, last);
+            for ns in [|r: &Row| r.ctxsw_same_cpu_ns, |r: &Row| r.ctxsw_cross_cpu_ns] {
+                let measured: Vec<f64> = rows.iter().map(|r| ns(r)).filter(|v| *v > 0.0).collect();
+                match super::median(&measured) {
+                    Some(m) => num(h, &figure(m)),
+                    None => cell(h, "not measured"),
+                }
+            }
+            num(h, &rows.len().to_string());
+            num(h, &rows.iter().filter(|r| r.complete).count().to_string());
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
+
+    /// Rows listed with their notes: incomplete ones with how long their
+    /// window ran, complete ones with whether their server figures were
+    /// measured.
+    fn listed(&self, h: &mut String, rows: &[(usize, &Row)], incomplete: bool) {
+        let extra = if incomplete { "<th>window</th>" } else { "<th>server figures</th>" };
+        self.open(h);
         let _ = writeln!(
             h,
             "<th>run id</th><th>repetition</th><th>backend</th><th>workload</th>{extra}<th>note</th></tr>"
         );
         for (f, r) in rows {
-            h.push_str("<tr>");
-            if many {
-                cell(h, &file_labels[*f]);
-            }
+            self.row(h, *f);
             cell(h, &r.run_id);
             num(h, &r.repetition.to_string());
             cell(h, &r.backend);
@@ -287,71 +322,68 @@ pub(super) fn environment(inputs: &[Input], file_labels: &[String]) -> String {
             h.push_str("</tr>\n");
         }
         h.push_str("</table>\n");
-    };
-    let all = || inputs.iter().enumerate().flat_map(|(f, i)| i.rows.iter().map(move |r| (f, r)));
-    let incomplete: Vec<(usize, &Row)> = all().filter(|(_, r)| !r.complete).collect();
-    h.push_str("<h3>Incomplete rows</h3>\n");
-    if incomplete.is_empty() {
-        h.push_str("<p>None: every run completed.</p>\n");
-    } else {
-        let _ = writeln!(
-            h,
-            "<p>{} cut short and left out of every chart.</p>",
-            super::count(incomplete.len(), "run was", "runs were")
-        );
-        listed(&mut h, &incomplete, true);
     }
-    // Complete runs can still have broken connections (a timeout breaks its
-    // connection) or connections never answered (a thread pool's queue):
-    // the charts' medians do not show them, so the page lists them.
-    let errors = |r: &Row| r.errors_total();
-    let troubled: Vec<(usize, &Row)> =
-        all().filter(|(_, r)| r.complete && (errors(r) > 0 || r.conns_unanswered > 0)).collect();
-    h.push_str("<h3>Complete runs with errors or unanswered connections</h3>\n");
-    if troubled.is_empty() {
-        h.push_str("<p>None: every complete run answered every connection, without errors.</p>\n");
-    } else {
-        h.push_str("<table>\n<tr>");
-        if many {
-            h.push_str("<th>file</th>");
+
+    /// The incomplete rows, or a line saying there are none.
+    fn incomplete(&self, h: &mut String, incomplete: &[(usize, &Row)]) {
+        h.push_str("<h3>Incomplete rows</h3>\n");
+        if incomplete.is_empty() {
+            h.push_str("<p>None: every run completed.</p>\n");
+        } else {
+            let _ = writeln!(
+                h,
+                "<p>{} cut short and left out of every chart.</p>",
+                super::count(incomplete.len(), "run was", "runs were")
+            );
+            self.listed(h, incomplete, true);
         }
+    }
+
+    /// Complete runs with errors or unanswered connections, or a line
+    /// saying there are none.
+    fn troubled(&self, h: &mut String, troubled: &[(usize, &Row)]) {
+        h.push_str("<h3>Complete runs with errors or unanswered connections</h3>\n");
+        if troubled.is_empty() {
+            h.push_str("<p>None: every complete run answered every connection, without errors.</p>\n");
+            return;
+        }
+        self.open(h);
         h.push_str(
             "<th>run id</th><th>repetition</th><th>backend</th><th>workload</th><th>connect</th>\
              <th>reset</th><th>timeout</th><th>bad response</th><th>http 3xx/4xx/5xx</th>\
              <th>connections never answered</th></tr>\n",
         );
-        for (f, r) in &troubled {
-            h.push_str("<tr>");
-            if many {
-                cell(&mut h, &file_labels[*f]);
-            }
-            cell(&mut h, &r.run_id);
-            num(&mut h, &r.repetition.to_string());
-            cell(&mut h, &r.backend);
-            cell(&mut h, &Workload::of(r).without_backend().short());
+        for (f, r) in troubled {
+            self.row(h, *f);
+            cell(h, &r.run_id);
+            num(h, &r.repetition.to_string());
+            cell(h, &r.backend);
+            cell(h, &Workload::of(r).without_backend().short());
             for n in [r.errors_connect, r.errors_reset, r.errors_timeout, r.errors_bad_response] {
-                num(&mut h, &n.to_string());
+                num(h, &n.to_string());
             }
-            num(&mut h, &format!("{}/{}/{}", r.errors_http_3xx, r.errors_http_4xx, r.errors_http_5xx));
-            num(&mut h, &format!("{} of {}", r.conns_unanswered, r.connections));
+            num(h, &format!("{}/{}/{}", r.errors_http_3xx, r.errors_http_4xx, r.errors_http_5xx));
+            num(h, &format!("{} of {}", r.conns_unanswered, r.connections));
             h.push_str("</tr>\n");
         }
         h.push_str("</table>\n");
     }
-    let noted: Vec<(usize, &Row)> = all().filter(|(_, r)| r.complete && !r.note.is_empty()).collect();
-    h.push_str("<h3>Notes on complete rows</h3>\n");
-    if noted.is_empty() {
-        h.push_str("<p>None.</p>\n");
-    } else {
-        let _ = writeln!(
-            h,
-            "<details><summary>{} a note (a warning about a figure)</summary>",
-            super::count(noted.len(), "complete run carries", "complete runs carry")
-        );
-        listed(&mut h, &noted, false);
-        h.push_str("</details>\n");
+
+    /// Complete rows that carry a note, folded away; or "None."
+    fn noted(&self, h: &mut String, noted: &[(usize, &Row)]) {
+        h.push_str("<h3>Notes on complete rows</h3>\n");
+        if noted.is_empty() {
+            h.push_str("<p>None.</p>\n");
+        } else {
+            let _ = writeln!(
+                h,
+                "<details><summary>{} a note (a warning about a figure)</summary>",
+                super::count(noted.len(), "complete run carries", "complete runs carry")
+            );
+            self.listed(h, noted, false);
+            h.push_str("</details>\n");
+        }
     }
-    h
 }
 
 fn cell(h: &mut String, text: &str) {

@@ -28,9 +28,8 @@
 //! and the server and load generator binaries; skips without them, saying
 //! so, except under `CI=true`, where a missing package fails.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::UNIX_EPOCH;
 
 use hdrhistogram::Histogram;
@@ -57,16 +56,6 @@ fn have_hdrh() -> bool {
         skip(TEST, "python3 cannot import hdrh (pip install hdrhistogram)");
     }
     ok
-}
-
-/// A server stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The value at 1-based rank `rank` of `h`, as both libraries report a
@@ -140,16 +129,14 @@ fn hlog_and_hgrm_read_by_hdrhistogram_py() {
     let dir = scratch("hdr-interop");
     let (hlog, hgrm, csv) = (dir.join("run.hlog"), dir.join("run.hgrm"), dir.join("run.csv"));
 
-    let mut child = Server(
-        Command::new(&server)
-            .args(["--backend", "epoll", "--protocol", "http", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start ringside-server"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("a `listening on` line").to_string();
+    let mut command = Command::new(&server);
+    command.args(["--backend", "epoll", "--protocol", "http", "--listen", "127.0.0.1:0"]);
+    let mut child = platform::server::ServerProcess::spawn(command).expect("start ringside-server");
+    let addr = child
+        .wait_ready(std::time::Duration::from_secs(20))
+        .expect("the server announces itself")
+        .listen
+        .to_string();
     // Open loop, so that the log has all three series.
     let out = Command::new(&loadgen)
         .args([

@@ -9,6 +9,7 @@ mod gate;
 mod hdr_interop;
 mod merge;
 mod report;
+mod summarize;
 mod support;
 mod workflow;
 

@@ -13,16 +13,16 @@
 //! them, except when the environment variable `CI` is `true`, where it
 //! fails.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use platform::server::ServerProcess;
 
 use crate::support::{bin_dir, ringside_results, scratch, skip};
 
@@ -88,16 +88,6 @@ fn check_merged(clients: &[PathBuf], merged: &Path) {
     assert_eq!(m.lat_max_us, sum.max() as f64 / 1000.0);
 }
 
-/// A server on a free loopback port, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn two_loadgens_on_loopback() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,17 +96,15 @@ fn two_loadgens_on_loopback() {
         Err(why) => return skip("two_loadgens_on_loopback", &why),
     };
     let dir = temp_dir("loopback");
-    let mut child = Server(
-        Command::new(&server)
-            .args(["--backend", "epoll", "--protocol", "http", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start ringside-server"),
-    );
-    // The server prints its address once it accepts.
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("a `listening on` line").to_string();
+    // A server on a free loopback port, killed when dropped; it prints its
+    // address once it accepts.
+    let mut command = Command::new(&server);
+    command.args(["--backend", "epoll", "--protocol", "http", "--listen", "127.0.0.1:0"]);
+    let mut child = ServerProcess::spawn(command).expect("start ringside-server");
+    let addr = match child.wait_ready(Duration::from_secs(20)) {
+        Ok(announced) => announced.listen.to_string(),
+        Err(e) => panic!("ringside-server did not start: {e}"),
+    };
 
     // Both start at one time, a second from now.
     let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() + 1.0;

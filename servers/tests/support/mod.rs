@@ -10,25 +10,26 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
+use platform::server::ServerProcess;
 use protocol::Stats;
 use protocol::rr::{REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN, RequestHeader, ResponseHeader, ResponseKind};
 
 /// Longest any single socket operation may block in a test.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A running server; killed when dropped.
+/// How long a server may take to announce itself, or to stop.
+const SERVER_WAIT: Duration = Duration::from_secs(20);
+
+/// A running server, through [`ServerProcess`]; killed when dropped, its
+/// stderr shown if the test fails.
 pub(crate) struct Server {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
+    process: ServerProcess,
     pub(crate) addr: SocketAddr,
     /// Where `--stats-listen` serves the counters.
     pub(crate) stats_addr: SocketAddr,
-    /// Everything the server wrote to stderr, shown if the test fails.
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -51,44 +52,15 @@ impl Server {
             }
             None => Command::new(server),
         };
-        let mut child = command
-            .args(args)
-            .args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ringside-server");
-        let stdout = lines(child.stdout.take().expect("piped stdout"));
-        let mut next_line = |what: &str| match stdout.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let mut err = String::new();
-                let _ = child.stderr.take().expect("piped stderr").read_to_string(&mut err);
-                panic!("ringside-server {args:?} did not print `{what}`: {err}");
-            }
-        };
-        let address = |line: String, prefix: &str| -> SocketAddr {
-            line.strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("expected `{prefix}<addr>` on stdout, got {line:?}"))
-                .parse()
-                .expect("an address")
-        };
-        let stats_addr = address(next_line("stats on"), "stats on ");
-        let addr = address(next_line("listening on"), "listening on ");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = std::sync::Arc::clone(&stderr);
-        let mut pipe = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
+        command.args(args).args(["--listen", "127.0.0.1:0", "--stats-listen", "127.0.0.1:0"]);
+        let mut process = ServerProcess::spawn(command).expect("spawn ringside-server");
+        let announced = process
+            .wait_ready(SERVER_WAIT)
+            .unwrap_or_else(|e| panic!("ringside-server {args:?} did not start: {e}"));
+        let stats_addr = announced.stats.unwrap_or_else(|| {
+            panic!("ringside-server {args:?} printed `listening on` but no `stats on` line")
         });
-        Server { child, stdout, addr, stats_addr, stderr }
+        Server { process, addr: announced.listen, stats_addr }
     }
 
     /// The counters now, from `--stats-listen`.
@@ -131,14 +103,10 @@ impl Server {
 
     /// [`stop`](Self::stop) with another signal.
     pub(crate) fn stop_with(mut self, signal: nix::sys::signal::Signal) -> Stats {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal)
-            .expect("signal the server");
-        let line =
-            self.stdout.recv_timeout(Duration::from_secs(20)).expect("a `stopped:` line after SIGTERM");
-        let json =
-            line.strip_prefix("stopped: ").unwrap_or_else(|| panic!("unexpected stdout line {line:?}"));
-        let stats = Stats::from_json(json.as_bytes()).expect("counters as JSON");
-        let status = self.child.wait().expect("wait for the server");
+        let stopped = self.process.stop_with(signal, SERVER_WAIT);
+        assert!(stopped.unexpected.is_empty(), "unexpected stdout lines {:?}", stopped.unexpected);
+        let stats = stopped.stats.expect("a `stopped:` line with the counters after the signal");
+        let status = stopped.status.expect("the server exits after the signal");
         assert!(status.success(), "server exited with {status}");
         stats
     }
@@ -146,27 +114,12 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
         if std::thread::panicking() {
-            let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+            let stderr = self.process.stderr();
             eprintln!("--- server stderr ---\n{stderr}--- end of server stderr ---");
         }
     }
-}
-
-/// Lines of the server's stdout, read on a thread so tests can time out.
-fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 /// Close with a reset (SO_LINGER 0) instead of a FIN.
@@ -313,8 +266,9 @@ pub(crate) fn http_stats(server: &Server) -> Stats {
     Stats::from_json(&r.body).expect("stats JSON")
 }
 
-/// Why `args` cannot run on this kernel (the server exits with code 3 and
-/// says why), or `None` if it can. Asked once per set of arguments.
+/// Why `args` cannot run on this kernel (the server exits with
+/// `platform::exit::UNSUPPORTED` and says why), or `None` if it can. Asked
+/// once per set of arguments.
 pub(crate) fn unsupported(args: &[&str]) -> Option<String> {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -325,27 +279,16 @@ pub(crate) fn unsupported(args: &[&str]) -> Option<String> {
     cache
         .entry(key)
         .or_insert_with(|| {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_ringside-server"))
-                .args(args)
-                .args(["--protocol", "echo", "--listen", "127.0.0.1:0"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn ringside-server");
-            let mut first = String::new();
-            let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut first);
-            if first.starts_with("listening on ") {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
+            let mut command = Command::new(env!("CARGO_BIN_EXE_ringside-server"));
+            command.args(args).args(["--protocol", "echo", "--listen", "127.0.0.1:0"]);
+            let mut process = ServerProcess::spawn(command).expect("spawn ringside-server");
+            // Unsupported: this kernel cannot run it. Anything else (it
+            // runs, or fails otherwise) is for the tests themselves to
+            // report; the server is killed when `process` is dropped.
+            match process.wait_ready(SERVER_WAIT) {
+                Err(e) if e.unsupported() => Some(e.stderr().trim().lines().last().unwrap_or("").to_string()),
+                _ => None,
             }
-            let status = child.wait().expect("wait");
-            let mut err = String::new();
-            let _ = child.stderr.take().expect("piped").read_to_string(&mut err);
-            // Unsupported: this kernel cannot run it. Anything else is a
-            // failure the tests themselves will report.
-            (status.code() == Some(i32::from(platform::exit::UNSUPPORTED)))
-                .then(|| err.trim().lines().last().unwrap_or("").to_string())
         })
         .clone()
 }
