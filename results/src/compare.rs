@@ -81,6 +81,12 @@ pub struct Args {
     /// which are otherwise left out with a line saying how many.
     #[arg(long)]
     pub with_probes: bool,
+
+    /// Pool rows of different builds (`git_rev`) in one workload as if they
+    /// were repetitions of one measurement (refused otherwise: two sweeps of
+    /// different builds in one file must not silently pool).
+    #[arg(long)]
+    pub allow_mixed: bool,
 }
 
 /// What `--across` compares within a file.
@@ -163,7 +169,7 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let (inputs, probes_note) = load(&args.files, args.with_probes)?;
+    let (inputs, probes_note, mixed_notes) = load(&args.files, args.with_probes, args.allow_mixed)?;
     // Pairs are made by order; a run left out would shift every pair after
     // it onto the wrong partner.
     if args.paired
@@ -183,7 +189,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // clap makes --across and --baseline require each other.
         (None, _) | (_, None) => by_file(&inputs),
     };
-    report.notes.splice(0..0, probes_note);
+    report.notes.splice(0..0, probes_note.into_iter().chain(mixed_notes));
     for section in &mut report.sections {
         section.paired = args.paired;
     }
@@ -223,10 +229,13 @@ struct Input {
 /// column), labelled by its file name, or by as much of its path as tells
 /// it apart where two files share a name (`base/a.csv`, `new/a.csv`); probe
 /// rows left out unless `with_probes`, with the note that says so.
-fn load(paths: &[PathBuf], with_probes: bool) -> anyhow::Result<(Vec<Input>, Option<String>)> {
+/// Rows pooling several builds in one workload are refused unless
+/// `allow_mixed`; such pooling, and rows of several sweeps, get notes.
+fn load(paths: &[PathBuf], with_probes: bool, allow_mixed: bool) -> anyhow::Result<LoadedInputs> {
     let labels = crate::file_labels(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let mut inputs = Vec::new();
     let mut left_out = Vec::new();
+    let mut mixed = Vec::new();
     for (path, label) in paths.iter().zip(labels) {
         let rows = crate::read(path)?;
         anyhow::ensure!(
@@ -236,10 +245,14 @@ fn load(paths: &[PathBuf], with_probes: bool) -> anyhow::Result<(Vec<Input>, Opt
             path.display()
         );
         let rows = crate::workload::without_probes(rows, with_probes, &mut left_out);
+        mixed.extend(crate::workload::check_mixed(&label, &rows, allow_mixed)?);
         inputs.push(Input::new(label, rows));
     }
-    Ok((inputs, crate::workload::probes_note(&left_out)))
+    Ok((inputs, crate::workload::probes_note(&left_out), mixed))
 }
+
+/// The inputs, the note on probe rows left out, the notes on pooled runs.
+type LoadedInputs = (Vec<Input>, Option<String>, Vec<String>);
 
 /// The metrics compared when none is asked for: every one that applies to
 /// some row (no capacity table for files without a capacity search, no
@@ -1127,7 +1140,8 @@ mod tests {
             crate::append(&d.join("r.csv"), &run("epoll", 50, 1.0)).unwrap();
         }
         crate::append(&dir.join("s.csv"), &run("epoll", 50, 1.0)).unwrap();
-        let (inputs, _) = load(&[x.join("r.csv"), y.join("r.csv"), dir.join("s.csv")], false).unwrap();
+        let (inputs, _, _) =
+            load(&[x.join("r.csv"), y.join("r.csv"), dir.join("s.csv")], false, false).unwrap();
         let labels: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
         assert_eq!(labels, ["x/r.csv", "y/r.csv", "s.csv"]);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1168,7 +1182,7 @@ mod tests {
         for row in &rows {
             crate::append(&path, row).unwrap();
         }
-        let (inputs, note) = load(std::slice::from_ref(&path), false).unwrap();
+        let (inputs, note, _) = load(std::slice::from_ref(&path), false, false).unwrap();
         assert_eq!(
             note.as_deref(),
             Some(
@@ -1176,7 +1190,7 @@ mod tests {
             )
         );
         assert_eq!(inputs[0].rows.len(), 16);
-        assert_eq!(load(std::slice::from_ref(&path), true).unwrap().0[0].rows.len(), 28);
+        assert_eq!(load(std::slice::from_ref(&path), true, false).unwrap().0[0].rows.len(), 28);
         assert_eq!(
             default_metrics(&inputs),
             [

@@ -119,6 +119,12 @@ pub struct Args {
     /// saying how many.
     #[arg(long)]
     pub with_probes: bool,
+
+    /// Pool rows of different builds (`git_rev`) in one workload as if they
+    /// were repetitions of one measurement (refused otherwise: two sweeps of
+    /// different builds in one file must not silently pool).
+    #[arg(long)]
+    pub allow_mixed: bool,
     /// Output: the verdicts as text (a line per rule and workload), or as
     /// one JSON document for scripts (its fields are at the end of --help).
     /// The exit status is the same either way.
@@ -160,12 +166,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             None
         }
     };
+    let current_label = args.current.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
+    let mut mixed = crate::workload::check_mixed(&current_label, &current, args.allow_mixed)?;
+    if let (Some(rows), Some(path)) = (&baseline, &args.baseline) {
+        mixed.extend(crate::workload::check_mixed(&path.display().to_string(), rows, args.allow_mixed)?);
+    }
     use std::fmt::Write as _;
     // Judge everything first, then print: the exit status is the verdict's
     // even if stdout is closed early (`| head`, `| grep -q FAIL`), so a
     // pipe can never turn a regression into a pass.
     let mut text = String::new();
     if let Some(note) = crate::workload::probes_note(&left_out) {
+        let _ = writeln!(text, "note: {note}");
+    }
+    for note in &mixed {
         let _ = writeln!(text, "note: {note}");
     }
     if let Some(note) = baseline.as_deref().and_then(|base| machines_note(base, &current)) {

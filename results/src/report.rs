@@ -97,6 +97,12 @@ pub struct Args {
     /// which always draw them.
     #[arg(long)]
     pub with_probes: bool,
+
+    /// Pool rows of different builds (`git_rev`) in one workload as if they
+    /// were repetitions of one measurement (refused otherwise: two sweeps of
+    /// different builds in one file must not silently pool).
+    #[arg(long)]
+    pub allow_mixed: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -105,7 +111,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| Ok(Input { path: path.clone(), rows: read(path)? }))
         .collect::<Result<Vec<_>, crate::Error>>()?;
-    let report = Report::of(&inputs, args.with_probes)?;
+    let mut mixed = Vec::new();
+    for input in &inputs {
+        mixed.extend(crate::workload::check_mixed(
+            &input.path.display().to_string(),
+            &input.rows,
+            args.allow_mixed,
+        )?);
+    }
+    let mut report = Report::of(&inputs, args.with_probes)?;
+    report.notes.extend(mixed);
     let files = report.files();
     write_dir(&args.out, &files, args.force)?;
     let mut out = io::stdout().lock();

@@ -230,6 +230,60 @@ impl Metric {
     }
 }
 
+/// Check that the rows of each workload of `rows` (one file, `label`) are
+/// repetitions of one measurement: rows of several builds (`git_rev`) in
+/// one workload would silently pool as repetitions, so they are refused
+/// unless `allow` (`--allow-mixed`; then a note); rows of several sweeps or
+/// runs (`run_id`) of one build are pooled with a note. Returns the notes.
+pub fn check_mixed(label: &str, rows: &[Row], allow: bool) -> anyhow::Result<Vec<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut groups: BTreeMap<Workload, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
+    for r in rows {
+        let g = groups.entry(Workload::of(r)).or_default();
+        g.0.insert(&r.git_rev);
+        g.1.insert(&r.run_id);
+    }
+    let list = |set: &BTreeSet<&str>| {
+        let shown: Vec<&str> = set.iter().copied().take(3).collect();
+        let more = if set.len() > 3 { format!(" and {} more", set.len() - 3) } else { String::new() };
+        format!("{}{more}", shown.join(", "))
+    };
+    let mut notes = Vec::new();
+    let builds: Vec<(&Workload, &BTreeSet<&str>)> =
+        groups.iter().filter(|(_, (revs, _))| revs.len() > 1).map(|(w, (revs, _))| (w, revs)).collect();
+    if let Some((w, revs)) = builds.first() {
+        let what = format!(
+            "{label}: {} pool{} runs of different builds as repetitions of one measurement (`{w}`: git_rev {})",
+            if builds.len() == 1 {
+                "one workload".to_string()
+            } else {
+                format!("{} workloads", builds.len())
+            },
+            if builds.len() == 1 { "s" } else { "" },
+            list(revs)
+        );
+        if !allow {
+            anyhow::bail!(
+                "{what}; compare the builds as separate files (one per build), or pass --allow-mixed to pool them"
+            );
+        }
+        notes.push(format!("{what} (--allow-mixed)"));
+    }
+    let sweeps: Vec<(&Workload, &BTreeSet<&str>)> =
+        groups.iter().filter(|(_, (_, ids))| ids.len() > 1).map(|(w, (_, ids))| (w, ids)).collect();
+    if let Some((w, ids)) = sweeps.first() {
+        notes.push(format!(
+            "{label}: {} pool{} runs of {} sweeps or runs (run_id) of one build as repetitions (`{w}`: {}); fine \
+             for one build measured again on one machine, otherwise compare them as separate files",
+            if sweeps.len() == 1 { "one workload".to_string() } else { format!("{} workloads", sweeps.len()) },
+            if sweeps.len() == 1 { "s" } else { "" },
+            ids.len(),
+            list(ids)
+        ));
+    }
+    Ok(notes)
+}
+
 /// `rows` without those of phase `probe`, unless `keep` (`--with-probes`);
 /// how many were left out is added to `left_out` (one count per call, for
 /// [`probes_note`]).
@@ -264,6 +318,27 @@ impl fmt::Display for Metric {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn builds_pooled_in_one_workload_are_refused_and_sweeps_noted() {
+        let row = |rev: &str, id: &str| Row {
+            git_rev: rev.into(),
+            run_id: id.into(),
+            ..crate::row::tests::clean("epoll", 50)
+        };
+        let one = [row("a", "1"), row("a", "1")];
+        assert!(check_mixed("f.csv", &one, false).unwrap().is_empty());
+        let sweeps = [row("a", "1"), row("a", "2")];
+        let notes = check_mixed("f.csv", &sweeps, false).unwrap();
+        assert!(notes[0].contains("runs of 2 sweeps or runs"), "{notes:?}");
+        let builds = [row("a", "1"), row("b", "2")];
+        let e = check_mixed("f.csv", &builds, false).unwrap_err().to_string();
+        assert!(e.contains("git_rev a, b") && e.contains("--allow-mixed"), "{e}");
+        assert_eq!(check_mixed("f.csv", &builds, true).unwrap().len(), 2);
+        // Different workloads may come from different builds.
+        let apart = [row("a", "1"), Row { connections: 500, ..row("b", "2") }];
+        assert!(check_mixed("f.csv", &apart, false).unwrap().is_empty());
+    }
+
     use super::*;
     use crate::row::tests::sample;
 
