@@ -86,15 +86,22 @@ sweep() {
 }
 
 # The two sides of one gate run, interleaved: repetition by repetition, a
-# sweep into $1 (plain) then one into $2 (with the rest as extra flags), so
+# sweep into $1 (plain) and one into $2 (with the rest as extra flags), so
 # a change in the machine's load during the run falls on both sides alike.
 sweep_pair() {
     local base=$1 cur=$2 r
     shift 2
     rm -f "$base" "$base.log" "$cur" "$cur.log"
+    # The side that runs first alternates, so a machine that warms up (or
+    # slows down) within a repetition favours neither side.
     for r in $(seq "$reps"); do
-        sweep_append 1 "$base"
-        sweep_append 1 "$cur" "$@"
+        if (( r % 2 == 1 )); then
+            sweep_append 1 "$base"
+            sweep_append 1 "$cur" "$@"
+        else
+            sweep_append 1 "$cur" "$@"
+            sweep_append 1 "$base"
+        fi
     done
 }
 
