@@ -87,7 +87,18 @@ beyond its limit (Mann-Whitney U, p < 0.05, tested against the limit): a
 against 0.9 x baseline; a [[ratio]] rule with min_ratio = r tests A against
 r x B. The p printed is that test's. With too few runs to ever be
 significant (e.g. 3 against 3; use >= 5 repetitions) a rule cannot fail: it
-prints a WARNING, and --strict makes that an error.
+prints a WARNING, and --strict makes that an error. With paired = true (or
+--paired), for runs interleaved with the baseline's, the i-th run is judged
+against the i-th baseline run moved by the limit (Wilcoxon signed-rank on
+the logs of those ratios; at least 6 pairs), which drift that moves both
+runs of a pair alike cannot hide.
+
+The level: each test is two-sided at p < 0.05, and a rule fails only when
+the runs are significantly on the bad side of its limit, so one rule on one
+workload fails falsely with a probability of at most 2.5% (one-sided). Rules
+and workloads are judged one by one, with no correction for their number: k
+independent judgements raise a false alarm with a probability of up to
+1 - 0.975^k (docs/CI.md measures it).
 
 Exit status (the table all ringside binaries share): 0 every rule passed;
 4 a rule failed (a regression); 1 bad rules or input, a rule that could not
@@ -125,6 +136,15 @@ pub struct Args {
     /// different builds in one file must not silently pool).
     #[arg(long)]
     pub allow_mixed: bool,
+
+    /// Judge every [[baseline]] rule's runs as pairs, as `paired = true` in
+    /// the rule does: for runs interleaved with the baseline's (one
+    /// repetition of each side in turn, as scripts/ci-gate.sh
+    /// --baseline-server runs them), the i-th against the i-th (Wilcoxon
+    /// signed-rank on the logs of their ratios to the limit; at least 6
+    /// pairs), so drift that moves both runs of a pair alike cancels.
+    #[arg(long)]
+    pub paired: bool,
     /// Output: the verdicts as text (a line per rule and workload), or as
     /// one JSON document for scripts (its fields are at the end of --help).
     /// The exit status is the same either way.
@@ -146,7 +166,14 @@ pub enum Format {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let rules = Rules::read(&args.rules)?;
+    let mut rules = Rules::read(&args.rules)?;
+    if args.paired {
+        for rule in &mut rules.rules {
+            if let Kind::Baseline { paired, .. } = &mut rule.kind {
+                *paired = true;
+            }
+        }
+    }
     let mut left_out = Vec::new();
     let current =
         crate::workload::without_probes(crate::read_all(&args.current)?, args.with_probes, &mut left_out);
@@ -250,7 +277,7 @@ pub struct Rule {
 pub enum Kind {
     /// `metric` must not be worse than the baseline's by more than
     /// `max_regression_pct` percent.
-    Baseline { metric: Metric, max_regression_pct: f64, ignore_options: bool },
+    Baseline { metric: Metric, max_regression_pct: f64, ignore_options: bool, paired: bool },
     /// `metric` of `backend` over that of `versus`, within one run, must
     /// stay within `bound`.
     Ratio { metric: Metric, backend: String, versus: String, bound: Bound },
@@ -383,6 +410,7 @@ struct RawRule {
     load: Option<String>,
     options: Option<String>,
     ignore_options: Option<bool>,
+    paired: Option<bool>,
     metric: Option<MetricName>,
     max_regression_pct: Option<f64>,
     versus: Option<String>,
@@ -413,7 +441,7 @@ const COMMON_FIELDS: [&str; 12] = [
 impl RawRule {
     /// The names of the fields given.
     fn given(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 22] = [
+        let fields: [(&'static str, bool); 23] = [
             ("name", self.name.is_some()),
             ("backend", self.backend.is_some()),
             ("protocol", self.protocol.is_some()),
@@ -427,6 +455,7 @@ impl RawRule {
             ("load", self.load.is_some()),
             ("options", self.options.is_some()),
             ("ignore_options", self.ignore_options.is_some()),
+            ("paired", self.paired.is_some()),
             ("metric", self.metric.is_some()),
             ("max_regression_pct", self.max_regression_pct.is_some()),
             ("versus", self.versus.is_some()),
@@ -459,7 +488,7 @@ impl RawRule {
     /// The rule of kind `kind`, or what is wrong with it.
     fn check(self, kind: &str) -> Result<(Select, Kind), String> {
         let own: &[&str] = match kind {
-            "baseline" => &["metric", "max_regression_pct", "ignore_options"],
+            "baseline" => &["metric", "max_regression_pct", "ignore_options", "paired"],
             "ratio" => &["metric", "versus", "min_ratio", "max_ratio"],
             _ => &["min_requests", "max_errors", "max_unanswered", "complete"],
         };
@@ -483,6 +512,7 @@ impl RawRule {
                     metric,
                     max_regression_pct: pct,
                     ignore_options: self.ignore_options == Some(true),
+                    paired: self.paired == Some(true),
                 }
             }
             "ratio" => {
@@ -629,11 +659,14 @@ impl fmt::Display for Rule {
             write!(f, "{name:?}: ")?;
         }
         match &self.kind {
-            Kind::Baseline { metric, max_regression_pct, ignore_options } => {
+            Kind::Baseline { metric, max_regression_pct, ignore_options, paired } => {
                 let verb = if metric.higher_is_better() { "fall" } else { "rise" };
                 write!(f, "{metric} must not {verb} more than {max_regression_pct}% from the baseline")?;
                 if *ignore_options {
                     write!(f, " (backend options ignored)")?;
+                }
+                if *paired {
+                    write!(f, " (paired runs)")?;
                 }
             }
             Kind::Ratio { metric, backend, versus, bound } => {
@@ -741,6 +774,8 @@ pub struct Judgement {
     pub p: f64,
     /// Whether the medians are beyond the rule's limit.
     pub beyond: bool,
+    /// Judged as pairs (signed-rank) rather than two samples (rank-sum).
+    pub paired: bool,
 }
 
 impl Judgement {
@@ -757,12 +792,24 @@ impl Judgement {
         } else {
             Verdict::Pass
         };
-        Judgement { verdict, median: (median(judged), median(against)), n: (n1, n2), p, beyond }
+        Judgement {
+            verdict,
+            median: (median(judged), median(against)),
+            n: (n1, n2),
+            p,
+            beyond,
+            paired: false,
+        }
     }
 
     /// Why it passed or warned, in a few words.
     fn reason(&self) -> String {
         match self.verdict {
+            Verdict::Warn if self.paired => format!(
+                "CANNOT FAIL: {} pairs can never be significant (the signed-rank test needs {MIN_PAIRS}); run \
+                 more repetitions",
+                self.n.0
+            ),
             Verdict::Warn => format!(
                 "CANNOT FAIL: {} against {} runs can never be significant (smallest p {:.3} >= {ALPHA}); \
                  run more repetitions (5 or more each)",
@@ -815,6 +862,49 @@ pub fn judge_regression(
     j.median.1 = median(baseline);
     j
 }
+
+/// [`judge_regression`] for runs that ran interleaved with the baseline's
+/// (`paired = true`, `--paired`): the i-th current run against the i-th
+/// baseline run moved by the limit, the Wilcoxon signed-rank test on the
+/// logs of those ratios (drift that moves both runs of a pair alike
+/// cancels). The sides must have as many runs each; a side with more has
+/// its extra runs left out, and fewer than 6 pairs can never be
+/// significant (a WARNING).
+pub fn judge_regression_paired(
+    baseline: &[f64],
+    current: &[f64],
+    higher_is_better: bool,
+    max_pct: f64,
+) -> Judgement {
+    let factor = if higher_is_better { 1.0 - max_pct / 100.0 } else { 1.0 + max_pct / 100.0 };
+    let n = baseline.len().min(current.len());
+    let logs: Vec<f64> = (0..n)
+        .filter(|&i| baseline[i] > 0.0 && current[i] > 0.0)
+        .map(|i| (current[i] / (baseline[i] * factor)).ln())
+        .collect();
+    let mid = median(&logs);
+    let beyond = if higher_is_better { mid < 0.0 } else { mid > 0.0 };
+    let p = crate::stats::signed_rank_p(&logs).unwrap_or(1.0);
+    let verdict = if logs.len() < MIN_PAIRS {
+        Verdict::Warn
+    } else if beyond && p < ALPHA {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Judgement {
+        verdict,
+        median: (median(&current[..n]), median(&baseline[..n])),
+        n: (n, n),
+        p,
+        beyond,
+        paired: true,
+    }
+}
+
+/// The fewest pairs the signed-rank test can call significant at
+/// [`ALPHA`] (6: the smallest two-sided p is 2/64 = 0.031; 5: 0.0625).
+pub const MIN_PAIRS: usize = 6;
 
 /// Judge `a` against `b` within one run: a failure is `a` significantly
 /// beyond `bound` times `b` — tested as `a` against `b` scaled by the bound,
@@ -939,14 +1029,22 @@ fn error(text: String) -> Vec<Finding> {
 
 /// A `[[baseline]]` rule's verdict on one workload: the current sample `c`
 /// against the baseline's `b`, with its figures and its line.
-fn regression_finding(
-    w: &Workload,
+/// A `[[baseline]]` rule's limit: the metric, how far it may regress, and
+/// whether the runs are judged as pairs.
+#[derive(Clone, Copy, Debug)]
+struct Limit {
     metric: Metric,
     max_regression_pct: f64,
-    b: &Sample,
-    c: &Sample,
-) -> Finding {
-    let j = judge_regression(&b.values, &c.values, metric.higher_is_better(), max_regression_pct);
+    paired: bool,
+}
+
+fn regression_finding(w: &Workload, limit: Limit, b: &Sample, c: &Sample) -> Finding {
+    let Limit { metric, max_regression_pct, paired } = limit;
+    let j = if paired {
+        judge_regression_paired(&b.values, &c.values, metric.higher_is_better(), max_regression_pct)
+    } else {
+        judge_regression(&b.values, &c.values, metric.higher_is_better(), max_regression_pct)
+    };
     let sign = if metric.higher_is_better() { "-" } else { "+" };
     let figures = Figures {
         metric,
@@ -1093,12 +1191,14 @@ impl Rule {
     pub fn evaluate(&self, current: &[Row], baseline: Option<&[Row]>) -> Vec<Finding> {
         let selected: Vec<&Row> = current.iter().filter(|r| self.select.matches(r)).collect();
         match &self.kind {
-            Kind::Baseline { metric, max_regression_pct, ignore_options } => {
+            Kind::Baseline { metric, max_regression_pct, ignore_options, paired } => {
                 let Some(baseline) = baseline else {
                     return error("needs a baseline: pass --baseline BASE.csv".to_string());
                 };
                 let base_selected: Vec<&Row> = baseline.iter().filter(|r| self.select.matches(r)).collect();
-                self.evaluate_baseline(selected, base_selected, *metric, *max_regression_pct, *ignore_options)
+                let limit =
+                    Limit { metric: *metric, max_regression_pct: *max_regression_pct, paired: *paired };
+                self.evaluate_baseline(selected, base_selected, limit, *ignore_options)
             }
             Kind::Ratio { metric, backend, versus, bound } => {
                 self.evaluate_ratio(&selected, *metric, backend, versus, *bound)
@@ -1122,10 +1222,10 @@ impl Rule {
         &self,
         selected: Vec<&Row>,
         base_selected: Vec<&Row>,
-        metric: Metric,
-        max_regression_pct: f64,
+        limit: Limit,
         ignore_options: bool,
     ) -> Vec<Finding> {
+        let Limit { metric, max_regression_pct, paired } = limit;
         if selected.is_empty() || base_selected.is_empty() {
             let side = if selected.is_empty() { "the current results" } else { "the baseline" };
             return error(format!(
@@ -1144,7 +1244,7 @@ impl Rule {
         let cur = samples(selected, metric, key);
         let base = samples(base_selected, metric, key);
         self.judge_pairs(&base, &cur, "the baseline", "the current results", |w, b, c| {
-            regression_finding(w, metric, max_regression_pct, b, c)
+            regression_finding(w, Limit { metric, max_regression_pct, paired }, b, c)
         })
     }
 
@@ -1307,6 +1407,30 @@ impl Tally {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paired_regressions_see_through_drift() {
+        // Drift of ±20% from pair to pair, the same in both runs of a pair;
+        // the current build 15% slower throughout.
+        let drift = [1.0, 1.2, 0.8, 1.1, 0.9, 1.15, 0.85, 1.05];
+        let base: Vec<f64> = drift.iter().map(|d| 100.0 * d).collect();
+        let slower: Vec<f64> = drift.iter().map(|d| 85.0 * d).collect();
+        let paired = judge_regression_paired(&base, &slower, true, 10.0);
+        assert_eq!(paired.verdict, Verdict::Fail, "{paired:?}");
+        let unpaired = judge_regression(&base, &slower, true, 10.0);
+        assert_eq!(
+            unpaired.verdict,
+            Verdict::Pass,
+            "the drift hides it from the rank-sum test: {unpaired:?}"
+        );
+        // The same build: no failure.
+        let same = judge_regression_paired(&base, &base, true, 10.0);
+        assert_eq!(same.verdict, Verdict::Pass);
+        // 5 pairs can never fail.
+        let few = judge_regression_paired(&base[..5], &slower[..5], true, 10.0);
+        assert_eq!(few.verdict, Verdict::Warn);
+        assert!(few.reason().contains("5 pairs"), "{}", few.reason());
+    }
+
     use super::*;
     use crate::row::tests::clean;
 
@@ -1349,7 +1473,12 @@ connections_min = 50
         assert_eq!(rules[1].name.as_deref(), Some("io-uring tail"));
         assert_eq!(
             rules[1].kind,
-            Kind::Baseline { metric: Metric::P99, max_regression_pct: 10.0, ignore_options: true }
+            Kind::Baseline {
+                metric: Metric::P99,
+                max_regression_pct: 10.0,
+                ignore_options: true,
+                paired: false
+            }
         );
         assert_eq!(
             rules[1].select,

@@ -91,6 +91,11 @@ pub struct SweepArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Skip the context-switch calibration at the start (about a second);
+    /// the ctxsw columns then hold 0, with a line saying so.
+    #[arg(long)]
+    pub no_calibrate: bool,
+
     /// Requests outstanding per connection (as `run --pipeline`; default 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub pipeline: Option<u32>,
