@@ -102,5 +102,7 @@ fi
 
 gate=(target/release/ringside-results gate --rules "$rules" "${strict[@]}")
 [[ -n $baseline ]] && gate+=(--baseline "$baseline")
+# Interleaved by repetition with the baseline build: judge the runs as pairs.
+[[ -n $baseline_server ]] && gate+=(--paired)
 echo "== gate: ${gate[*]} $csv"
 "${gate[@]}" "$csv"

@@ -1040,6 +1040,23 @@ struct Limit {
 
 fn regression_finding(w: &Workload, limit: Limit, b: &Sample, c: &Sample) -> Finding {
     let Limit { metric, max_regression_pct, paired } = limit;
+    if paired && (b.missing > 0 || c.missing > 0 || b.values.len() != c.values.len()) {
+        // Pairs are made by order: a run left out would pair every run
+        // after it with the wrong partner.
+        return Finding::new(
+            Verdict::Error,
+            format!(
+                "{w}: {metric}: cannot judge as pairs: the baseline has {} runs with a figure ({} without), the \
+                 current results {} ({} without); pairs need the same runs on both sides, every one measured \
+                 (rerun, or judge without --paired)",
+                b.values.len(),
+                b.missing,
+                c.values.len(),
+                c.missing
+            ),
+        )
+        .on(w);
+    }
     let j = if paired {
         judge_regression_paired(&b.values, &c.values, metric.higher_is_better(), max_regression_pct)
     } else {
