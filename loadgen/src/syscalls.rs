@@ -159,6 +159,15 @@ impl Tracepoints {
         Ok(Tracepoints { total, calls, mounted })
     }
 
+    /// "tracefs mounted at ...", the first time it is asked in this
+    /// process after this process mounted it; then never again.
+    pub fn mount_note(&self) -> Option<String> {
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let at = self.mounted.as_ref()?;
+        (!SAID.swap(true, std::sync::atomic::Ordering::Relaxed))
+            .then(|| format!("mounted tracefs at {} to read the syscall tracepoints' ids", at.display()))
+    }
+
     /// The calls counted by name on this kernel, in [`CALLS`] order.
     pub fn names(&self) -> Vec<&'static str> {
         self.calls.iter().map(|&(n, _)| n).collect()

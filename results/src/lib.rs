@@ -24,6 +24,7 @@ pub mod merge;
 pub mod report;
 mod row;
 pub mod stats;
+pub mod syscalls;
 pub mod workload;
 
 pub use error::Error;

@@ -619,6 +619,10 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
     let rawc = LatencyColumns::of_option(raw.as_ref());
     let lagc = LatencyColumns::of_option(lag.as_ref());
     let same = |f: fn(&Row) -> u32| if rows.iter().all(|r| f(r) == f(first)) { f(first) } else { 1 };
+    let (server_syscalls, server_syscalls_by_name) =
+        server_syscalls(&rows, clients, achieved_rate, &mut notes);
+    let client_calls: Vec<(&str, f64)> =
+        rows.iter().map(|r| (r.client_syscalls_by_name.as_str(), r.requests as f64)).collect();
     let row = Row {
         schema: crate::SCHEMA_VERSION,
         timestamp: crate::timestamp_utc(start),
@@ -688,16 +692,49 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         server_vcs,
         server_ics,
         server_requests,
+        server_syscalls,
+        server_syscalls_by_name,
         client_cpu_user_us: per_request(|r| r.client_cpu_user_us),
         client_cpu_sys_us: per_request(|r| r.client_cpu_sys_us),
         client_vcs: per_request(|r| r.client_vcs),
         client_ics: per_request(|r| r.client_ics),
+        client_syscalls: if client_calls.iter().any(|(c, _)| c.is_empty()) {
+            0.0
+        } else {
+            per_request(|r| r.client_syscalls)
+        },
+        client_syscalls_by_name: crate::syscalls::weighted(&client_calls),
         ctxsw_same_cpu_ns: same_ns,
         ctxsw_cross_cpu_ns: cross_ns,
         switch_share_pct,
         hlog: hlog.map(|p| p.display().to_string()).unwrap_or_default(),
     };
     Ok(Merged { row, corrected, raw, lag, seconds, start })
+}
+
+/// The server's system calls per request in the merged row. Each load
+/// generator that counted them counted every call of the server in its
+/// window, divided by its own answers: the longest window's figures, scaled
+/// by that client's share of the total rate (as echo's server figures).
+fn server_syscalls(
+    rows: &[&Row],
+    clients: &[Client],
+    achieved_rate: f64,
+    notes: &mut Vec<String>,
+) -> (f64, String) {
+    let best = (0..rows.len())
+        .filter(|&i| !rows[i].server_syscalls_by_name.is_empty())
+        .max_by(|&a, &b| rows[a].duration_s.total_cmp(&rows[b].duration_s));
+    let Some(i) = best else { return (0.0, String::new()) };
+    let r = rows[i];
+    let scale = if achieved_rate > 0.0 { r.achieved_rate / achieved_rate } else { 1.0 };
+    notes.push(format!(
+        "server system calls from {}, whose window ({:.2} s) is the longest, scaled by its share of the total \
+         rate ({scale:.3})",
+        clients[i].name(),
+        r.duration_s
+    ));
+    (r.server_syscalls * scale, crate::syscalls::scaled(&r.server_syscalls_by_name, scale))
 }
 
 /// Write the merged interval log to `out` ([`hdr::LogWriter`]): per

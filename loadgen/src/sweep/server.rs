@@ -131,6 +131,11 @@ impl Server {
         Ok(Server { child, lines, stdout: Some(stdout), stderr: Some(stderr) })
     }
 
+    /// The server's process id (for counting its system calls).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Wait for `stats on` and `listening on`. On failure the server is
     /// gone and the error says why; [`Unsupported`]'s exit status
     /// (`platform::exit::UNSUPPORTED`, 5) is named as such.

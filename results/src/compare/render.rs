@@ -629,7 +629,7 @@ mod tests {
         );
         // Every metric asked for gets a heading; offered load and capacity,
         // which no closed-loop run has, say so instead of a table.
-        assert_eq!(out.matches("\n### ").count(), 8);
+        assert_eq!(out.matches("\n### ").count(), 9);
         assert_eq!(out.matches("No run has this figure.").count(), 2);
         let cells = |l: &str| l.replace("\\|", "").matches('|').count();
         let mut tables = 0;
@@ -646,7 +646,7 @@ mod tests {
             assert!(lines[1].starts_with("|:---|---:|"));
             assert!(lines.iter().all(|l| cells(l) == cells(lines[0])), "{block}");
         }
-        assert_eq!(tables, 6);
+        assert_eq!(tables, 7);
     }
 
     #[test]
