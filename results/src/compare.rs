@@ -1178,8 +1178,7 @@ mod tests {
                 Metric::P99,
                 Metric::P999,
                 Metric::ServerCpu,
-                Metric::ServerSwitches,
-                Metric::ServerSyscalls
+                Metric::ServerSwitches
             ],
             "no open-loop run, so no offered load"
         );
@@ -1221,8 +1220,7 @@ mod tests {
                 Metric::P99,
                 Metric::P999,
                 Metric::ServerCpu,
-                Metric::ServerSwitches,
-                Metric::ServerSyscalls
+                Metric::ServerSwitches
             ]
         );
     }

@@ -54,6 +54,7 @@
 //! itself but the SVG files it also inlines.
 
 mod axis;
+mod calls;
 mod chart;
 mod curve;
 mod page;
@@ -156,6 +157,8 @@ pub(crate) struct Report {
     capacity: Vec<Chart>,
     latency: Vec<Chart>,
     costs: Vec<Chart>,
+    /// The server's system calls per request by name, per cell that counted them.
+    syscalls: Vec<Chart>,
     /// One per series: its label and colour, for the key at the top.
     key: Vec<Style>,
     /// Page-wide remarks (rows left out and why), also printed by `run`.
@@ -376,6 +379,7 @@ impl Report {
 
         let mut latency = Vec::new();
         let mut costs = Vec::new();
+        let mut syscalls = Vec::new();
         let mut unmeasured_total = 0;
         for ((_, _, cell), series_rows) in &by_cell {
             let name = cell.short();
@@ -446,6 +450,7 @@ impl Report {
                 ));
             }
             costs.push(Chart { file, title, svg, caption });
+            syscalls.extend(calls::chart(&name, series_rows, &styles, &mut slugs));
         }
         if unmeasured_total > 0 {
             notes.push(format!(
@@ -498,6 +503,7 @@ impl Report {
             capacity,
             latency,
             costs,
+            syscalls,
             key: styles.into_values().collect(),
             notes,
             rows,
@@ -521,6 +527,7 @@ impl Report {
             .chain(&self.capacity)
             .chain(&self.latency)
             .chain(&self.costs)
+            .chain(&self.syscalls)
     }
 }
 

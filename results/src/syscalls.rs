@@ -8,6 +8,9 @@
 //! with [`parse`] (a cell that is not such a list is an error naming the
 //! column, checked when the row is read).
 
+/// The name of the calls not counted by name.
+pub const OTHER: &str = "other";
+
 /// A breakdown as its cell: the pairs in the order given, each value with
 /// 4 significant digits and no trailing zeros.
 pub fn format(by_name: &[(String, f64)]) -> String {

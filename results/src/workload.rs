@@ -200,7 +200,8 @@ impl Metric {
     /// Whether a row of this kind can have the metric at all: capacity only
     /// a `capacity` row, throughput and offered load every other row
     /// (offered load only in open loop, where it is set), the latencies and
-    /// costs every row (a `capacity` row's are the probe's at the capacity).
+    /// costs every row (a `capacity` row's are the probe's at the capacity),
+    /// the system calls every row that counted them.
     /// Tables leave out the workloads a metric does not apply to.
     pub fn applies(self, row: &Row) -> bool {
         let capacity = row.phase == Phase::Capacity;
@@ -208,12 +209,10 @@ impl Metric {
             Metric::Capacity => capacity,
             Metric::Throughput => !capacity,
             Metric::Offered => !capacity && row.mode == Mode::Open,
-            Metric::P50
-            | Metric::P99
-            | Metric::P999
-            | Metric::ServerCpu
-            | Metric::ServerSwitches
-            | Metric::ServerSyscalls => true,
+            Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu | Metric::ServerSwitches => true,
+            // Only rows that counted them: files from before the columns,
+            // or runs without permission, get no empty table.
+            Metric::ServerSyscalls => !row.server_syscalls_by_name.is_empty(),
         }
     }
 
