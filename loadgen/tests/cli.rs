@@ -186,11 +186,12 @@ fn a_server_without_ringside_counters_is_measured_with_no_server_counters() {
     let addr = foreign_http_server();
     let base = ["run", "--target", &addr, "-c", "2", "--warmup", "0s", "-d", "300ms", "--no-calibrate", "-q"];
 
-    // Without the flag its /stats answer is refused, before any load.
+    // Without the flag it is measured all the same, its counters not read
+    // (a note says why): its /stats answer is not ringside's.
     let out = loadgen(&base);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot read the server's http counters"), "{stderr}");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("is not a ringside server"), "{stdout}");
 
     let csv = std::env::temp_dir().join(format!("ringside-foreign-{}.csv", std::process::id()));
     let _ = std::fs::remove_file(&csv);
