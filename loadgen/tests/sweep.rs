@@ -204,7 +204,7 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.starts_with("sweep: ") && stdout.contains(" backends x 2 cells x 3 repetitions = "),
+        stdout.starts_with("sweep: ") && stdout.contains(" backends x 2 cells x 6 repetitions = "),
         "{stdout}"
     );
     assert!(stdout.contains("; estimated time "), "{stdout}");
