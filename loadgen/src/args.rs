@@ -124,6 +124,24 @@ pub struct RunArgs {
     #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',', conflicts_with_all = ["stats", "no_server_counters"])]
     pub server_pid: Vec<u32>,
 
+    /// Count the system calls of these processes on this host (all their
+    /// threads, and those they create), by name, over the window: the
+    /// kernel's syscall tracepoints as perf counters, read at the window's
+    /// start and end (`server_syscalls` in the CSV). --server-pid's
+    /// processes are counted without it. Needs root (or
+    /// kernel.perf_event_paranoid <= 1 and a readable tracefs); as root,
+    /// tracefs is mounted at /sys/kernel/tracing if it is not mounted.
+    /// Without permission the run goes on without these figures and says
+    /// why. A comma-separated list or repeated.
+    #[arg(long = "syscalls-pid", value_name = "PID", value_delimiter = ',', conflicts_with = "no_syscalls")]
+    pub syscalls_pid: Vec<u32>,
+
+    /// Count no system calls, neither the server's (--syscalls-pid,
+    /// --server-pid) nor the load threads' own (counted by default, when
+    /// permitted).
+    #[arg(long)]
+    pub no_syscalls: bool,
+
     /// Append one result row to this CSV file (header once).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,

@@ -145,15 +145,25 @@ pub fn row(r: &Report, ctx: &Context) -> results::Row {
         server_vcs: server.vcs,
         server_ics: server.ics,
         server_requests,
+        server_syscalls: r.server_syscalls.as_ref().map_or(0.0, |p| p.total),
+        server_syscalls_by_name: by_name(r.server_syscalls.as_ref()),
         client_cpu_user_us: r.client.cpu_user_us,
         client_cpu_sys_us: r.client.cpu_sys_us,
         client_vcs: r.client.vcs,
         client_ics: r.client.ics,
+        client_syscalls: r.client_syscalls.as_ref().map_or(0.0, |p| p.total),
+        client_syscalls_by_name: by_name(r.client_syscalls.as_ref()),
         ctxsw_same_cpu_ns: ctx.ctxsw_same_cpu_ns,
         ctxsw_cross_cpu_ns: ctx.ctxsw_cross_cpu_ns,
         switch_share_pct: switch_share_pct(server.vcs, server.ics, server.cpu_us(), ctx.ctxsw_same_cpu_ns),
         hlog: a.hlog.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
     }
+}
+
+/// A breakdown's cell: empty when the calls were not counted (a counted
+/// breakdown always names at least `other`).
+fn by_name(p: Option<&crate::syscalls::PerRequest>) -> String {
+    p.map(|p| results::syscalls::format(&p.by_name)).unwrap_or_default()
 }
 
 /// The `request_bytes` and `response_bytes` columns as the schema defines

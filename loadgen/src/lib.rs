@@ -27,3 +27,4 @@ pub mod report;
 pub mod run;
 pub mod server_stats;
 pub mod sweep;
+pub mod syscalls;

@@ -26,6 +26,11 @@ pub struct Report {
     pub server: Option<PerRequest>,
     /// The load generator's own figures per request, over the window.
     pub client: PerRequest,
+    /// The server's system calls per answer received in the window, if
+    /// counted.
+    pub server_syscalls: Option<crate::syscalls::PerRequest>,
+    /// The load threads' system calls per answer, if counted.
+    pub client_syscalls: Option<crate::syscalls::PerRequest>,
     /// Corrected latencies of the window's requests, ns.
     pub corrected: Histogram<u64>,
     /// Their raw latencies, ns.

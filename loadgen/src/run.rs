@@ -27,6 +27,7 @@ use crate::measured::Report;
 use crate::proc_usage::Usage;
 use crate::proto::Shape;
 use crate::server_stats::{self, PerRequest, Source};
+use crate::syscalls::{Counting, Counts, Tracepoints};
 
 /// Sleep until `at` by the wall clock, in short steps so a stop is seen.
 fn wait_until(at: SystemTime, stop: &AtomicBool) -> anyhow::Result<()> {
@@ -89,6 +90,9 @@ struct Setup {
     source: Option<Source>,
     notes: Vec<String>,
     switch_cost: Option<SwitchCost>,
+    /// The server's and the load threads' system call counters, if counted.
+    server_calls: Option<Counting>,
+    client_calls: Option<Counting>,
 }
 
 /// Run the load described by `args` and return what it measured. Errors
@@ -115,9 +119,11 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Report> {
             ));
         }
     }
+    count_server_calls(args, &mut setup);
     let (streams, connect_failures) = connect(args, &mut setup)?;
     let load = spawn_load(args, &setup, streams, &stop)?;
-    let window = window(args, &setup, &load.rx, &stop, load.window_start, &load.clock);
+    count_client_calls(args, &mut setup, &load);
+    let window = window(args, &mut setup, &load.rx, &stop, load.window_start, &load.clock);
     collect(args, setup, load, window, connect_failures, &stop)
 }
 
@@ -170,7 +176,17 @@ fn validate(args: &RunArgs) -> anyhow::Result<Setup> {
     } else {
         Source::new(addr, args.protocol, args.stats)
     };
-    Ok(Setup { addr, threads, cores, shape, source, notes: Vec::new(), switch_cost: None })
+    Ok(Setup {
+        addr,
+        threads,
+        cores,
+        shape,
+        source,
+        notes: Vec::new(),
+        switch_cost: None,
+        server_calls: None,
+        client_calls: None,
+    })
 }
 
 /// Read the server's counters once before any load: for rr and http this
@@ -259,6 +275,63 @@ fn calibration(args: &RunArgs, notes: &mut Vec<String>) -> Option<SwitchCost> {
     }
 }
 
+/// The processes whose system calls are counted: `--syscalls-pid`, else
+/// `--server-pid`'s.
+fn syscall_pids(args: &RunArgs) -> &[u32] {
+    if args.syscalls_pid.is_empty() { &args.server_pid } else { &args.syscalls_pid }
+}
+
+/// Open the server's system call counters, before the connections (a
+/// thread a connection gets is then a copy of its creator's counters, not
+/// a set of its own). Not permitted, or no pid known: a note, no figures.
+fn count_server_calls(args: &RunArgs, setup: &mut Setup) {
+    if args.no_syscalls {
+        return;
+    }
+    let pids = syscall_pids(args);
+    if pids.is_empty() {
+        setup.notes.push(
+            "server system calls not counted: no pid known (give --syscalls-pid PID for a server on this host)"
+                .into(),
+        );
+        return;
+    }
+    let counting = Tracepoints::find().and_then(|tp| {
+        setup.notes.extend(tp.mount_note());
+        // Room for the connections, and for whatever else the run opens.
+        let budget = crate::syscalls::fds_left().saturating_sub(args.connections as usize + 64);
+        Counting::processes(tp, pids, budget)
+    });
+    match counting {
+        Ok(mut c) => {
+            setup.notes.append(&mut c.notes);
+            setup.server_calls = Some(c);
+        }
+        Err(why) => setup.notes.push(format!("server {why}")),
+    }
+}
+
+/// Open counters on the load threads (each sent its thread id as it
+/// started): their own system calls, not the main thread's reads and
+/// prints.
+fn count_client_calls(args: &RunArgs, setup: &mut Setup, load: &Load) {
+    let tids: std::collections::BTreeSet<u32> = load.tids.iter().copied().collect();
+    if args.no_syscalls || tids.is_empty() {
+        return;
+    }
+    let counting = Tracepoints::find()
+        .and_then(|tp| Counting::threads(tp, &tids, crate::syscalls::fds_left().saturating_sub(64)));
+    match counting {
+        Ok(mut c) => {
+            setup.notes.append(&mut c.notes);
+            setup.client_calls = Some(c);
+        }
+        // The server's note says the same when it is the same reason.
+        Err(why) if setup.notes.iter().any(|n| n.ends_with(&why)) => {}
+        Err(why) => setup.notes.push(format!("load generator {why}")),
+    }
+}
+
 /// Connect everything before any load. Connections that fail to connect
 /// are returned (and the run goes on with the rest); none at all is an
 /// error.
@@ -298,6 +371,8 @@ fn connect(args: &RunArgs, setup: &mut Setup) -> anyhow::Result<(Vec<TcpStream>,
 
 /// The load threads, running.
 struct Load {
+    /// Each load thread's id (each sends it before it starts its loop).
+    tids: Vec<u32>,
     clock: quanta::Clock,
     window_start: u64,
     rx: mpsc::Receiver<Interval>,
@@ -321,6 +396,7 @@ fn spawn_load(
     let window_start = start + to_ticks(args.warmup);
     let window_end = window_start + to_ticks(args.duration);
     let (tx, rx) = mpsc::channel::<Interval>();
+    let (tid_tx, tids) = mpsc::channel::<u32>();
     let mut per_thread: Vec<Vec<TcpStream>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, s) in streams.into_iter().enumerate() {
         per_thread[i % threads].push(s);
@@ -352,10 +428,12 @@ fn spawn_load(
         let cores = &setup.cores;
         let (clock, stop, tx, core) =
             (clock.clone(), Arc::clone(stop), tx.clone(), cores.get(t % cores.len().max(1)).copied());
-        let (io, addr) = (args.io, setup.addr);
+        let (io, addr, tid_tx) = (args.io, setup.addr, tid_tx.clone());
         let handle = std::thread::Builder::new()
             .name(format!("load-{t}"))
             .spawn(move || -> anyhow::Result<Outcome> {
+                let _ = tid_tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32);
+                drop(tid_tx);
                 if let Some(id) = core
                     && !core_affinity::set_for_current(core_affinity::CoreId { id })
                 {
@@ -380,7 +458,17 @@ fn spawn_load(
             .context("cannot start a load thread")?;
         handles.push(handle);
     }
-    Ok(Load { clock, window_start, rx, handles })
+    drop(tid_tx);
+    // Every thread's id, so its counters open before the window: each
+    // sends it first thing, or ends (its sender dropped).
+    let mut ids = Vec::new();
+    while ids.len() < handles.len() {
+        match tids.recv_timeout(Duration::from_secs(1)) {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
+    }
+    Ok(Load { tids: ids, clock, window_start, rx, handles })
 }
 
 /// The counters around the window.
@@ -400,6 +488,9 @@ struct Window {
     read_before: Duration,
     read_after: Duration,
     after_sent: Duration,
+    /// System call counters at the window's start and end.
+    server_calls: Option<(Counts, Counts)>,
+    client_calls: Option<(Counts, Counts)>,
 }
 
 /// Read the counters at the window's start; print the progress lines as
@@ -408,7 +499,7 @@ struct Window {
 /// the window's, not the drain's.
 fn window(
     args: &RunArgs,
-    setup: &Setup,
+    setup: &mut Setup,
     rx: &mpsc::Receiver<Interval>,
     stop: &AtomicBool,
     window_start: u64,
@@ -422,6 +513,7 @@ fn window(
     let started_at = Instant::now();
     let client_before = server_stats::own_usage();
     let mut notes = Vec::new();
+    let client_calls_before = read_calls(&mut setup.client_calls, "load generator", "start", &mut notes);
     let read_started = Instant::now();
     let server_before = match &setup.source {
         Some(s) => match s.read() {
@@ -434,6 +526,9 @@ fn window(
         None => None,
     };
     let read_before = read_started.elapsed();
+    // After the counters' read, whose calls (an accept, a read, a write, a
+    // close) it leaves out.
+    let server_calls_before = read_calls(&mut setup.server_calls, "server", "start", &mut notes);
     let proc_before = read_proc(&args.server_pid, "start", &mut notes);
     let mut progress =
         match Progress::new(setup.threads, args.hlog.as_deref(), started, args.quiet, args.duration) {
@@ -457,6 +552,9 @@ fn window(
         }
     }
     let client_after = server_stats::own_usage();
+    let client_calls_after = read_calls(&mut setup.client_calls, "load generator", "end", &mut notes);
+    // Before the counters' read, whose calls it leaves out.
+    let server_calls_after = read_calls(&mut setup.server_calls, "server", "end", &mut notes);
     let after_sent = started_at.elapsed();
     let read_started = Instant::now();
     let server_after = match (&setup.source, &server_before) {
@@ -485,9 +583,24 @@ fn window(
             read_before,
             read_after,
             after_sent,
+            server_calls: server_calls_before.zip(server_calls_after),
+            client_calls: client_calls_before.zip(client_calls_after),
         },
         progress,
     )
+}
+
+/// System call counters now, if counted; a failure is a note.
+fn read_calls(
+    counting: &mut Option<Counting>,
+    whose: &str,
+    when: &str,
+    notes: &mut Vec<String>,
+) -> Option<Counts> {
+    let c = counting.as_mut()?;
+    c.read()
+        .map_err(|e| notes.push(format!("{whose} system calls not counted: reading at the {when}: {e}")))
+        .ok()
 }
 
 /// `--server-pid`'s figures now, if any were asked for; a failure is a
@@ -511,7 +624,8 @@ fn collect(
     connect_failures: Vec<std::io::Error>,
     stop: &AtomicBool,
 ) -> anyhow::Result<Report> {
-    let Setup { addr, threads, shape, source, mut notes, switch_cost, .. } = setup;
+    let Setup { addr, threads, shape, source, mut notes, switch_cost, server_calls, client_calls, .. } =
+        setup;
     for interval in load.rx {
         progress.add(interval);
     }
@@ -587,6 +701,13 @@ fn collect(
         _ => server_per_request(args, &source, &w, window, answered_in_window, &mut notes),
     };
     let client = PerRequest::between(&w.client_before, &w.client_after, answered_in_window);
+    // Per answer received in the window, the span the counters cover.
+    let calls = |c: &Option<Counting>, reads: &Option<(Counts, Counts)>| match (c, reads) {
+        (Some(c), Some((b, a))) => Some(c.per_request(b, a, answered_in_window)),
+        _ => None,
+    };
+    let server_syscalls = calls(&server_calls, &w.server_calls);
+    let client_syscalls = calls(&client_calls, &w.client_calls);
     Ok(Report {
         args: args.clone(),
         addr,
@@ -595,6 +716,8 @@ fn collect(
         server_after: w.server_after,
         server,
         client,
+        server_syscalls,
+        client_syscalls,
         corrected,
         raw,
         lag,

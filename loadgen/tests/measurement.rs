@@ -465,3 +465,96 @@ fn both_drivers_agree_on_an_idle_fast_server() {
     assert!((epoll - uring).abs() <= 100.0, "corrected p50: epoll {epoll:.1} us, io-uring {uring:.1} us");
     server.kill();
 }
+
+/// Marks the getpid server's address line on its stderr.
+const GETPID_MARK: &str = "getpid-server on ";
+const GETPID_CHILD: &str = "RINGSIDE_GETPID_SERVER";
+
+/// The child process of the test below: an echo server (a thread per
+/// connection) that makes exactly `k` `getpid` system calls per request
+/// besides its read and write, until its stdin closes.
+fn getpid_server(k: usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    eprintln!("{GETPID_MARK}{}", listener.local_addr().unwrap());
+    thread::spawn(|| {
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        std::process::exit(0);
+    });
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        thread::spawn(move || {
+            let _ = s.set_nodelay(true);
+            let mut buf = [0u8; MESSAGE];
+            while s.read_exact(&mut buf).is_ok() {
+                for _ in 0..k {
+                    // rustix makes the system call itself, every time.
+                    std::hint::black_box(rustix::process::getpid());
+                }
+                if s.write_all(&buf).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The server's system calls per request, counted with the getpid server
+/// making `k` extra calls per request.
+fn syscalls_with_extra(k: usize) -> Option<loadgen::syscalls::PerRequest> {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "the_counted_syscalls_rise_by_the_calls_a_server_adds", "--nocapture"])
+        .env(GETPID_CHILD, k.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let addr: SocketAddr = loop {
+        let line = lines.next().expect("the getpid server ended early").unwrap();
+        if let Some(addr) = line.strip_prefix(GETPID_MARK) {
+            break addr.parse().unwrap();
+        }
+    };
+    let server = TestServer { addr, measured: Arc::default(), dead: Arc::default() };
+    let pid = child.id().to_string();
+    let report = run(&args(
+        &server,
+        &["-c", "4", "-d", "1s", "--warmup", "200ms", "--no-server-counters", "--syscalls-pid", &pid],
+    ));
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    if report.server_syscalls.is_none() {
+        let why = report.notes.iter().find(|n| n.contains("system calls")).cloned().unwrap_or_default();
+        assert!(!loadgen::syscalls::required(), "CI=true: system calls must be counted here: {why}");
+        eprintln!("SKIPPED: {why}");
+    }
+    report.server_syscalls
+}
+
+/// A known truth: a server that makes k more system calls per request is
+/// counted k more per request, within 2%.
+#[test]
+fn the_counted_syscalls_rise_by_the_calls_a_server_adds() {
+    if let Some(k) = std::env::var_os(GETPID_CHILD) {
+        return getpid_server(k.to_str().unwrap().parse().unwrap());
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let k = 5;
+    let Some(base) = syscalls_with_extra(0) else { return };
+    let Some(more) = syscalls_with_extra(k) else { return };
+    let other = |p: &loadgen::syscalls::PerRequest| {
+        p.by_name.iter().find(|(n, _)| n == loadgen::syscalls::OTHER).map_or(0.0, |(_, v)| *v)
+    };
+    eprintln!(
+        "k = 0: {:.4}/req {:?}\nk = {k}: {:.4}/req {:?}",
+        base.total, base.by_name, more.total, more.by_name
+    );
+    let rise = more.total - base.total;
+    assert!((rise - k as f64).abs() <= 0.02 * k as f64, "rose by {rise:.4}, not {k}: {base:?} -> {more:?}");
+    // Named calls stay put; getpid is not named, so it is `other`.
+    let other_rise = other(&more) - other(&base);
+    assert!((other_rise - k as f64).abs() <= 0.02 * k as f64, "other rose by {other_rise:.4}");
+    // An echo server reads and writes once per request.
+    assert!((base.total - 2.0).abs() < 0.1, "{base:?}");
+}

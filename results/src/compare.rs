@@ -56,7 +56,7 @@ pub struct Args {
 
     /// Only this metric (repeat for more): throughput, offered (open loop's offered load, shown
     /// without a better direction), capacity (a capacity search's result), p50, p99, p99.9,
-    /// server_cpu, server_switches. Default: all of them that some row has (so no capacity table
+    /// server_cpu, server_switches, server_syscalls. Default: all of them that some row has (so no capacity table
     /// without capacity rows); each table leaves out the workloads it does not apply to.
     #[arg(long = "metric", value_name = "NAME", value_parser = parse_metric)]
     pub metrics: Vec<Metric>,
@@ -138,7 +138,7 @@ table holds those workloads only, and the throughput and offered tables leave th
 const AFTER_LONG_HELP: &str = "\
 --format csv columns, one row per (metric, workload, side), plus `geomean` rows (the baseline's, and
 one per side with a geomean against it) where the table has a geomean line:
-  metric       throughput, offered, capacity, p50, p99, p99.9, server_cpu or server_switches
+  metric       throughput, offered, capacity, p50, p99, p99.9, server_cpu, server_switches or server_syscalls
   within       with --across: the file compared within; empty otherwise
   workload     the workload (without the backend with --across), or `geomean`
   side         the file's label, or with --across the backend's

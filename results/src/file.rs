@@ -241,6 +241,13 @@ fn parse_row(path: &Path, layout: Layout, record: ByteRecord) -> Result<Row, Err
             return Err(malformed(column, problem));
         }
     }
+    for (column, cell) in [
+        ("server_syscalls_by_name", &row.server_syscalls_by_name),
+        ("client_syscalls_by_name", &row.client_syscalls_by_name),
+    ] {
+        crate::syscalls::parse(cell)
+            .map_err(|problem| malformed(column, format!("cannot read it: {problem}")))?;
+    }
     Ok(row)
 }
 
@@ -264,6 +271,9 @@ fn upgrade_v2(v2: &StringRecord) -> StringRecord {
             "offered_rate" | "sent_rate" => cell("achieved_rate"),
             "answered_late" | "errors_http_3xx" | "errors_http_4xx" | "errors_http_5xx" | "reconnects" => "0",
             "drain_s" | "send_lag_p50_us" | "send_lag_p99_us" | "send_lag_max_us" => "0",
+            // Not measured then: 0 and an empty breakdown.
+            "server_syscalls" | "client_syscalls" => "0",
+            "server_syscalls_by_name" | "client_syscalls_by_name" => "",
             other => cell(other),
         })
         .collect()
@@ -608,7 +618,7 @@ mod tests {
             (
                 "name,value\nx,1\n",
                 Some((1, "schema")),
-                "missing `schema`, `timestamp`, `run_id`, `repetition` and 72 more; unknown `name`, `value`",
+                "missing `schema`, `timestamp`, `run_id`, `repetition` and 76 more; unknown `name`, `value`",
             ),
             (&format!("{renamed}\n"), Some((1, "hlog")), "missing `hlog`; unknown `hdr_log`"),
             (
@@ -725,11 +735,11 @@ mod tests {
             ("a foreign header", b"name,value\nx,1\n".to_vec(), Some((1, "schema")), "missing `schema`"),
             (
                 "cells missing",
-                bad(|c| c.truncate(74)),
+                bad(|c| c.truncate(78)),
                 Some((2, "switch_share_pct")),
-                "the row has 74 cells, the header 76",
+                "the row has 78 cells, the header 80",
             ),
-            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 77")), "the row has 77 cells"),
+            ("a cell too many", bad(|c| c.push(b"x".to_vec())), Some((2, "cell 81")), "the row has 81 cells"),
             (
                 "schema 1",
                 bad(set("schema", "1")),

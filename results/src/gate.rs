@@ -77,7 +77,7 @@ Selection (all optional; each rule's rows must match every field given):
   workloads: each is judged. A [[baseline]] rule compares the same workload
   on both sides, options included, unless ignore_options = true.
 Metrics: throughput, capacity (rows of phase = capacity only; throughput
-is not theirs), p50, p99, p99.9, server_cpu, server_switches. Rows of phase
+is not theirs), p50, p99, p99.9, server_cpu, server_switches, server_syscalls. Rows of phase
 = probe (a capacity search's runs) are left out, and a line says how many,
 unless --with-probes.
 
@@ -955,7 +955,7 @@ fn unit(metric: Metric) -> &'static str {
     match metric {
         Metric::Throughput | Metric::Offered | Metric::Capacity => " req/s",
         Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu => " us",
-        Metric::ServerSwitches => "",
+        Metric::ServerSwitches | Metric::ServerSyscalls => "",
     }
 }
 

@@ -27,6 +27,7 @@ pub mod report;
 mod row;
 pub mod stats;
 pub mod summarize;
+pub mod syscalls;
 pub mod workload;
 
 pub use error::Error;

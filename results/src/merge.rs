@@ -485,9 +485,10 @@ pub fn merge(clients: &[Client], logs: &[Log], hlog: Option<&Path>) -> Result<Me
         clients.len(),
         clients.iter().map(Client::name).collect::<Vec<_>>().join(", ")
     )];
-    let (server, server_note) = ServerFigures::of(clients, totals.achieved_rate);
+    let (mut server, server_note) = ServerFigures::of(clients, totals.achieved_rate);
     notes.push(server_note);
     notes.extend(input_notes(clients, logs, &windows, totals.longest));
+    server.syscalls = server_syscalls(&rows, clients, totals.achieved_rate, &mut notes);
 
     let row = merged_row(&rows, &totals, &server, &sums, start, notes, hlog);
     let Sums { corrected, raw, lag, seconds } = sums;
@@ -591,6 +592,8 @@ struct ServerFigures {
     requests: u64,
     same_ns: f64,
     cross_ns: f64,
+    /// System calls per request and by name (see [`server_syscalls`]).
+    syscalls: (f64, String),
 }
 
 impl ServerFigures {
@@ -615,6 +618,7 @@ impl ServerFigures {
                 requests: 0,
                 same_ns: r.ctxsw_same_cpu_ns,
                 cross_ns: r.ctxsw_cross_cpu_ns,
+                syscalls: (0.0, String::new()),
             };
             return (figures, "server figures 0: no load generator read the server's counters".into());
         };
@@ -647,6 +651,7 @@ impl ServerFigures {
             requests: r.server_requests,
             same_ns: r.ctxsw_same_cpu_ns,
             cross_ns: r.ctxsw_cross_cpu_ns,
+            syscalls: (0.0, String::new()),
         };
         (figures, note)
     }
@@ -727,6 +732,9 @@ fn merged_row(
     let lagc = LatencyColumns::of_option(sums.lag.as_ref());
     let same = |f: fn(&Row) -> u32| if rows.iter().all(|r| f(r) == f(first)) { f(first) } else { 1 };
     let (achieved_rate, offered_rate) = (totals.achieved_rate, totals.offered_rate);
+    let (server_syscalls, server_syscalls_by_name) = server.syscalls.clone();
+    let client_calls: Vec<(&str, f64)> =
+        rows.iter().map(|r| (r.client_syscalls_by_name.as_str(), r.requests as f64)).collect();
     Row {
         schema: crate::SCHEMA_VERSION,
         timestamp: crate::timestamp_utc(start),
@@ -796,15 +804,48 @@ fn merged_row(
         server_vcs: server.vcs,
         server_ics: server.ics,
         server_requests: server.requests,
+        server_syscalls,
+        server_syscalls_by_name,
         client_cpu_user_us: per_request(|r| r.client_cpu_user_us),
         client_cpu_sys_us: per_request(|r| r.client_cpu_sys_us),
         client_vcs: per_request(|r| r.client_vcs),
         client_ics: per_request(|r| r.client_ics),
+        client_syscalls: if client_calls.iter().any(|(c, _)| c.is_empty()) {
+            0.0
+        } else {
+            per_request(|r| r.client_syscalls)
+        },
+        client_syscalls_by_name: crate::syscalls::weighted(&client_calls),
         ctxsw_same_cpu_ns: server.same_ns,
         ctxsw_cross_cpu_ns: server.cross_ns,
         switch_share_pct: server.switch_share_pct(),
         hlog: hlog.map(|p| p.display().to_string()).unwrap_or_default(),
     }
+}
+
+/// The server's system calls per request in the merged row. Each load
+/// generator that counted them counted every call of the server in its
+/// window, divided by its own answers: the longest window's figures, scaled
+/// by that client's share of the total rate (as echo's server figures).
+fn server_syscalls(
+    rows: &[&Row],
+    clients: &[Client],
+    achieved_rate: f64,
+    notes: &mut Vec<String>,
+) -> (f64, String) {
+    let best = (0..rows.len())
+        .filter(|&i| !rows[i].server_syscalls_by_name.is_empty())
+        .max_by(|&a, &b| rows[a].duration_s.total_cmp(&rows[b].duration_s));
+    let Some(i) = best else { return (0.0, String::new()) };
+    let r = rows[i];
+    let scale = if achieved_rate > 0.0 { r.achieved_rate / achieved_rate } else { 1.0 };
+    notes.push(format!(
+        "server system calls from {}, whose window ({:.2} s) is the longest, scaled by its share of the total \
+         rate ({scale:.3})",
+        clients[i].name(),
+        r.duration_s
+    ));
+    (r.server_syscalls * scale, crate::syscalls::scaled(&r.server_syscalls_by_name, scale))
 }
 
 /// Write the merged interval log to `out` ([`hdr::LogWriter`]): per

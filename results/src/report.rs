@@ -54,6 +54,7 @@
 //! itself but the SVG files it also inlines.
 
 mod axis;
+mod calls;
 mod chart;
 mod curve;
 mod page;
@@ -171,6 +172,8 @@ pub(crate) struct Report {
     capacity: Vec<Chart>,
     latency: Vec<Chart>,
     costs: Vec<Chart>,
+    /// The server's system calls per request by name, per cell that counted them.
+    syscalls: Vec<Chart>,
     /// One per series: its label and colour, for the key at the top.
     key: Vec<Style>,
     /// Page-wide remarks (rows left out and why), also printed by `run`.
@@ -239,6 +242,10 @@ impl Report {
         let capacity = data.capacities(&mut slugs);
         let (latency, costs, unmeasured) = cell_charts(&by_cell, &styles, &mut slugs);
         let notes = page_notes(unmeasured, &left_out, &curves, rows - complete_rows);
+        let mut syscalls = Vec::new();
+        for ((_, _, cell), series_rows) in &by_cell {
+            syscalls.extend(calls::chart(&cell.short(), series_rows, &styles, &mut slugs));
+        }
 
         if throughput.len() + curves.len() + capacity.len() + latency.len() == 0 {
             bail!(
@@ -265,6 +272,7 @@ impl Report {
             capacity,
             latency,
             costs,
+            syscalls,
             key: styles.into_values().collect(),
             notes,
             rows,
@@ -288,6 +296,7 @@ impl Report {
             .chain(&self.capacity)
             .chain(&self.latency)
             .chain(&self.costs)
+            .chain(&self.syscalls)
     }
 }
 

@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 3;
 
 /// The header line, one name per column, in the order [`Row`] declares its
 /// fields (a test checks they agree).
-pub const COLUMNS: [&str; 76] = [
+pub const COLUMNS: [&str; 80] = [
     "schema",
     "timestamp",
     "run_id",
@@ -86,10 +86,14 @@ pub const COLUMNS: [&str; 76] = [
     "server_vcs",
     "server_ics",
     "server_requests",
+    "server_syscalls",
+    "server_syscalls_by_name",
     "client_cpu_user_us",
     "client_cpu_sys_us",
     "client_vcs",
     "client_ics",
+    "client_syscalls",
+    "client_syscalls_by_name",
     "ctxsw_same_cpu_ns",
     "ctxsw_cross_cpu_ns",
     "switch_share_pct",
@@ -394,6 +398,26 @@ pub struct Row {
     /// `requests` (always 0 for echo, which has no request boundaries; 0 when the server's
     /// per-request columns are, see `server_cpu_user_us`).
     pub server_requests: u64,
+    /// Server system calls per request: every system call the server's threads made during the
+    /// window (all of its threads, those it created in the window and those that ended in it
+    /// included), counted by the kernel's `raw_syscalls:sys_enter` tracepoint as perf counters
+    /// read at the window's start and end, divided by the answers received in the window (as
+    /// the client columns). Counted when the load generator knows the server's pid (a sweep's
+    /// server, `run --server-pid` or `--syscalls-pid`) and may count (root, or
+    /// `perf_event_paranoid` at most 1, and tracefs); otherwise 0 with a note, and
+    /// `server_syscalls_by_name` empty, which is what tells an unmeasured row (a measured one is
+    /// never empty there, even when it counted no call).
+    pub server_syscalls: f64,
+    /// The server's system calls per request by name, the most frequent first: `name=value`
+    /// pairs separated by spaces, e.g. `read=1 write=1 epoll_pwait2=0.03104 other=0.0004123`
+    /// (values rounded to 4 significant digits, calls that never happened left out). Named:
+    /// the calls ringside's designs make (accept, accept4, read, write, writev, recvfrom, sendto,
+    /// recvmsg, sendmsg, epoll_wait, epoll_pwait, epoll_pwait2, epoll_ctl, io_uring_enter,
+    /// futex, close, shutdown, clock_nanosleep, sched_yield, poll), each by its
+    /// `syscalls:sys_enter_<name>` tracepoint; `other` is `server_syscalls` less those (all of it
+    /// when the server had too many threads for a counter per call and thread: a note says so).
+    /// Empty when not measured (see `server_syscalls`).
+    pub server_syscalls_by_name: String,
     /// Load generator user CPU time per request, microseconds: the growth of `ru_utime` from
     /// `getrusage(RUSAGE_SELF)` over the window divided by `requests`; 0 if no request completed.
     pub client_cpu_user_us: f64,
@@ -406,6 +430,13 @@ pub struct Row {
     /// Load generator involuntary context switches per request: Δ`ru_nivcsw` ÷ `requests`, as
     /// `client_cpu_user_us`.
     pub client_ics: f64,
+    /// Load generator system calls per request: those of its load threads (the ones sending
+    /// requests, not the thread that reads counters and prints), counted and divided as
+    /// `server_syscalls`; 0, with a note and `client_syscalls_by_name` empty, if not measured.
+    pub client_syscalls: f64,
+    /// The load generator's system calls per request by name, as `server_syscalls_by_name`;
+    /// empty if not measured.
+    pub client_syscalls_by_name: String,
     /// Cost of one context switch between two threads pinned to the same CPU, measured on the load
     /// generator's machine, nanoseconds; 0 if not measured.
     pub ctxsw_same_cpu_ns: f64,
@@ -436,7 +467,7 @@ impl Row {
 
     /// Every `f64` column by name, for rules that hold for all of them (a
     /// test checks this lists exactly the `f64` fields).
-    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 35] {
+    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 37] {
         [
             ("target_rate", &mut self.target_rate),
             ("offered_rate", &mut self.offered_rate),
@@ -466,10 +497,12 @@ impl Row {
             ("server_cpu_sys_us", &mut self.server_cpu_sys_us),
             ("server_vcs", &mut self.server_vcs),
             ("server_ics", &mut self.server_ics),
+            ("server_syscalls", &mut self.server_syscalls),
             ("client_cpu_user_us", &mut self.client_cpu_user_us),
             ("client_cpu_sys_us", &mut self.client_cpu_sys_us),
             ("client_vcs", &mut self.client_vcs),
             ("client_ics", &mut self.client_ics),
+            ("client_syscalls", &mut self.client_syscalls),
             ("ctxsw_same_cpu_ns", &mut self.ctxsw_same_cpu_ns),
             ("ctxsw_cross_cpu_ns", &mut self.ctxsw_cross_cpu_ns),
             ("switch_share_pct", &mut self.switch_share_pct),
@@ -667,10 +700,15 @@ pub(crate) mod tests {
             server_vcs: 0.0,
             server_ics: 0.0,
             server_requests: 926_240,
+            server_syscalls: 0.0,
+            // Not counted: the tools' tests of other figures see no syscall tables or charts.
+            server_syscalls_by_name: String::new(),
             client_cpu_user_us: 0.0,
             client_cpu_sys_us: 0.0,
             client_vcs: 0.0,
             client_ics: 0.0,
+            client_syscalls: 0.0,
+            client_syscalls_by_name: "io_uring_enter=0.05".into(),
             ctxsw_same_cpu_ns: 0.0,
             ctxsw_cross_cpu_ns: 0.0,
             switch_share_pct: 0.0,

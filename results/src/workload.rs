@@ -131,10 +131,13 @@ pub enum Metric {
     ServerCpu,
     /// Server context switches per request, voluntary + involuntary.
     ServerSwitches,
+    /// Server system calls per request, all of them (`server_syscalls`);
+    /// only rows that counted them (`server_syscalls_by_name` not empty).
+    ServerSyscalls,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::Throughput,
         Metric::Offered,
         Metric::Capacity,
@@ -143,6 +146,7 @@ impl Metric {
         Metric::P999,
         Metric::ServerCpu,
         Metric::ServerSwitches,
+        Metric::ServerSyscalls,
     ];
 
     /// The name rules and command lines use.
@@ -156,6 +160,7 @@ impl Metric {
             Metric::P999 => "p99.9",
             Metric::ServerCpu => "server_cpu",
             Metric::ServerSwitches => "server_switches",
+            Metric::ServerSyscalls => "server_syscalls",
         }
     }
 
@@ -170,6 +175,7 @@ impl Metric {
             Metric::P999 => "p99.9 latency (us)",
             Metric::ServerCpu => "server CPU per request (us)",
             Metric::ServerSwitches => "server context switches per request",
+            Metric::ServerSyscalls => "server system calls per request",
         }
     }
 
@@ -194,7 +200,8 @@ impl Metric {
     /// Whether a row of this kind can have the metric at all: capacity only
     /// a `capacity` row, throughput and offered load every other row
     /// (offered load only in open loop, where it is set), the latencies and
-    /// costs every row (a `capacity` row's are the probe's at the capacity).
+    /// costs every row (a `capacity` row's are the probe's at the capacity),
+    /// the system calls every row that counted them.
     /// Tables leave out the workloads a metric does not apply to.
     pub fn applies(self, row: &Row) -> bool {
         let capacity = row.phase == Phase::Capacity;
@@ -203,6 +210,9 @@ impl Metric {
             Metric::Throughput => !capacity,
             Metric::Offered => !capacity && row.mode == Mode::Open,
             Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu | Metric::ServerSwitches => true,
+            // Only rows that counted them: files from before the columns,
+            // or runs without permission, get no empty table.
+            Metric::ServerSyscalls => !row.server_syscalls_by_name.is_empty(),
         }
     }
 
@@ -210,7 +220,7 @@ impl Metric {
     /// it: the metric does not [apply](Metric::applies) to the row, nothing
     /// completed (no latency), or the server's counters were not measured
     /// (the row holds 0 CPU per request then, which a measured run never
-    /// does).
+    /// does), or its system calls were not counted (an empty breakdown).
     pub fn value(self, row: &Row) -> Option<f64> {
         if !row.complete || !self.applies(row) {
             return None;
@@ -226,6 +236,9 @@ impl Metric {
             Metric::P999 => latency(row.lat_p999_us),
             Metric::ServerCpu => server_measured.then_some(row.server_cpu_user_us + row.server_cpu_sys_us),
             Metric::ServerSwitches => server_measured.then_some(row.server_vcs + row.server_ics),
+            Metric::ServerSyscalls => {
+                (!row.server_syscalls_by_name.is_empty()).then_some(row.server_syscalls)
+            }
         }
     }
 }

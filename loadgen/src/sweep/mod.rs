@@ -103,6 +103,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     let started = Instant::now();
     let run_id = results::timestamp_utc(SystemTime::now());
     let (same_cpu_ns, cross_cpu_ns) = calibrate(args);
+    say_syscalls(args);
     // Measured once here; no run measures it again.
     if same_cpu_ns > 0.0 {
         base.known_calibration = Some(crate::args::SwitchCost { same_cpu_ns, cross_cpu_ns });
@@ -184,6 +185,27 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
 fn signed_thousands(v: f64) -> String {
     let sign = if v < 0.0 { "-" } else { "" };
     format!("{sign}{}", thousands(v.abs().round() as u64))
+}
+
+/// Say once whether the runs will count system calls, and if not, why
+/// (each row's note says it again, for whoever reads only the CSV).
+fn say_syscalls(args: &SweepArgs) {
+    if args.no_syscalls {
+        return;
+    }
+    match crate::syscalls::Tracepoints::find() {
+        Ok(tp) => {
+            let mounted = tp
+                .mounted
+                .as_ref()
+                .map(|at| format!(" (tracefs mounted at {})", at.display()))
+                .unwrap_or_default();
+            out(&format!(
+                "system calls: counted by name for the server and the load threads, each run's window{mounted};                  --no-syscalls to skip\n"
+            ));
+        }
+        Err(why) => out(&format!("{why}; the syscall columns stay empty\n")),
+    }
 }
 
 /// Measure the context-switch costs once, quickly, on the first server CPU

@@ -158,6 +158,15 @@ pub struct SweepArgs {
     /// sleeping (as `run --spin`; default 0).
     #[arg(long, value_parser = crate::args::parse_duration, value_name = "DURATION")]
     pub spin: Option<Duration>,
+
+    /// Count no system calls (as `run --no-syscalls`). By default each
+    /// run counts the server's (the sweep knows its pid) and the load
+    /// threads' by name, when permitted: root, or
+    /// kernel.perf_event_paranoid <= 1 and a readable tracefs; as root,
+    /// tracefs is mounted at /sys/kernel/tracing if it is not mounted. The
+    /// sweep says once at its start if it cannot count them.
+    #[arg(long)]
+    pub no_syscalls: bool,
 }
 
 impl SweepArgs {
@@ -193,6 +202,7 @@ pub fn base_run_args(args: &SweepArgs) -> RunArgs {
     if let Some(spin) = args.spin {
         base.spin = spin;
     }
+    base.no_syscalls = args.no_syscalls;
     base
 }
 

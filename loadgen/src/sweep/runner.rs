@@ -48,6 +48,8 @@ fn failed_report(args: &RunArgs, why: String) -> Report {
         server_after: None,
         server: None,
         client: PerRequest::default(),
+        server_syscalls: None,
+        client_syscalls: None,
         corrected: engine::new_histogram(),
         raw: engine::new_histogram(),
         lag: engine::new_histogram(),
@@ -192,7 +194,10 @@ impl Runner<'_> {
                 (failed_report(&placeholder, format!("the server did not start: {why}")), Vec::new())
             }
             Ok((mut srv, ready)) => {
-                let a = with_rate(run_args(&self.base, cell, ready.listen, ready.stats));
+                let mut a = with_rate(run_args(&self.base, cell, ready.listen, ready.stats));
+                if !a.no_syscalls {
+                    a.syscalls_pid = vec![srv.id()];
+                }
                 let report = match run::run(&a, Arc::clone(&self.stop)) {
                     Ok(r) => r,
                     Err(e) => failed_report(&a, format!("{e:#}")),

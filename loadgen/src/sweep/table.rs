@@ -26,6 +26,8 @@ pub struct Measurement {
     /// Per request; `None` if the server's counters could not be read.
     pub server_cpu_us: Option<f64>,
     pub server_vcs: Option<f64>,
+    /// The server's system calls per request; `None` if not counted.
+    pub server_syscalls: Option<f64>,
     pub client_cpu_us: f64,
     /// Connections that broke during the window, by cause.
     pub errors: engine::Errors,
@@ -49,6 +51,7 @@ impl Measurement {
             p99_us: q(0.99),
             server_cpu_us: r.server.map(|p| p.cpu_us()),
             server_vcs: r.server.map(|p| p.vcs),
+            server_syscalls: r.server_syscalls.as_ref().map(|p| p.total),
             client_cpu_us: r.client.cpu_us(),
             errors: r.errors,
             unanswered: r.conns_unanswered,
@@ -68,6 +71,7 @@ pub struct Medians {
     pub p99_us: Option<f64>,
     pub server_cpu_us: Option<f64>,
     pub server_vcs: Option<f64>,
+    pub server_syscalls: Option<f64>,
     pub client_cpu_us: f64,
     /// Errors (broken connections) over all its complete runs.
     pub errors: u64,
@@ -130,6 +134,7 @@ pub fn summarize(
                         p99_us: median_of(ok.iter().filter_map(|m| m.p99_us)),
                         server_cpu_us: median_of(ok.iter().filter_map(|m| m.server_cpu_us)),
                         server_vcs: median_of(ok.iter().filter_map(|m| m.server_vcs)),
+                        server_syscalls: median_of(ok.iter().filter_map(|m| m.server_syscalls)),
                         client_cpu_us: Spread::of(&ok.iter().map(|m| m.client_cpu_us).collect::<Vec<_>>())
                             .median,
                         errors: ok.iter().map(|m| m.errors.total()).sum(),
@@ -167,7 +172,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
         s,
         "Medians over {reps}, complete runs only. p50, p99: latency from the intended send time. Per \
          request: server us, the server's CPU time (us); server vcs, its voluntary context switches; \
-         client us, the load generator's CPU time. vs best: req/s over the cell's best median; \
+         syscalls/req, its system calls (n/a: not counted); client us, the load generator's CPU time. vs best: req/s over the cell's best median; \
          \"≈\" where its req/s range overlaps the best one's (a difference within the run-to-run spread). \
          errors: connections broken during the windows (a timeout breaks its connection), all runs \
          together; see below."
@@ -178,7 +183,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
         let _ = writeln!(s, "{}", t.cell);
         let _ = writeln!(
             s,
-            "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>11} {:>8} {:>7}",
+            "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>12} {:>11} {:>8} {:>7}",
             "backend",
             "req/s",
             "req/s min-max",
@@ -186,6 +191,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
             "p99",
             "server us",
             "server vcs",
+            "syscalls/req",
             "client us",
             "vs best",
             "errors"
@@ -208,7 +214,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
                     };
                     let _ = write!(
                         s,
-                        "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>11.2} {:>8} {:>7}",
+                        "  {:<16} {:>9} {:>17} {:>9} {:>9} {:>11} {:>11} {:>12} {:>11.2} {:>8} {:>7}",
                         line.backend,
                         thousands(m.req_s.median.round() as u64),
                         range,
@@ -216,6 +222,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
                         opt(m.p99_us, &|v| fmt_us(v)),
                         opt(m.server_cpu_us, &|v| format!("{v:.2}")),
                         opt(m.server_vcs, &|v| format!("{v:.3}")),
+                        opt(m.server_syscalls, &|v| format!("{v:.3}")),
                         m.client_cpu_us,
                         ratio,
                         m.errors
@@ -373,6 +380,7 @@ mod tests {
             p99_us: Some(req_s / 100.0),
             server_cpu_us: Some(1e6 / req_s),
             server_vcs: Some(0.5),
+            server_syscalls: (rep != 2).then_some(2.0),
             client_cpu_us: 3.0,
             errors: engine::Errors::default(),
             unanswered: 0,
@@ -416,6 +424,8 @@ mod tests {
         assert_eq!(epoll.errors, 151);
         assert_eq!(epoll.p50_us, Some(200.0));
         assert_eq!(epoll.server_cpu_us, Some(5.0));
+        // The median of the runs that counted them (repetition 2 did not).
+        assert_eq!(epoll.server_syscalls, Some(2.0));
 
         let pool = fig(0, 1).unwrap();
         assert_eq!(pool.req_s, Spread { median: 110_000.0, min: 100_000.0, max: 120_000.0 });
@@ -445,6 +455,7 @@ mod tests {
         assert!(line("io-uring").contains(" ≈0.97 ") || line("io-uring").contains(" ≈0.98 "), "{text}");
         assert!(line("io-uring").ends_with(" 0"), "{text}");
         assert!(line("tokio").contains("n/a (skipped: exit status 5)"), "{text}");
+        assert!(text.contains(" syscalls/req ") && e.contains("       2.000 "), "{text}");
 
         let failures = render_failures(&data, &[("tokio".into(), "exit status 5".into())]);
         assert!(failures.contains("rep 3, http c=50, thread-pool: incomplete: every connection failed"));

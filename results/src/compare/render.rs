@@ -689,9 +689,10 @@ mod tests {
             "{out}"
         );
         // Every metric asked for gets a heading; offered load and capacity,
-        // which no closed-loop run has, say so instead of a table.
-        assert_eq!(out.matches("\n### ").count(), 8);
-        assert_eq!(out.matches("No run has this figure.").count(), 2);
+        // which no closed-loop run has, and system calls, which these runs
+        // did not count, say so instead of a table.
+        assert_eq!(out.matches("\n### ").count(), 9);
+        assert_eq!(out.matches("No run has this figure.").count(), 3);
         let cells = |l: &str| l.replace("\\|", "").matches('|').count();
         let mut tables = 0;
         for block in out.split("\n\n") {

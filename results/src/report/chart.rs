@@ -1,9 +1,10 @@
-//! The report's five kinds of chart, each a complete SVG document: lines
+//! The report's six kinds of chart, each a complete SVG document: lines
 //! with whiskers (throughput against connections), a latency–throughput
 //! curve (runs as points, hollow where the server fell behind, under a
 //! latency objective), bars with whiskers (capacity under an objective), a
-//! latency percentile spectrum, and paired panels of stacked bars (the
-//! server's cost per request).
+//! latency percentile spectrum, paired panels of stacked bars (the
+//! server's cost per request), and bars stacked by system call (the
+//! server's system calls per request).
 //!
 //! A chart is given figures already summarised (medians, ranges) and a
 //! [`Style`] per series; it decides nothing about the data. Every series is
@@ -53,6 +54,14 @@ pub(super) struct Costs {
     pub(super) cpu: Stack,
     /// Voluntary (lower) and involuntary (upper) context switches.
     pub(super) switches: Stack,
+    pub(super) n: usize,
+}
+
+/// A series' system calls per request by name, each the median over `n`
+/// runs that counted them, in the order they are stacked (bottom first).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Calls {
+    pub(super) parts: Vec<(String, f64)>,
     pub(super) n: usize,
 }
 
@@ -564,6 +573,111 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
     svg.finish()
 }
 
+/// The colours of the calls in a system call chart, by their place in the
+/// chart's order (the most frequent first); `other` is always grey.
+const CALL_COLOURS: [&str; 9] =
+    ["#1b6ca8", "#e07b00", "#2a9d3f", "#c23b3b", "#7b4fb0", "#8c5a2b", "#d45fa8", "#17a2b8", "#b5a300"];
+const OTHER_CALLS: &str = "#9a9a9a";
+
+/// The server's system calls per request by name: a bar per series, its
+/// calls stacked (each call one colour in every bar, named in the legend),
+/// the total written on top. A series whose calls were not counted
+/// (`None`) gets an empty slot marked `n/a`.
+pub(super) fn syscalls(id: &str, title: &str, series: &[(Style, Option<Calls>)]) -> String {
+    let width = 900.0;
+    let left = 80.0;
+    let plot_w = width - left - 40.0;
+    let slot = plot_w / series.len().max(1) as f64;
+    let bar = (slot * 0.6).min(70.0);
+    let labels = BarLabels::new(series.iter().map(|(s, _)| s), left, slot);
+    // Every name, in the order of its first appearance (each series lists
+    // its own largest first), so a call has one colour throughout.
+    let mut names: Vec<&str> = Vec::new();
+    for (_, c) in series {
+        for (name, _) in c.iter().flat_map(|c| &c.parts) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    let keys: Vec<Style> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Style {
+            label: (*name).to_string(),
+            colour: if *name == "other" { OTHER_CALLS } else { CALL_COLOURS[i % CALL_COLOURS.len()] },
+            dash: "",
+        })
+        .collect();
+    let legend = Legend::new(keys.iter(), width - left - 20.0, Swatch::Block);
+    let top = 40.0 + legend.height + 10.0;
+    let h = 260.0;
+    let height = top + h + labels.room + 10.0;
+    let mut svg = Svg::new(id, width, height, title);
+    heading(&mut svg, title, width);
+    legend.draw(&mut svg, left, 36.0);
+    let plot = Plot { x: left, y: top, w: plot_w, h };
+    let totals: Vec<f64> =
+        series.iter().filter_map(|(_, c)| c.as_ref()).map(|c| c.parts.iter().map(|p| p.1).sum()).collect();
+    let y_axis = Axis::linear_from_zero(&totals, 5, axis::plain_label);
+    y_frame(&mut svg, &plot, &y_axis, "system calls per request");
+    svg.leaf(
+        "path",
+        &[
+            ("d", &format!("M{} {}H{}", Num(plot.x), Num(plot.bottom()), Num(plot.x + plot.w))),
+            ("stroke", &AXIS),
+        ],
+    );
+    for (k, (style, c)) in series.iter().enumerate() {
+        let cx = plot.x + slot * (k as f64 + 0.5);
+        series_group(&mut svg, style);
+        match c {
+            Some(c) => {
+                let mut sum = 0.0;
+                for (name, v) in &c.parts {
+                    let key = keys.iter().find(|s| s.label == *name).expect("every name has a key");
+                    let (y0, y1) = (plot.py(&y_axis, sum), plot.py(&y_axis, sum + v));
+                    let tip = format!(
+                        "{}: {name} {} per request (median of {} runs)",
+                        style.label,
+                        axis::figure(*v),
+                        c.n
+                    );
+                    rect(&mut svg, cx - bar / 2.0, y1, bar, y0 - y1, key, 1.0, &tip);
+                    sum += v;
+                }
+                let total = axis::figure(sum);
+                if total.chars().count() as f64 * 6.0 <= slot {
+                    svg.text(
+                        "text",
+                        &[
+                            ("x", &Num(cx)),
+                            ("y", &Num(plot.py(&y_axis, sum) - 4.0)),
+                            ("text-anchor", &"middle"),
+                            ("font-size", &11),
+                        ],
+                        &total,
+                    );
+                }
+            }
+            None => svg.text(
+                "text",
+                &[
+                    ("x", &Num(cx)),
+                    ("y", &Num(plot.bottom() - 6.0)),
+                    ("text-anchor", &"middle"),
+                    ("font-size", &11),
+                    ("fill", &MUTED),
+                ],
+                "n/a",
+            ),
+        }
+        labels.draw(&mut svg, cx, plot.bottom(), &style.label);
+        svg.close();
+    }
+    svg.finish()
+}
+
 /// The series' labels under a row of bars, turned 40° (their width
 /// reaching cos 40° ≈ 0.77 of it leftwards, their height sin 40° ≈ 0.64 of
 /// it down) unless they would then reach past the first bar's neighbour on
@@ -800,6 +914,8 @@ fn sorted_unique(values: impl Iterator<Item = f64>) -> Vec<f64> {
 #[derive(Clone, Copy, Debug)]
 enum Swatch {
     Line,
+    /// A filled square: the colour of a part of a stacked bar.
+    Block,
 }
 
 /// The series' labels in rows that wrap at the chart's width.
@@ -831,6 +947,16 @@ impl<'a> Legend<'a> {
         for (style, x, y) in &self.items {
             let (x, y) = (left + x, top + y);
             match self.swatch {
+                Swatch::Block => svg.leaf(
+                    "rect",
+                    &[
+                        ("x", &Num(x + 8.0)),
+                        ("y", &Num(y)),
+                        ("width", &12),
+                        ("height", &12),
+                        ("fill", &style.colour),
+                    ],
+                ),
                 Swatch::Line => {
                     svg.leaf(
                         "path",
@@ -930,6 +1056,40 @@ pub(super) mod tests {
         for label in ["50%", "90%", "99%", "99.9%", "99.99%", "max", "2ms", "5ms", "10ms", "20ms"] {
             assert!(markup.contains(&format!(">{label}</text>")), "no tick {label} in {markup}");
         }
+    }
+
+    #[test]
+    fn syscall_chart_stacks_each_call_in_one_colour_and_marks_uncounted_series() {
+        let calls = |parts: &[(&str, f64)]| Calls {
+            parts: parts.iter().map(|&(n, v)| (n.to_string(), v)).collect(),
+            n: 3,
+        };
+        let series = [
+            (
+                style("epoll", "#111", ""),
+                Some(calls(&[("read", 1.0), ("write", 1.0), ("epoll_pwait2", 0.03)])),
+            ),
+            (style("io-uring", "#222", ""), Some(calls(&[("io_uring_enter", 0.05)]))),
+            (
+                style("thread-pool", "#333", ""),
+                Some(calls(&[("recvfrom", 1.0), ("sendto", 1.0), ("write", 0.001), ("other", 0.01)])),
+            ),
+            (style("nginx", "#444", ""), None),
+        ];
+        let markup = syscalls("calls-http-c50", "http c=50: system calls per request", &series);
+        elements(&markup);
+        assert_eq!(count(&markup, "class=\"bar\""), 8, "{markup}");
+        assert_eq!(count(&markup, "data-series="), 4);
+        assert!(markup.contains(">n/a<"), "{markup}");
+        // write is one colour in both bars that have it, other is grey.
+        let fill = |tip: &str| {
+            let at = markup.find(tip).unwrap();
+            let start = markup[..at].rfind("fill=\"").unwrap() + 6;
+            markup[start..start + 7].to_string()
+        };
+        assert_eq!(fill("epoll: write"), fill("thread-pool: write"));
+        assert_eq!(fill("thread-pool: other"), OTHER_CALLS);
+        assert!(markup.contains(">2.03<"), "the total on top: {markup}");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub(super) fn html(report: &Report) -> String {
     key(&mut h, &report.key);
     // The chart sections that have charts, numbered in order, then the
     // environment.
-    let sections: [(&str, &str, &str, &[Chart], bool); 5] = [
+    let sections: [(&str, &str, &str, &[Chart], bool); 6] = [
         (
             "throughput",
             "Throughput against connections",
@@ -120,6 +120,14 @@ pub(super) fn html(report: &Report) -> String {
             "The server process's CPU time and context switches over the window, divided by the requests it served.",
             &report.costs,
             true,
+        ),
+        (
+            "syscalls",
+            "Server system calls per request",
+            "The server's system calls over the window by name, divided by the answers received in it: what \
+             each design asks of the kernel per request.",
+            &report.syscalls,
+            false,
         ),
     ];
     let shown: Vec<_> = sections.iter().filter(|s| !s.3.is_empty()).collect();

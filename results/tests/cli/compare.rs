@@ -91,9 +91,9 @@ fn two_files_side_by_side() {
     assert_eq!(row("geomean")[..3], ["geomean", "│", "143.5"]);
     assert!(!out.contains('¹'), "{out}");
 
-    // All six metrics by default.
+    // All seven metrics by default (the system calls too: the rows have them).
     let out = stdout(&compare(&[&a, &b]));
-    assert_eq!(out.matches("is better").count(), 6, "{out}");
+    assert_eq!(out.matches("is better").count(), 7, "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -141,7 +141,7 @@ fn every_format_parses() {
     let (a, b) = two_files(&dir);
 
     let md = stdout(&compare(&["--format", "markdown", &a, &b]));
-    assert_eq!(md.matches("\n### ").count(), 6, "{md}");
+    assert_eq!(md.matches("\n### ").count(), 7, "{md}");
     for table in md.split("\n\n").filter(|block| block.starts_with('|')) {
         let cells = |l: &str| l.replace("\\|", "").matches('|').count();
         let lines: Vec<&str> = table.lines().take_while(|l| l.starts_with('|')).collect();
@@ -171,8 +171,8 @@ fn every_format_parses() {
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    // 6 metrics × (3 workloads × 2 sides + 2 geomean rows).
-    assert_eq!(rows.len(), 6 * (3 * 2 + 2));
+    // 7 metrics × (3 workloads × 2 sides + 2 geomean rows).
+    assert_eq!(rows.len(), 7 * (3 * 2 + 2));
     let c50_b = rows
         .iter()
         .find(|r| &r[0] == "throughput" && &r[2] == "epoll http c=50" && &r[3] == "b.csv")
