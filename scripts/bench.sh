@@ -22,7 +22,11 @@
 #                      give each median a 95% confidence interval
 #
 # Writes into DIR:
-#   sweep.csv      one row per run (schema: results/SCHEMA.md)
+#   sweep.csv      one row per run (schema: results/SCHEMA.md), and one per
+#                  counting run (phase count: the sweep counts system calls
+#                  in one run per cell and backend, apart from the measured
+#                  runs, whose figures counting would slow; compare and the
+#                  report take the syscall figures from those rows alone)
 #   compare.txt    `ringside-results compare --across backend --baseline NAME`
 #   compare.md     the same as Markdown tables
 #   report/        index.html (self-contained) and one SVG per chart

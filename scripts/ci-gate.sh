@@ -83,17 +83,26 @@ sweep() {
 }
 
 if [[ -n $baseline_server ]]; then
+    # Each one-repetition sweep would make a counting run per cell and
+    # backend (--syscalls once, the default): count in the first repetition
+    # only, once per side, unless the flags given say when to count. The
+    # gate leaves counting runs out of every figure but server_syscalls, and
+    # out of --paired's pairs.
+    later=()
+    [[ " $* " == *" --syscalls"* || " $* " == *" --no-syscalls "* ]] || later=(--syscalls off)
     # The side that runs first alternates: a machine that warms up (or
     # slows down) within each repetition favours neither.
     for r in $(seq "$reps"); do
+        count=()
+        ((r == 1)) || count=("${later[@]}")
         if (( r % 2 == 1 )); then
             echo "== repetition $r of $reps: baseline ($baseline_server), then this build"
-            sweep 1 "$baseline" --server "$baseline_server" "$@"
-            sweep 1 "$csv" "$@"
+            sweep 1 "$baseline" --server "$baseline_server" "${count[@]}" "$@"
+            sweep 1 "$csv" "${count[@]}" "$@"
         else
             echo "== repetition $r of $reps: this build, then the baseline ($baseline_server)"
-            sweep 1 "$csv" "$@"
-            sweep 1 "$baseline" --server "$baseline_server" "$@"
+            sweep 1 "$csv" "${count[@]}" "$@"
+            sweep 1 "$baseline" --server "$baseline_server" "${count[@]}" "$@"
         fi
     done
 else

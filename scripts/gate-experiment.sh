@@ -69,12 +69,15 @@ fi
 IFS=, read -r -a backend_list <<<"$backends"
 
 # Sweep REPS repetitions ($1) into CSV $2, appending; the rest are extra
-# sweep flags.
+# sweep flags. No system calls are counted: the experiment judges none, and
+# each one-repetition sweep of a pair would otherwise add a counting run per
+# backend (--syscalls once), doubling its time.
 sweep_append() {
     local n=$1 csv=$2
     shift 2
     if ! $loadgen sweep --backends "$backends" --protocols http --connections "$conns" \
-        --repetitions "$n" --duration "$duration" --warmup "$warmup" --no-calibrate --csv "$csv" "$@" \
+        --repetitions "$n" --duration "$duration" --warmup "$warmup" --no-calibrate --syscalls off \
+        --csv "$csv" "$@" \
         >>"$csv.log" 2>&1; then
         echo "gate-experiment: the sweep into $csv failed (or a run was incomplete); its output:" >&2
         tail -n 20 "$csv.log" >&2

@@ -51,6 +51,31 @@ fn setup(test: &str) -> Option<(PathBuf, [usize; 2])> {
     Some((server, [cpus[0], cpus[1]]))
 }
 
+/// Whether the sweep can count system calls here (root, or
+/// perf_event_paranoid <= 1 and a readable tracefs): if not, the test
+/// checks the rest and says it skipped the counting; under `CI=true`,
+/// where counting must work, it fails.
+fn counting(test: &str) -> bool {
+    match loadgen::syscalls::Tracepoints::find() {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(!loadgen::syscalls::required(), "CI=true: system calls must be counted here: {why}");
+            let _ = writeln!(std::io::stderr().lock(), "SKIPPED the counting checks of {test}: {why}");
+            false
+        }
+    }
+}
+
+/// A row that counted the server's and the load threads' system calls.
+fn counted(r: &results::Row) -> bool {
+    !r.server_syscalls_by_name.is_empty() && !r.client_syscalls_by_name.is_empty() && r.server_syscalls > 0.0
+}
+
+/// A row that counted none.
+fn uncounted(r: &results::Row) -> bool {
+    r.server_syscalls_by_name.is_empty() && r.client_syscalls_by_name.is_empty() && r.server_syscalls == 0.0
+}
+
 fn loadgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ringside-loadgen")).args(args).output().expect("run ringside-loadgen")
 }
@@ -94,19 +119,38 @@ fn tiny_sweep() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
 
-    let rows = results::read(&csv).expect("the sweep's CSV");
-    assert_eq!(rows.len(), 2, "{rows:#?}");
+    // By default (--syscalls once), a counting run of each backend first,
+    // then the runs, which count nothing.
+    let counts = counting("tiny_sweep");
+    let all = results::read(&csv).expect("the sweep's CSV");
+    let (count_rows, rows): (Vec<_>, Vec<_>) = all.iter().partition(|r| r.phase == results::Phase::Count);
+    assert_eq!(rows.len(), 2, "{all:#?}");
     let backends: Vec<&str> = rows.iter().map(|r| r.backend.as_str()).collect();
     assert_eq!(backends, ["epoll", "thread-pool"]);
     for r in &rows {
         assert!(r.complete, "{r:#?}");
         assert!(r.requests > 0 && r.server_requests > 0, "{r:#?}");
         assert_eq!((r.repetition, r.connections, r.server_cores.as_str()), (1, 4, s.as_str()));
-        assert_eq!(r.run_id, rows[0].run_id);
+        assert_eq!((r.run_id.as_str(), r.phase), (all[0].run_id.as_str(), results::Phase::Run));
+        assert!(uncounted(r), "a measured run counts nothing: {r:#?}");
     }
     assert!(rows[1].backend_options.contains("threads=64"), "{}", rows[1].backend_options);
+    if counts {
+        // Exactly one per cell and backend, before the runs, in the runs' workload.
+        let order: Vec<(results::Phase, &str)> = all.iter().map(|r| (r.phase, r.backend.as_str())).collect();
+        use results::Phase::{Count, Run};
+        assert_eq!(order, [(Count, "epoll"), (Count, "thread-pool"), (Run, "epoll"), (Run, "thread-pool")]);
+        for (c, r) in count_rows.iter().zip(&rows) {
+            assert!(c.complete && counted(c), "{c:#?}");
+            assert_eq!(c.repetition, 1);
+            assert_eq!(results::workload::Workload::of(c), results::workload::Workload::of(r));
+        }
+    } else {
+        assert!(count_rows.is_empty(), "{count_rows:#?}");
+    }
 
-    // The table: a line per backend, with figures.
+    // The table: a line per backend, with figures (syscalls/req from the
+    // counting run).
     let table =
         stdout.split_once("http, 4 connections\n").map(|(_, t)| t).unwrap_or_else(|| panic!("{stdout}"));
     for backend in ["epoll", "thread-pool"] {
@@ -114,11 +158,55 @@ fn tiny_sweep() {
             .lines()
             .find(|l| l.trim_start().starts_with(backend))
             .unwrap_or_else(|| panic!("no {backend} line in:\n{stdout}"));
-        assert!(!line.contains("n/a"), "{line}");
+        assert!(!counts || !line.contains("n/a"), "{line}");
     }
-    // One progress line per run.
+    assert!(stdout.contains("from the backend's one counting run in the cell"), "{stdout}");
+    // One progress line per run, and one per counting run, which gives its
+    // system calls rather than figures that counting slowed.
     assert_eq!(stderr.lines().filter(|l| l.contains(" req/s ")).count(), 2, "{stderr}");
+    let counting_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("] count ")).collect();
+    assert_eq!(counting_lines.len(), count_rows.len(), "{stderr}");
+    assert!(counting_lines.iter().all(|l| l.contains("syscalls: server ")), "{stderr}");
     let _ = std::fs::remove_file(&csv);
+}
+
+/// `--syscalls every` counts in every run and makes no counting runs, and
+/// says that its figures carry counting's cost; `--syscalls off` (and
+/// `--no-syscalls`) counts nothing.
+#[test]
+fn syscalls_every_counts_in_every_run_and_off_in_none() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let test = "syscalls_every_counts_in_every_run_and_off_in_none";
+    let Some((server, cpus)) = setup(test) else { return };
+    let counts = counting(test);
+    for (flags, every) in
+        [(&["--syscalls", "every"][..], true), (&["--syscalls", "off"], false), (&["--no-syscalls"], false)]
+    {
+        let csv = temp_csv("every-off");
+        let out = tiny(&server, cpus, &csv, flags);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{flags:?}: {}\n{stdout}\n{stderr}", out.status);
+        let rows = results::read(&csv).expect("the sweep's CSV");
+        assert_eq!(rows.len(), 1, "{flags:?}: no counting run: {rows:#?}");
+        let r = &rows[0];
+        assert_eq!((r.phase, r.complete), (results::Phase::Run, true), "{flags:?}: {r:#?}");
+        let line = stdout.lines().find(|l| l.trim_start().starts_with("epoll")).unwrap();
+        if every {
+            assert!(stdout.contains("include counting's cost"), "{stdout}");
+            assert!(stdout.contains("counted in every run (--syscalls every)"), "{stdout}");
+            if counts {
+                assert!(counted(r), "{flags:?}: {r:#?}");
+                assert!(!line.contains("n/a"), "{line}");
+            }
+        } else {
+            assert!(uncounted(r), "{flags:?}: {r:#?}");
+            assert!(line.contains("n/a"), "{flags:?}: syscalls/req: {line}");
+            assert!(stdout.contains("not counted (--syscalls off)"), "{stdout}");
+        }
+        assert!(!stderr.contains("] count "), "{stderr}");
+        let _ = std::fs::remove_file(&csv);
+    }
 }
 
 /// A server that exits with `exit::UNSUPPORTED` (this kernel cannot run
@@ -182,10 +270,20 @@ fn unsupported_backend_is_skipped_with_its_reason() {
     assert!(stdout.contains(&skipped), "{stdout}");
     assert!(stdout.contains("Skipped backends:\n  nokernel: this kernel cannot run it"), "{stdout}");
     assert!(stdout.contains("io_uring is disabled here"), "{stdout}");
-    // One failed row for nokernel, then only epoll: rep 1 and rep 2.
+    // One failed row for nokernel (its counting run, where counting is
+    // permitted), then only epoll: its counting run, rep 1 and rep 2.
     let rows = results::read(&csv).expect("the sweep's CSV");
-    let seen: Vec<(&str, bool)> = rows.iter().map(|r| (r.backend.as_str(), r.complete)).collect();
-    assert_eq!(seen, [("nokernel", false), ("epoll", true), ("epoll", true)]);
+    let seen: Vec<(&str, results::Phase, bool)> =
+        rows.iter().map(|r| (r.backend.as_str(), r.phase, r.complete)).collect();
+    use results::Phase::{Count, Run};
+    if counting("unsupported_backend_is_skipped_with_its_reason") {
+        assert_eq!(
+            seen,
+            [("nokernel", Count, false), ("epoll", Count, true), ("epoll", Run, true), ("epoll", Run, true)]
+        );
+    } else {
+        assert_eq!(seen, [("nokernel", Run, false), ("epoll", Run, true), ("epoll", Run, true)]);
+    }
     assert!(rows[0].note.contains("the server did not start"), "{}", rows[0].note);
     let _ = std::fs::remove_file(&csv);
     let _ = std::fs::remove_dir_all(&dir);
@@ -213,6 +311,23 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     assert!(stdout.contains("; estimated time "), "{stdout}");
     assert!(stdout.contains("--backend thread-pool --protocol http"), "{stdout}");
     assert!(stdout.contains("--threads 500"), "{stdout}");
+    // The counting runs (--syscalls once): in the plan, its list and its estimate.
+    let backends = stdout.lines().find_map(|l| l.strip_prefix("  backends: ")).unwrap();
+    let n = backends.split(" (server").next().unwrap().split(", ").count();
+    assert!(
+        stdout.contains(&format!(
+            "{n} backends x 2 cells x 6 repetitions = {} runs, +1 counting run per cell and backend (--syscalls \
+             once) = {} runs;",
+            n * 12,
+            n * 14
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("  estimate: {} runs x ", n * 14)), "{stdout}");
+    let listed = stdout.lines().filter(|l| l.contains("ringside-server --backend")).collect::<Vec<_>>();
+    assert_eq!(listed.len(), n * 14, "{stdout}");
+    assert_eq!(listed.iter().filter(|l| l.contains(" count  http c=")).count(), n * 2, "{stdout}");
+    assert!(listed[0].contains(" count  http c=50 "), "first, the counting runs: {stdout}");
     assert!(!csv.exists(), "a dry run writes nothing");
 }
 
@@ -323,10 +438,22 @@ fn an_offered_load_grid_is_a_row_per_rate_and_a_curve_table() {
     let out = tiny(&server, cpus, &csv, &["--rates", "1k,2.5k"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let rows = results::read(&csv).expect("the sweep's CSV");
+    let all = results::read(&csv).expect("the sweep's CSV");
+    let (count_rows, rows): (Vec<_>, Vec<_>) = all.iter().partition(|r| r.phase == results::Phase::Count);
     let rates: Vec<f64> = rows.iter().map(|r| r.target_rate).collect();
     assert_eq!(rates, [1000.0, 2500.0]);
+    // Each rate's counting run is at that rate, before its run.
+    if counting("an_offered_load_grid_is_a_row_per_rate_and_a_curve_table") {
+        let order: Vec<(results::Phase, f64)> = all.iter().map(|r| (r.phase, r.target_rate)).collect();
+        use results::Phase::{Count, Run};
+        assert_eq!(order, [(Count, 1000.0), (Run, 1000.0), (Count, 2500.0), (Run, 2500.0)]);
+        for c in &count_rows {
+            assert_eq!(c.mode, results::Mode::Open, "{c:#?}");
+            assert!(counted(c), "{c:#?}");
+        }
+    }
     for r in &rows {
+        assert!(uncounted(r), "{r:#?}");
         assert_eq!((r.mode, r.phase), (results::Mode::Open, results::Phase::Run), "{r:#?}");
         assert!((r.offered_rate - r.target_rate).abs() < 0.2 * r.target_rate, "{r:#?}");
         assert!(r.achieved_rate > 0.0 && r.send_lag_p99_us > 0.0, "{r:#?}");
@@ -350,8 +477,24 @@ fn a_capacity_search_writes_its_probes_its_capacity_and_a_table() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{}\n{stdout}\n{stderr}", out.status);
-    let rows = results::read(&csv).expect("the sweep's CSV");
-    use results::Phase::{Capacity, Probe, Run};
+    let all = results::read(&csv).expect("the sweep's CSV");
+    use results::Phase::{Capacity, Count, Probe, Run};
+    // First, the cell's closed-loop counting run (--syscalls once); the
+    // search's rows count nothing.
+    let (count_rows, rows): (Vec<results::Row>, Vec<results::Row>) =
+        all.iter().cloned().partition(|r| r.phase == Count);
+    if counting("a_capacity_search_writes_its_probes_its_capacity_and_a_table") {
+        assert_eq!(all[0].phase, Count, "{all:#?}");
+        assert_eq!(count_rows.len(), 1, "{all:#?}");
+        let c = &count_rows[0];
+        assert_eq!((c.mode, c.slo.as_str(), c.complete), (results::Mode::Closed, "", true), "{c:#?}");
+        assert!(counted(c), "{c:#?}");
+        assert!(
+            stdout.contains("Server system calls per request, from a closed-loop counting run"),
+            "{stdout}"
+        );
+    }
+    assert!(rows.iter().all(uncounted), "{rows:#?}");
     assert!(rows.iter().all(|r| r.slo == "p99<=10000000us"), "{rows:#?}");
     // The closed-loop estimate, then the two probes. Whether a probe passed
     // is the machine's business (a stall at a short window's end can make

@@ -133,7 +133,10 @@ unpaired one; 6 pairs at least are needed for p < 0.05.
 Rows of phase = probe (the runs of a capacity search) are left out unless --with-probes, and a note \
 says how many. A capacity search's results (phase = capacity) form a workload per objective, e.g. \
 `capacity p99<=1000us`, so that --across backend compares the backends' capacities; the capacity \
-table holds those workloads only, and the throughput and offered tables leave them out.";
+table holds those workloads only, and the throughput and offered tables leave them out. Rows of \
+phase = count (a sweep's runs made only to count system calls, which counting slows) belong to the \
+workload of the runs they count for and give its server_syscalls figure alone: every other table \
+leaves them out, n included, and --paired never pairs them with a run.";
 
 const AFTER_LONG_HELP: &str = "\
 --format csv columns, one row per (metric, workload, side), plus `geomean` rows (the baseline's, and
@@ -700,6 +703,10 @@ pub(crate) const FEW_PAIRS: usize = 6;
 /// is the median of the ratios minus 1, p the signed-rank p of their logs.
 /// Different run counts pair nothing: no delta, no p.
 fn paired_versus(base: &[Row], this: &[Row], metric: Metric) -> Versus {
+    // Only the rows the metric applies to are paired: a counting run
+    // (phase `count`) is no partner of a measured run, and one side's
+    // counting run must not shift the other's pairs.
+    let (base, this) = (applying(base, metric), applying(this, metric));
     // Nothing to pair: a side without runs (marked `—`), or different
     // counts (a note names them).
     if base.is_empty() || base.len() != this.len() {
@@ -707,7 +714,7 @@ fn paired_versus(base: &[Row], this: &[Row], metric: Metric) -> Versus {
     }
     let ratios: Vec<f64> = base
         .iter()
-        .zip(this)
+        .zip(&this)
         .filter_map(|(b, t)| match (metric.value(b), metric.value(t)) {
             (Some(b), Some(t)) if b > 0.0 && t > 0.0 => Some(t / b),
             _ => None,
@@ -721,10 +728,26 @@ fn paired_versus(base: &[Row], this: &[Row], metric: Metric) -> Versus {
     }
 }
 
+/// The rows of `runs` that `metric` applies to, in order.
+fn applying(runs: &[Row], metric: Metric) -> Vec<&Row> {
+    runs.iter().filter(|r| metric.applies(r)).collect()
+}
+
+/// The rows of `runs` that are measured runs, not counting runs (phase
+/// `count`, which only count system calls): what `--paired` pairs for
+/// every metric but the system calls.
+pub(crate) fn measured_runs(runs: &[Row]) -> usize {
+    runs.iter().filter(|r| r.phase != crate::Phase::Count).count()
+}
+
 fn tabulate(section: &Section, metric: Metric) -> MetricTable {
-    // A workload's rows are all of one kind (the phase is part of the
-    // workload): one row tells whether the metric applies to the line.
-    let applies = |line: &&Line| line.runs.iter().flatten().next().is_none_or(|r| metric.applies(r));
+    // A workload's rows are of one kind but for its counting runs (which
+    // share the workload of the runs they count for, and apply to the
+    // system calls alone): the line is the metric's if any row is.
+    let applies = |line: &&Line| {
+        let mut rows = line.runs.iter().flatten().peekable();
+        rows.peek().is_none() || rows.any(|r| metric.applies(r))
+    };
     let lines: Vec<TableLine> = section
         .lines
         .iter()
@@ -1061,6 +1084,70 @@ mod tests {
         assert_eq!((v.delta, v.p), (None, None));
         let text = render::text(&report, &[Metric::Throughput]);
         assert!(text.contains("has 7 runs on b.csv and 8 on a.csv: not paired"), "{text}");
+    }
+
+    /// A sweep's counting run (phase `count`) of a workload, whose figures
+    /// are all `value` (as a slowed run's would be) and whose system calls
+    /// per request are `calls`.
+    pub(super) fn count(backend: &str, connections: u32, value: f64, calls: f64) -> Row {
+        Row {
+            phase: crate::Phase::Count,
+            server_syscalls: calls,
+            server_syscalls_by_name: format!("read={} write={}", calls / 2.0, calls / 2.0),
+            ..run(backend, connections, value)
+        }
+    }
+
+    #[test]
+    fn counting_runs_give_the_system_calls_and_nothing_else() {
+        // As `sweep --syscalls once` writes them: the counting run first, then
+        // the runs, which count nothing; the counting run's other figures
+        // are slowed by counting, and must not be any table's.
+        let mut a = vec![count("epoll", 50, 1.0, 2.0)];
+        a.extend(runs("epoll", 50, &[100.0, 101.0, 102.0, 103.0]));
+        let inputs = [input("a.csv", a)];
+        let report = by_file(&inputs);
+        let s = &report.sections[0];
+        assert_eq!(s.lines.len(), 1, "one workload: {:?}", s.lines);
+        assert_eq!(s.lines[0].label, "epoll http c=50");
+        for metric in [Metric::Throughput, Metric::P50, Metric::P99, Metric::P999, Metric::ServerCpu] {
+            let t = only_table(&report, metric);
+            let cell = t.lines[0].cells[0].unwrap();
+            assert_eq!(cell.n, 4, "{metric}: the runs only, not the counting run");
+            assert!(cell.median > 50.0, "{metric}: {cell:?}");
+        }
+        let calls = only_table(&report, Metric::ServerSyscalls);
+        assert_eq!(calls.lines[0].cells[0].map(|c| (c.median, c.n)), Some((2.0, 1)));
+        assert!(default_metrics(&inputs).contains(&Metric::ServerSyscalls));
+        assert!(!default_metrics(&inputs).contains(&Metric::Offered));
+
+        // `--across backend`: the same, backend by backend.
+        let mut rows = vec![count("epoll", 50, 1.0, 2.0), count("io-uring", 50, 1.0, 0.05)];
+        rows.extend(runs("epoll", 50, &[100.0; 4]));
+        rows.extend(runs("io-uring", 50, &[110.0; 4]));
+        let report = across_backend(&[input("a.csv", rows)], "epoll").unwrap();
+        let t = only_table(&report, Metric::ServerSyscalls);
+        assert_eq!(t.lines[0].cells.iter().map(|c| c.unwrap().median).collect::<Vec<_>>(), [2.0, 0.05]);
+        let t = only_table(&report, Metric::Throughput);
+        assert_eq!(t.lines[0].cells.iter().map(|c| c.unwrap().n).collect::<Vec<_>>(), [4, 4]);
+    }
+
+    #[test]
+    fn paired_leaves_counting_runs_out_of_the_pairs() {
+        // One side counted once (a counting run first), the other in every
+        // run: the runs still pair one to one.
+        let base: Vec<f64> = (0..8).map(|i| 100.0 + 4.0 * f64::from(i)).collect();
+        let other: Vec<f64> = base.iter().map(|v| v * 1.02).collect();
+        let mut b = vec![count("epoll", 50, 1.0, 2.0)];
+        b.extend(runs("epoll", 50, &other));
+        let inputs = [input("a.csv", runs("epoll", 50, &base)), input("b.csv", b)];
+        let mut report = by_file(&inputs);
+        report.sections[0].paired = true;
+        let v = only_table(&report, Metric::Throughput).lines[0].versus[1].unwrap();
+        assert!((v.delta.unwrap() - 0.02).abs() < 1e-9, "{v:?}");
+        assert_eq!(v.p, Some(2.0 / 256.0));
+        let text = render::text(&report, &[Metric::Throughput]);
+        assert!(!text.contains("not paired"), "{text}");
     }
 
     #[test]

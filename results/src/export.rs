@@ -14,7 +14,9 @@
 //!
 //! A benchmark is a [`Workload`]: its repetitions (the complete rows of
 //! phase `run` or `capacity`; probes and incomplete runs are left out, a
-//! note on stderr says how many) give each figure's median as the value
+//! note on stderr says how many; so are a sweep's counting runs, phase
+//! `count`, silently: counting slowed them, and the system calls, their one
+//! figure, are not exported) give each figure's median as the value
 //! and their lowest and highest as its bounds. Figures come from
 //! [`Metric::value`], as `compare` and `gate` take them, so an unmeasured
 //! figure (a server without counters) is left out, never exported as 0.
@@ -76,8 +78,8 @@ or github-action-benchmark's customBiggerIsBetter / customSmallerIsBetter JSON.
 
 Each workload is a benchmark, named by its backend, protocol, connections and load, e.g. `epoll http \
 c=50 closed` (with pipeline, sizes, work and, where two workloads would share a name, the backend's \
-options). Its complete runs (phase run or capacity; probes and incomplete runs are left out) are its \
-repetitions: each figure's value is their median, its bounds their lowest and highest.";
+options). Its complete runs (phase run or capacity; probes, counting runs and incomplete runs are left \
+out) are its repetitions: each figure's value is their median, its bounds their lowest and highest.";
 
 const AFTER_LONG_HELP: &str = "\
 --format bmf measures (Bencher creates those it does not have; `latency` and `throughput` are its
@@ -179,7 +181,11 @@ pub fn benchmarks(rows: &[Row]) -> (Vec<Benchmark>, Option<String>) {
     let mut groups: BTreeMap<Workload, Vec<&Row>> = BTreeMap::new();
     let (mut probes, mut incomplete) = (0, 0);
     for row in rows {
-        if row.phase == Phase::Probe {
+        if row.phase == Phase::Count {
+            // Counting slowed its every figure but the system calls, which
+            // are not exported.
+            continue;
+        } else if row.phase == Phase::Probe {
             probes += 1;
         } else if !row.complete {
             incomplete += 1;
@@ -497,6 +503,37 @@ mod tests {
         let p99 = smaller.iter().find(|e| e.name == "epoll http c=50 closed - p99 latency").unwrap();
         assert_eq!((p99.unit, p99.value), ("us", 20.0));
         assert_eq!(smaller.len(), 2 * 5, "p50, p99, p99.9, CPU and switches of each");
+    }
+
+    /// A sweep's counting runs: in no figure, not in the runs counted, no
+    /// note; a workload of counting runs alone is no benchmark.
+    #[test]
+    fn counting_runs_are_left_out() {
+        let count = |backend: &str| Row {
+            phase: Phase::Count,
+            server_syscalls: 2.0,
+            server_syscalls_by_name: "read=1 write=1".into(),
+            ..run(backend, 50, 1.0, 1e6)
+        };
+        let rows = vec![
+            count("epoll"),
+            run("epoll", 50, 100.0, 10.0),
+            run("epoll", 50, 300.0, 30.0),
+            count("tokio"),
+        ];
+        let (benchmarks, note) = benchmarks(&rows);
+        assert_eq!(note, None);
+        let names: Vec<&str> = benchmarks.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["epoll http c=50 closed"]);
+        let doc = bmf(&benchmarks);
+        let epoll = &doc["epoll http c=50 closed"];
+        assert_eq!(
+            epoll["throughput"],
+            BmfMetric { value: 200.0, lower_value: Some(100.0), upper_value: Some(300.0) }
+        );
+        assert_eq!(epoll["latency-p99"].upper_value, Some(30_000.0));
+        let (bigger, _) = action_entries(&benchmarks);
+        assert!(bigger[0].extra.starts_with("median of 2 runs\n"), "{}", bigger[0].extra);
     }
 
     #[test]

@@ -556,11 +556,14 @@ mod tests {
         let dir = TempDir::new("round-trip");
         let path = dir.path("results.csv");
         // The first sample's note has a newline, a quote and a comma.
-        let rows = vec![sample(1), sample(2)];
+        let rows = vec![sample(1), sample(2), Row { phase: Phase::Count, ..sample(3) }];
         for row in &rows {
             append(&path, row).unwrap();
         }
         assert_eq!(read(&path).unwrap(), rows);
+        // Each phase as its CSV value.
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(",sweep-3,3,count,p99<=1000us,"), "{text}");
     }
 
     #[test]
@@ -854,7 +857,7 @@ mod tests {
         assert_eq!(chosen, CHOICES.map(|(name, _)| name));
         // Every value the row can hold passes its check.
         let values = [
-            ("phase", vec!["run", "probe", "capacity"]),
+            ("phase", vec!["run", "probe", "capacity", "count"]),
             ("protocol", vec!["echo", "rr", "http"]),
             ("mode", vec!["closed", "open"]),
             ("arrival", vec!["", "poisson", "uniform"]),

@@ -79,7 +79,9 @@ Selection (all optional; each rule's rows must match every field given):
 Metrics: throughput, capacity (rows of phase = capacity only; throughput
 is not theirs), p50, p99, p99.9, server_cpu, server_switches, server_syscalls. Rows of phase
 = probe (a capacity search's runs) are left out, and a line says how many,
-unless --with-probes.
+unless --with-probes. Rows of phase = count (a sweep's runs made to count
+system calls, which counting slows) are judged on server_syscalls only, and
+are never paired with a measured run; [[check]] rules check them too.
 
 A [[baseline]] or [[ratio]] rule fails only if the runs are significantly
 beyond its limit (Mann-Whitney U, p < 0.05, tested against the limit): a
@@ -1802,6 +1804,60 @@ connections_min = 50
             "left out 1 probe row (phase = probe: runs a capacity search made only to find the capacity); \
              --with-probes keeps them"
         );
+    }
+
+    /// Counting runs (phase `count`): in the workload of the runs they
+    /// count for, judged on the system calls alone, never a pair's partner.
+    #[test]
+    fn counting_runs_are_judged_on_the_system_calls_only() {
+        let count = |backend: &str, calls: f64| Row {
+            phase: crate::Phase::Count,
+            server_syscalls: calls,
+            server_syscalls_by_name: format!("read={calls}"),
+            // Slowed by counting: a throughput no rule may see.
+            ..row(backend, 50, 1.0, 1e6)
+        };
+        let drift = [1.0, 1.2, 0.8, 1.1, 0.9, 1.15, 0.85, 1.05];
+        let base_rates: Vec<f64> = drift.iter().map(|d| 100.0 * d).collect();
+        let slower: Vec<f64> = drift.iter().map(|d| 85.0 * d).collect();
+        // The baseline counted in every run (no counting run); the current
+        // results once, in a counting run made first.
+        let base = rows("epoll", "", &base_rates);
+        let mut cur = vec![count("epoll", 2.0)];
+        cur.extend(rows("epoll", "", &slower));
+        let text = "[[baseline]]\nmetric = \"throughput\"\nmax_regression_pct = 10\npaired = true\n";
+        let findings = rule(text).evaluate(&cur, Some(&base));
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].verdict, Verdict::Fail, "{}", findings[0]);
+        let f = findings[0].figures.as_ref().unwrap();
+        assert_eq!((f.n_baseline, f.n_candidate), (8, 8), "{}", findings[0]);
+        // Unpaired, the counting run is not a slow run either.
+        let findings = rule(&text.replace("paired = true\n", "")).evaluate(&cur, Some(&base));
+        let f = findings[0].figures.as_ref().unwrap();
+        assert_eq!((f.n_baseline, f.n_candidate), (8, 8), "{}", findings[0]);
+        assert!(!findings[0].text.contains("without a value"), "{}", findings[0]);
+
+        // The system calls: from the counting runs (the runs counted none).
+        let mut run = vec![count("epoll", 2.0), count("io-uring", 0.05)];
+        run.extend(rows("epoll", "", &BASE5));
+        run.extend(rows("io-uring", "", &BASE5));
+        let text = "[[ratio]]\nmetric = \"server_syscalls\"\nbackend = \"io-uring\"\nversus = \"epoll\"\nmax_ratio = 0.5\n";
+        let findings = rule(text).evaluate(&run, None);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let f = findings[0].figures.as_ref().unwrap();
+        assert_eq!(
+            (f.baseline, f.candidate, f.n_baseline, f.n_candidate),
+            (2.0, 0.05, 1, 1),
+            "{}",
+            findings[0]
+        );
+        // Throughput ratios see the runs alone.
+        let findings = rule(
+            &text.replace("server_syscalls", "throughput").replace("max_ratio = 0.5", "min_ratio = 0.9"),
+        )
+        .evaluate(&run, None);
+        let f = findings[0].figures.as_ref().unwrap();
+        assert_eq!((f.n_baseline, f.n_candidate, f.ratio), (5, 5, Some(1.0)), "{}", findings[0]);
     }
 
     #[test]

@@ -1276,6 +1276,8 @@ mod tests {
         // or nothing if it merges)
         let table: Vec<(Change, bool, String)> = vec![
             (|r| r.backend = "epoll".into(), false, "column `backend`: `epoll`, but".into()),
+            // A counting run is not one client of a measured run.
+            (|r| r.phase = crate::Phase::Count, true, "column `phase`: `count`, but".into()),
             (|r| r.protocol = protocol::Protocol::Http, false, "column `protocol`: `http`".into()),
             (|r| r.pipeline = 2, true, "column `pipeline`".into()),
             (|r| r.work = "none".into(), true, "column `work`".into()),

@@ -26,7 +26,10 @@
 //! Rows of phase `probe` (a capacity search's runs) are left out of the
 //! throughput, latency and cost charts unless `--with-probes`, and a note
 //! says how many; the curves draw them regardless, as they are the data a
-//! curve is made of. A capacity search's results (phase `capacity`) have no
+//! curve is made of. Rows of phase `count` (a sweep's runs made to count
+//! system calls, `--syscalls once`) are in the system call charts only,
+//! which take their calls from them: counting slowed their every other
+//! figure. A capacity search's results (phase `capacity`) have no
 //! throughput of their own: they get capacity bars and no throughput
 //! chart, and their cells' latency spectra and costs (the probe's at the
 //! capacity) are drawn like any other.
@@ -231,7 +234,11 @@ impl Report {
         let styles = grouping.styles(inputs);
         let left_out: Vec<usize> =
             inputs.iter().map(|i| i.rows.iter().filter(|r| !charted(r)).count()).collect();
-        let (groups, by_cell) = grouping.cells(inputs, &charted);
+        // Counting runs give the system calls alone: the figures' charts
+        // leave them out, the system call charts take them.
+        let measured = |r: &Row| charted(r) && r.phase != Phase::Count;
+        let (groups, by_cell) = grouping.cells(inputs, &measured);
+        let (_, calls_by_cell) = grouping.cells(inputs, &charted);
 
         let mut slugs = Slugs::default();
         let throughput = throughput_charts(&groups, &by_cell, &styles, &mut slugs);
@@ -243,11 +250,11 @@ impl Report {
         let (latency, costs, unmeasured) = cell_charts(&by_cell, &styles, &mut slugs);
         let notes = page_notes(unmeasured, &left_out, &curves, rows - complete_rows);
         let mut syscalls = Vec::new();
-        for ((_, _, cell), series_rows) in &by_cell {
+        for ((_, _, cell), series_rows) in &calls_by_cell {
             syscalls.extend(calls::chart(&cell.short(), series_rows, &styles, &mut slugs));
         }
 
-        if throughput.len() + curves.len() + capacity.len() + latency.len() == 0 {
+        if throughput.len() + curves.len() + capacity.len() + latency.len() + syscalls.len() == 0 {
             bail!(
                 "{} {} no complete rows but probes (a capacity search's runs) and nothing open-loop at two rates \
                  or more to draw a curve from: add --with-probes to chart the probes",
@@ -1098,6 +1105,87 @@ mod tests {
         charts.iter().find(|c| c.file == file).unwrap_or_else(|| {
             panic!("no {file} in {:?}", charts.iter().map(|c| &c.file).collect::<Vec<_>>())
         })
+    }
+
+    /// A sweep's counting run (phase `count`) like `r`: slowed by counting
+    /// (a tenth of the throughput, ten times the latency and cost), with
+    /// its system calls per request.
+    fn counting(r: &Row) -> Row {
+        Row {
+            phase: Phase::Count,
+            repetition: 1,
+            achieved_rate: r.achieved_rate / 10.0,
+            lat_p50_us: r.lat_p50_us * 10.0,
+            lat_p90_us: r.lat_p90_us * 10.0,
+            lat_p99_us: r.lat_p99_us * 10.0,
+            lat_p999_us: r.lat_p999_us * 10.0,
+            lat_p9999_us: r.lat_p9999_us * 10.0,
+            lat_max_us: r.lat_max_us * 10.0,
+            server_cpu_user_us: r.server_cpu_user_us * 10.0,
+            server_vcs: r.server_vcs * 10.0,
+            server_syscalls: 2.03,
+            server_syscalls_by_name: "read=1 write=1 epoll_pwait2=0.03".into(),
+            ..r.clone()
+        }
+    }
+
+    /// Counting runs: in the system call charts, which take their calls
+    /// from them, and in no other chart, note or count.
+    #[test]
+    fn counting_runs_are_charted_for_their_system_calls_only() {
+        let rows = sweep();
+        let mut with = rows.iter().filter(|r| r.repetition == 1).map(counting).collect::<Vec<_>>();
+        with.extend(rows.iter().cloned());
+        let plain = Report::of(&[input("a.csv", rows.clone())], false).unwrap();
+        let counted = Report::of(&[input("a.csv", with)], false).unwrap();
+        assert!(plain.syscalls.is_empty());
+        let files: Vec<&str> = counted.syscalls.iter().map(|c| c.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "syscalls-http-c50.svg",
+                "syscalls-http-c500.svg",
+                "syscalls-echo-c50-req128b.svg",
+                "syscalls-echo-c500-req128b.svg"
+            ]
+        );
+        let calls = &counted.syscalls[0];
+        assert!(
+            !calls.caption.contains("left out"),
+            "the runs counted nothing on purpose: {}",
+            calls.caption
+        );
+        assert!(calls.svg.contains("epoll_pwait2"), "{}", calls.svg);
+        // Every other chart exactly as without them.
+        for (a, b) in [
+            (&plain.throughput, &counted.throughput),
+            (&plain.latency, &counted.latency),
+            (&plain.costs, &counted.costs),
+        ] {
+            assert_eq!(a.len(), b.len());
+            for (a, b) in a.iter().zip(b) {
+                assert_eq!((&a.file, &a.svg, &a.caption), (&b.file, &b.svg, &b.caption));
+            }
+        }
+        assert_eq!(counted.notes, plain.notes);
+        let html = page::html(&counted);
+        assert!(!html.contains("not measured (left out)"), "{html}");
+
+        // An offered-load grid's counting runs are at its rates: no points.
+        let mut grid = Vec::new();
+        for rep in 1..=3 {
+            for rate in [25e3, 50e3, 100e3f64] {
+                grid.push(open("epoll", rate, rate - f64::from(rep), 200.0 + f64::from(rep), rep));
+            }
+        }
+        let mut with = grid.iter().filter(|r| r.repetition == 1).map(counting).collect::<Vec<_>>();
+        with.extend(grid.iter().cloned());
+        let plain = Report::of(&[input("grid.csv", grid)], false).unwrap();
+        let counted = Report::of(&[input("grid.csv", with)], false).unwrap();
+        assert_eq!(plain.curves.len(), 1);
+        assert_eq!(plain.curves[0].svg, counted.curves[0].svg);
+        assert_eq!(plain.curves[0].caption, counted.curves[0].caption);
+        assert_eq!(counted.syscalls.len(), 3, "one per rate");
     }
 
     #[test]

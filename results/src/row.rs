@@ -194,7 +194,8 @@ pub struct Row {
     /// Groups the rows of one sweep or one invocation of the load generator: the same on all of its
     /// rows, different from every other invocation's. Free text.
     pub run_id: String,
-    /// Which repetition of this configuration within `run_id` the row is, counting from 1.
+    /// Which repetition of this configuration within `run_id` the row is, counting from 1 (a
+    /// `count` row's is 1: a sweep makes one counting run per cell and backend).
     pub repetition: u32,
     /// What the row is: `run`, a measured run (a plain run, a point of an offered-load grid, or a
     /// capacity search's run at a share of the capacity it found); `probe`, a run a sweep's
@@ -203,7 +204,11 @@ pub struct Row {
     /// `capacity`, not a run but the result of one
     /// capacity search (one per backend per repetition): its `target_rate` is the capacity found,
     /// the highest offered rate whose `achieved_rate` was at least 99% of `offered_rate` and whose
-    /// latency met `slo`, and its other columns are those of the probe at that rate.
+    /// latency met `slo`, and its other columns are those of the probe at that rate; `count`, a run
+    /// made to count system calls (a sweep's one per cell and backend, `--syscalls once`):
+    /// counting slows every counted call, so its throughput, latencies and costs are not the
+    /// design's; only its system-call figures are used (the tools take it for `server_syscalls`
+    /// alone, in the workload of the `run` rows it counts for).
     pub phase: Phase,
     /// The latency objective a `probe` or `capacity` row was judged against, or that of the
     /// capacity search a `run` was offered a share of the capacity of, normalised as a percentile
@@ -521,6 +526,10 @@ pub enum Phase {
     /// The result of one capacity search: the capacity (`target_rate`)
     /// and the figures of the probe at that rate.
     Capacity,
+    /// A run made to count system calls: counting slows every counted
+    /// call, so its throughput, latencies and costs are not the design's;
+    /// only its system-call figures are used.
+    Count,
 }
 
 /// How requests are paced: the `mode` column.
@@ -790,7 +799,7 @@ pub(crate) mod tests {
             ("String", "text"),
             ("Protocol", "`echo`, `rr`, `http`"),
             ("Mode", "`closed`, `open`"),
-            ("Phase", "`run`, `probe`, `capacity`"),
+            ("Phase", "`run`, `probe`, `capacity`, `count`"),
             ("Arrival", "`poisson`, `uniform`, empty"),
         ];
 

@@ -10,7 +10,11 @@
 //! A row's `phase` is part of its workload: a capacity search's result
 //! (`capacity`) is grouped by its objective, not its rate, so that backends'
 //! capacities meet in one workload; a `probe` is told apart from a `run` at
-//! the same rate.
+//! the same rate. A `count` row (a run made only to count system calls) is
+//! not: it belongs to the workload of the `run` rows it counts for, and
+//! [`Metric::applies`] to it for `server_syscalls` alone, so that a
+//! workload's system calls come from its counting run while its other
+//! figures come from its measured runs only.
 
 use std::fmt;
 
@@ -25,7 +29,8 @@ pub struct Workload {
     pub connections: u32,
     pub pipeline: u32,
     /// `closed`, or `open <arrival> <rate>/s`; a probe's is followed by
-    /// `(probe <slo>)`; a capacity search's result is `capacity <slo>`.
+    /// `(probe <slo>)`; a capacity search's result is `capacity <slo>`; a
+    /// counting run's is that of the runs it counts for.
     pub load: String,
     pub request_bytes: u64,
     pub response_bytes: u64,
@@ -48,7 +53,8 @@ impl Workload {
         };
         let load = match row.phase {
             Phase::Probe => format!("{load} (probe {})", row.slo).replace(" )", ")"),
-            Phase::Run | Phase::Capacity => load,
+            // A counting run counts for the runs of its load: one workload.
+            Phase::Run | Phase::Capacity | Phase::Count => load,
         };
         Workload {
             backend: row.backend.clone(),
@@ -201,9 +207,14 @@ impl Metric {
     /// a `capacity` row, throughput and offered load every other row
     /// (offered load only in open loop, where it is set), the latencies and
     /// costs every row (a `capacity` row's are the probe's at the capacity),
-    /// the system calls every row that counted them.
+    /// the system calls every row that counted them. A `count` row has the
+    /// system calls only: counting slowed its every counted call, so its
+    /// throughput, latencies and costs are not the design's.
     /// Tables leave out the workloads a metric does not apply to.
     pub fn applies(self, row: &Row) -> bool {
+        if row.phase == Phase::Count {
+            return self == Metric::ServerSyscalls && !row.server_syscalls_by_name.is_empty();
+        }
         let capacity = row.phase == Phase::Capacity;
         match self {
             Metric::Capacity => capacity,
@@ -446,5 +457,52 @@ mod tests {
         assert_eq!(Metric::Capacity.value(&capacity), Some(9.0));
         assert_eq!((Metric::Throughput.value(&capacity), Metric::Offered.value(&capacity)), (None, None));
         assert_eq!(Metric::P99.value(&capacity), Some(7.0));
+    }
+
+    /// A counting run: in the workload of the runs it counts for, and a
+    /// figure of `server_syscalls` only.
+    #[test]
+    fn a_count_row_has_only_its_system_calls() {
+        let run = Row {
+            complete: true,
+            requests: 10,
+            achieved_rate: 5.0,
+            lat_p99_us: 7.0,
+            server_cpu_user_us: 1.0,
+            server_cpu_sys_us: 2.0,
+            server_vcs: 0.5,
+            server_ics: 0.25,
+            phase: Phase::Run,
+            ..crate::row::tests::clean("epoll", 50)
+        };
+        let count = Row {
+            phase: Phase::Count,
+            server_syscalls: 2.03,
+            server_syscalls_by_name: "read=1 write=1 epoll_pwait2=0.03".into(),
+            ..run.clone()
+        };
+        assert_eq!(Workload::of(&count), Workload::of(&run));
+        assert_eq!(Workload::of(&count).short(), "epoll http c=50");
+        let open = |phase| Row {
+            phase,
+            mode: Mode::Open,
+            arrival: Arrival::Poisson,
+            target_rate: 1000.0,
+            ..count.clone()
+        };
+        assert_eq!(Workload::of(&open(Phase::Count)), Workload::of(&open(Phase::Run)));
+        assert_eq!(Workload::of(&open(Phase::Count)).load, "open poisson 1000/s");
+        for m in Metric::ALL {
+            let expected = (m == Metric::ServerSyscalls).then_some(2.03);
+            assert_eq!(m.value(&count), expected, "{m}");
+            assert_eq!(m.applies(&count), expected.is_some(), "{m}");
+            assert_eq!(m.value(&open(Phase::Count)), expected, "{m} open");
+        }
+        // Not counted (no permission): nothing at all.
+        let uncounted = Row { server_syscalls: 0.0, server_syscalls_by_name: String::new(), ..count };
+        assert!(Metric::ALL.iter().all(|m| !m.applies(&uncounted) && m.value(&uncounted).is_none()));
+        // The runs it counts for keep every figure but the calls they did not count.
+        assert_eq!(Metric::Throughput.value(&run), Some(5.0));
+        assert_eq!(Metric::ServerSyscalls.value(&run), None);
     }
 }

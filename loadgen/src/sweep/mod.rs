@@ -12,7 +12,8 @@
 //! ([`sweep`]) and the calibration.
 //!
 //! Order of events: check that the CSV can be written; ask the server binary
-//! which backends it has (`--list-backends`); make the [`Plan`] and print it
+//! which backends it has (`--list-backends`); find out whether system calls
+//! can be counted here (not for a dry run); make the [`Plan`] and print it
 //! (`--dry-run` stops there); measure what a context switch costs, once;
 //! then for each repetition, each cell, each backend: start a fresh server
 //! pinned to the server CPUs, wait for its `stats on` and `listening on`
@@ -20,6 +21,13 @@
 //! client CPUs, stop the server with SIGTERM, append the run's row and print
 //! a progress line. At the end, print per cell the median over the
 //! repetitions for each backend ([`summarize`], [`render_table`]).
+//!
+//! System calls (`--syscalls`): counting them slows every counted call, so
+//! by default (`once`) each cell's first repetition is preceded by one
+//! counting run of every backend (phase `count`), made like any run, and no
+//! other run counts: the table's req/s, latency and CPU come from the runs,
+//! its syscalls/req from the counting runs. `every` counts in every run (the
+//! figures then carry the cost), `off` in none.
 //!
 //! Backends are interleaved within each repetition, so that drift on a
 //! shared machine (another job starting, a CPU changing frequency) falls on
@@ -77,13 +85,27 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     };
     let server = server_path(args)?;
     let known = server_backends(&server)?;
-    let plan = Plan::new(args, &known)?;
+    // Whether system calls can be counted here: asked only by a sweep that
+    // runs (as root, finding the tracepoints mounts tracefs if need be).
+    let tracepoints =
+        (!args.dry_run && args.syscalls_mode() != Syscalls::Off).then(crate::syscalls::Tracepoints::find);
+    let not_counted = tracepoints.as_ref().and_then(|t| t.as_ref().err().cloned());
+    let plan = Plan::with_counting(args, &known, not_counted)?;
     check_cores("--server-cores", &args.server_cores.0)?;
     check_cores("--client-cores", &args.client_cores.0)?;
     let mut base = base_run_args(args);
     let mut plan_text = render_plan(&plan, args, &server, &base, args.dry_run);
     if let Some(e) = unwritable {
         let _ = writeln!(plan_text, "  WARNING: {e}");
+    }
+    if let Some(Ok(tp)) = &tracepoints
+        && let Some(at) = &tp.mounted
+    {
+        let _ = writeln!(
+            plan_text,
+            "  system calls: mounted tracefs at {} to read the tracepoints' ids",
+            at.display()
+        );
     }
     let overlap: Vec<usize> =
         args.server_cores.0.iter().copied().filter(|c| args.client_cores.0.contains(c)).collect();
@@ -103,7 +125,6 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     let started = Instant::now();
     let run_id = results::timestamp_utc(SystemTime::now());
     let (same_cpu_ns, cross_cpu_ns) = calibrate(args);
-    say_syscalls(args);
     // Measured once here; no run measures it again.
     if same_cpu_ns > 0.0 {
         base.known_calibration = Some(crate::args::SwitchCost { same_cpu_ns, cross_cpu_ns });
@@ -133,7 +154,8 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
             if runner.stopped() {
                 break;
             }
-            runner.point(spec, None, results::Phase::Run, None);
+            let phase = if spec.count { results::Phase::Count } else { results::Phase::Run };
+            runner.point(spec, None, phase, None);
         }
         Vec::new()
     };
@@ -148,6 +170,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     if args.capacity {
         let found = summarize_capacity(&plan.cells, &plan.backends, &capacities, &skipped_map);
         text.push_str(&render_capacity(&found, &args.slo, plan.repetitions));
+        text.push_str(&render_counted(&plan.cells, &plan.backends, &measurements));
         outcome.planned = outcome.ran;
         outcome.searches_without_capacity =
             capacities.iter().filter(|c| c.capacity.rate.is_none() || !c.capacity.converged).count();
@@ -155,7 +178,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         let tables = summarize(&plan.cells, &plan.backends, &measurements, &skipped_map);
         let (curves, plain): (Vec<CellTable>, Vec<CellTable>) =
             tables.into_iter().partition(|t| t.cell.rate.is_some() && args.rates.is_some());
-        text.push_str(&render_table(&plain, plan.repetitions));
+        text.push_str(&render_table(&plain, plan.repetitions, plan.syscalls));
         if !curves.is_empty() {
             text.push_str(&render_curves(&curves, plan.repetitions));
         }
@@ -185,27 +208,6 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
 fn signed_thousands(v: f64) -> String {
     let sign = if v < 0.0 { "-" } else { "" };
     format!("{sign}{}", thousands(v.abs().round() as u64))
-}
-
-/// Say once whether the runs will count system calls, and if not, why
-/// (each row's note says it again, for whoever reads only the CSV).
-fn say_syscalls(args: &SweepArgs) {
-    if args.no_syscalls {
-        return;
-    }
-    match crate::syscalls::Tracepoints::find() {
-        Ok(tp) => {
-            let mounted = tp
-                .mounted
-                .as_ref()
-                .map(|at| format!(" (tracefs mounted at {})", at.display()))
-                .unwrap_or_default();
-            out(&format!(
-                "system calls: counted by name for the server and the load threads, each run's window{mounted};                  --no-syscalls to skip\n"
-            ));
-        }
-        Err(why) => out(&format!("{why}; the syscall columns stay empty\n")),
-    }
 }
 
 /// Measure the context-switch costs once, quickly, on the first server CPU
@@ -272,6 +274,10 @@ pub(crate) mod tests {
     pub(crate) fn args(argv: &[&str]) -> SweepArgs {
         Cli::try_parse_from(["sweep"].iter().chain(argv)).unwrap_or_else(|e| panic!("{argv:?}: {e}")).sweep
     }
+    /// The flags, or clap's message.
+    pub(crate) fn try_args(argv: &[&str]) -> Result<SweepArgs, String> {
+        Cli::try_parse_from(["sweep"].iter().chain(argv)).map(|c| c.sweep).map_err(|e| e.to_string())
+    }
     pub(crate) fn known() -> Vec<String> {
         ["thread-per-conn", "thread-pool", "epoll", "io-uring", "tokio", "tokio-uring"]
             .map(String::from)
@@ -292,6 +298,7 @@ pub(crate) mod tests {
         assert_eq!((a.server_cores.0.clone(), a.client_cores.0.clone()), (vec![0], vec![1]));
         assert_eq!(a.csv, PathBuf::from("ringside-sweep.csv"));
         assert!(a.backends.is_none() && a.server.is_none() && !a.dry_run);
+        assert_eq!(a.syscalls_mode(), Syscalls::Once);
         // The run flags not given keep run's own defaults.
         let base = base_run_args(&a);
         assert_eq!((base.pipeline, base.rate, base.io), (1, None, Io::IoUring));

@@ -159,17 +159,67 @@ pub struct SweepArgs {
     #[arg(long, value_parser = crate::args::parse_duration, value_name = "DURATION")]
     pub spin: Option<Duration>,
 
-    /// Count no system calls (as `run --no-syscalls`). By default each
-    /// run counts the server's (the sweep knows its pid) and the load
-    /// threads' by name, when permitted: root, or
-    /// kernel.perf_event_paranoid <= 1 and a readable tracefs; as root,
-    /// tracefs is mounted at /sys/kernel/tracing if it is not mounted. The
-    /// sweep says once at its start if it cannot count them.
-    #[arg(long)]
+    /// When to count system calls by name, the server's (the sweep knows
+    /// its pid) and the load threads'. Counting costs time in every
+    /// counted call, each passing two kernel tracepoints: about 50 ns more
+    /// per call in a getppid loop, about 150 ns of server CPU per call in
+    /// a server (+9% server CPU per request measured for epoll's two calls
+    /// per request, 3.26 -> 3.56 us; within the noise for io-uring's 0.05).
+    /// So by default it is kept apart from the runs whose req/s, latency
+    /// and CPU the table gives.
+    ///
+    /// Counting needs root, or kernel.perf_event_paranoid <= 1 and a
+    /// readable tracefs (as root, tracefs is mounted at
+    /// /sys/kernel/tracing if it is not). Where it is not permitted, the
+    /// sweep says so once at its start and `once` makes no counting runs.
+    ///
+    /// With --capacity and `once`: one closed-loop counting run per cell
+    /// and backend, at the start of the cell's first repetition; the
+    /// probes and the runs at shares of a capacity never count (`every` is
+    /// refused there: counting would lower the capacities found).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Syscalls::Once)]
+    pub syscalls: Syscalls,
+
+    /// Count no system calls: the same as --syscalls off (and `run
+    /// --no-syscalls`).
+    #[arg(long, conflicts_with = "syscalls")]
     pub no_syscalls: bool,
 }
 
+/// When a sweep counts system calls (`--syscalls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Syscalls {
+    /// One extra counting run per cell and backend (a row of phase
+    /// `count`), before the cell's repetitions, against its own fresh
+    /// server, the backends in turn like a repetition; every other run
+    /// counts nothing. The table's syscalls/req comes from the counting
+    /// runs, its req/s, latencies and CPU from the other runs alone.
+    Once,
+    /// Every run counts (no counting runs): its req/s, latencies and CPU
+    /// include counting's cost, and the table says so.
+    Every,
+    /// Nothing is counted: syscalls/req reads n/a.
+    Off,
+}
+
+impl Syscalls {
+    /// The value as `--syscalls` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Syscalls::Once => "once",
+            Syscalls::Every => "every",
+            Syscalls::Off => "off",
+        }
+    }
+}
+
 impl SweepArgs {
+    /// When system calls are counted: `--syscalls`, or `off` for
+    /// `--no-syscalls`.
+    pub fn syscalls_mode(&self) -> Syscalls {
+        if self.no_syscalls { Syscalls::Off } else { self.syscalls }
+    }
+
     /// How each capacity search proceeds.
     pub fn search_options(&self) -> SearchOptions {
         SearchOptions { resolution: self.resolution / 100.0, max_probes: self.max_probes }
@@ -202,7 +252,9 @@ pub fn base_run_args(args: &SweepArgs) -> RunArgs {
     if let Some(spin) = args.spin {
         base.spin = spin;
     }
-    base.no_syscalls = args.no_syscalls;
+    // Only `every` counts in every run; `once` counts in its counting runs
+    // alone (the runner turns counting on for those).
+    base.no_syscalls = args.syscalls_mode() != Syscalls::Every;
     base
 }
 
@@ -385,12 +437,16 @@ impl fmt::Display for Cell {
 /// One run: a fresh server of `backend` under the load of `cell`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunSpec {
-    /// Counting from 1.
+    /// Counting from 1 (a counting run's is 1).
     pub repetition: u32,
     pub cell: Cell,
     pub backend: String,
     /// The server's whole command line, without the program.
     pub server_args: Vec<String>,
+    /// A counting run (`--syscalls once`, a row of phase `count`): the one
+    /// run of its cell and backend that counts system calls, whose other
+    /// figures counting slowed.
+    pub count: bool,
 }
 
 /// Everything a sweep will run, in order.
@@ -400,8 +456,16 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     pub repetitions: u32,
     pub runs: Vec<RunSpec>,
+    /// Of `runs`, the counting runs (`--syscalls once`): one per cell and
+    /// backend, or none.
+    pub counting_runs: usize,
+    /// When system calls are counted (`--syscalls`), and why they cannot
+    /// be here, if that is known (a sweep that runs asks first).
+    pub syscalls: Syscalls,
+    pub not_counted: Option<String>,
     /// How many runs to expect: `runs`, or for a capacity sweep (whose
-    /// `runs` are one per search) the typical count, and the most.
+    /// `runs` are one per search, and its counting runs) the typical
+    /// count, and the most.
     pub expected_runs: usize,
     pub most_runs: usize,
     /// Choices the plan made that a reader should know about.
@@ -412,14 +476,28 @@ pub struct Plan {
 
 impl Plan {
     /// The runs `args` asks for, given the backends the server knows (in
+    /// its order), counting runs included if `--syscalls once` (see
+    /// [`Plan::with_counting`]).
+    pub fn new(args: &SweepArgs, known: &[String]) -> anyhow::Result<Plan> {
+        Plan::with_counting(args, known, None)
+    }
+
+    /// The runs `args` asks for, given the backends the server knows (in
     /// its order). Cells are protocol × connections × size (http: one size);
-    /// runs are, for each repetition, for each cell, every backend.
+    /// runs are, for each repetition, for each cell, every backend. With
+    /// `--syscalls once`, unless counting is `not_counted` here (the
+    /// reason), the first repetition's runs of each cell are preceded by a
+    /// counting run of every backend in turn.
     ///
     /// The thread pool gets `--threads max(connections, 64)` unless a
     /// `--server-arg` sets its --threads: its workers keep a connection for
     /// life, so a pool smaller than the connection count leaves the extra
     /// connections unanswered by design, which is a separate experiment.
-    pub fn new(args: &SweepArgs, known: &[String]) -> anyhow::Result<Plan> {
+    pub fn with_counting(
+        args: &SweepArgs,
+        known: &[String],
+        not_counted: Option<String>,
+    ) -> anyhow::Result<Plan> {
         let backends = match &args.backends {
             Some(List(chosen)) => {
                 for b in chosen {
@@ -465,6 +543,16 @@ impl Plan {
         if args.capacity && !(args.resolution > 0.0 && args.resolution < 100.0) {
             bail!("--resolution must be a percentage above 0 and below 100");
         }
+        if args.capacity && args.syscalls_mode() == Syscalls::Every {
+            bail!(
+                "--capacity --syscalls every: a capacity search's probes are never counted, since counting \
+                 slows every counted call and so would lower the capacity found; use --syscalls once (a \
+                 closed-loop counting run per cell and backend) or --syscalls off"
+            );
+        }
+        let syscalls = args.syscalls_mode();
+        let not_counted = not_counted.filter(|_| syscalls != Syscalls::Off);
+        let counting = not_counted.is_none() && syscalls == Syscalls::Once;
         let rates: Vec<Option<u64>> = match (&args.rates, args.rate) {
             (Some(List(rates)), _) => rates.iter().copied().map(Some).collect(),
             (None, Some(rate)) => vec![Some(rate.round().max(1.0) as u64)],
@@ -493,7 +581,10 @@ impl Plan {
         let mut runs = Vec::new();
         for repetition in 1..=args.repetitions {
             for &cell in &cells {
-                for backend in &backends {
+                // The cell's counting runs, before its first repetition, the
+                // backends in turn as in a repetition.
+                let kinds: &[bool] = if repetition == 1 && counting { &[true, false] } else { &[false] };
+                for (&count, backend) in kinds.iter().flat_map(|k| backends.iter().map(move |b| (k, b))) {
                     let mut argv: Vec<String> = [
                         "--backend",
                         backend,
@@ -514,7 +605,13 @@ impl Plan {
                         argv.push(pool_threads(cell.connections).to_string());
                     }
                     argv.extend(extra);
-                    runs.push(RunSpec { repetition, cell, backend: backend.clone(), server_args: argv });
+                    runs.push(RunSpec {
+                        repetition,
+                        cell,
+                        backend: backend.clone(),
+                        server_args: argv,
+                        count,
+                    });
                 }
             }
         }
@@ -548,11 +645,15 @@ impl Plan {
             }
         }
 
+        let counting_runs = runs.iter().filter(|r| r.count).count();
         // A capacity search: the closed-loop estimate, its probes (typically
         // TYPICAL_PROBES, at most --max-probes), and the runs at 50% and 80%.
         let (expected_runs, most_runs) = if args.capacity {
-            let searches = runs.len();
-            (searches * (1 + TYPICAL_PROBES + 2), searches * (1 + args.max_probes as usize + 2))
+            let searches = runs.len() - counting_runs;
+            (
+                searches * (1 + TYPICAL_PROBES + 2) + counting_runs,
+                searches * (1 + args.max_probes as usize + 2) + counting_runs,
+            )
         } else {
             (runs.len(), runs.len())
         };
@@ -563,6 +664,9 @@ impl Plan {
             cells,
             repetitions: args.repetitions,
             runs,
+            counting_runs,
+            syscalls,
+            not_counted,
             expected_runs,
             most_runs,
             notes,
@@ -588,28 +692,40 @@ fn sets_threads(args: &[String]) -> bool {
 /// `list_runs` adds one line per run (for --dry-run).
 pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs, list_runs: bool) -> String {
     let mut s = String::new();
+    let measured = plan.runs.len() - plan.counting_runs;
     if args.capacity {
+        let counting = if plan.counting_runs > 0 {
+            format!(
+                ", +1 closed-loop counting run per cell and backend (--syscalls once) = {}",
+                plan.counting_runs
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "sweep: capacity of {} backends x {} cells x {} repetitions = {} searches of about {} runs each \
-             (at most {}); estimated time {} (at most {}, plus the drains of overloaded probes)",
+            "sweep: capacity of {} backends x {} cells x {} repetitions = {measured} searches of about {} runs each \
+             (at most {}){counting}; estimated time {} (at most {}, plus the drains of overloaded probes)",
             plan.backends.len(),
             plan.cells.len(),
             plan.repetitions,
-            plan.runs.len(),
             1 + TYPICAL_PROBES + 2,
             1 + args.max_probes + 2,
             fmt_duration(plan.estimate),
             fmt_duration(plan.estimate.mul_f64(plan.most_runs as f64 / plan.expected_runs.max(1) as f64)),
         );
     } else {
+        let counting = if plan.counting_runs > 0 {
+            format!(", +1 counting run per cell and backend (--syscalls once) = {} runs", plan.runs.len())
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "sweep: {} backends x {} cells x {} repetitions = {} runs; estimated time {}",
+            "sweep: {} backends x {} cells x {} repetitions = {measured} runs{counting}; estimated time {}",
             plan.backends.len(),
             plan.cells.len(),
             plan.repetitions,
-            plan.runs.len(),
             fmt_duration(plan.estimate)
         );
     }
@@ -644,6 +760,7 @@ pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs,
         "  order: in each repetition, for each cell, every backend in turn (interleaved, so drift hits \
          them alike)"
     );
+    let _ = writeln!(s, "  system calls: {}", syscalls_plan(plan, args.capacity));
     for note in &plan.notes {
         let _ = writeln!(s, "  {note}");
     }
@@ -663,26 +780,51 @@ pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs,
              then open-loop probes (each a fresh server, the backends in turn): a scan at 25-100% of the \
              estimate, then bisection to within {2}% between the highest pass (achieved >= {0:.0}% of \
              offered and {1}) and the failure above it; then each backend at 50% and 80% of its capacity. Rows: phase=probe, phase=capacity (one per search), \
-             phase=run (the 50% and 80% points)",
+             phase=run (the 50% and 80% points){3}",
             100.0 * capacity::KEEP_UP,
             args.slo,
-            args.resolution
+            args.resolution,
+            if plan.counting_runs > 0 { ", phase=count (the counting runs)" } else { "" }
         );
     }
     if list_runs {
         let width = plan.runs.len().to_string().len();
         for (i, r) in plan.runs.iter().enumerate() {
+            let what = if r.count { "count".to_string() } else { format!("rep {}", r.repetition) };
             let _ = writeln!(
                 s,
-                "  {:>width$}  rep {}  {:<14} ringside-server {}",
+                "  {:>width$}  {what:<6} {:<14} ringside-server {}",
                 i + 1,
-                r.repetition,
                 r.cell.short(),
                 r.server_args.join(" ")
             );
         }
     }
     s
+}
+
+/// What the plan says of counting system calls: when, and what it costs.
+fn syscalls_plan(plan: &Plan, capacity: bool) -> String {
+    match (plan.syscalls, &plan.not_counted) {
+        (Syscalls::Off, _) => "not counted (--syscalls off); syscalls/req reads n/a".to_string(),
+        (Syscalls::Once, Some(why)) => {
+            format!("{why}; so no counting runs (--syscalls once), and syscalls/req reads n/a")
+        }
+        (Syscalls::Every, Some(why)) => format!("{why} (--syscalls every); syscalls/req reads n/a"),
+        (Syscalls::Once, None) if capacity => "counted (by name, the server's and the load threads') in a \
+             closed-loop counting run per cell and backend before the cell's first search (phase=count): \
+             counting slows every counted call, so the probes and the runs at shares of a capacity count \
+             none (--syscalls once)"
+            .to_string(),
+        (Syscalls::Once, None) => "counted (by name, the server's and the load threads') in one counting \
+             run per cell and backend, before the cell's first repetition (phase=count): counting slows \
+             every counted call, so the other runs, whose req/s, latency and CPU the table gives, count \
+             none (--syscalls once)"
+            .to_string(),
+        (Syscalls::Every, None) => "counted in every run (--syscalls every): counting slows every counted \
+             call, so the req/s, latency and CPU figures include its cost"
+            .to_string(),
+    }
 }
 
 /// `1 min 38 s`, `42 s`, `1.4 s`.
@@ -748,24 +890,31 @@ mod tests {
     fn default_plan() {
         let p = plan(&[]);
         assert_eq!(p.backends, known());
-        assert_eq!(p.runs.len(), 72);
-        let order: Vec<(u32, u32, &str)> =
-            p.runs.iter().map(|r| (r.repetition, r.cell.connections, r.backend.as_str())).collect();
+        assert_eq!((p.runs.len(), p.counting_runs, p.syscalls), (72 + 12, 12, Syscalls::Once));
+        let order: Vec<(u32, u32, &str, bool)> =
+            p.runs.iter().map(|r| (r.repetition, r.cell.connections, r.backend.as_str(), r.count)).collect();
         let mut expected = Vec::new();
         for rep in 1..=6 {
             for c in [50, 500] {
-                for b in ["thread-per-conn", "thread-pool", "epoll", "io-uring", "tokio", "tokio-uring"] {
-                    expected.push((rep, c, b));
+                // Each cell's counting runs before its first repetition.
+                let counts: &[bool] = if rep == 1 { &[true, false] } else { &[false] };
+                for &count in counts {
+                    for b in ["thread-per-conn", "thread-pool", "epoll", "io-uring", "tokio", "tokio-uring"] {
+                        expected.push((rep, c, b, count));
+                    }
                 }
             }
         }
         assert_eq!(order, expected);
         assert!(p.runs.iter().all(|r| r.cell.protocol == Protocol::Http && r.cell.size.is_none()));
+        // 84 runs of 2.5 s and their overhead, and the calibration.
         assert!(
-            p.estimate >= Duration::from_secs(180) && p.estimate <= Duration::from_secs(200),
+            p.estimate >= Duration::from_secs(210) && p.estimate <= Duration::from_secs(230),
             "{:?}",
             p.estimate
         );
+        // A counting run's server is the same as its cell's runs'.
+        assert_eq!(p.runs[0].server_args, p.runs[6].server_args);
         let first = &p.runs[0].server_args;
         assert_eq!(
             first.join(" "),
@@ -787,11 +936,12 @@ mod tests {
         ]);
         let cells: Vec<String> = p.cells.iter().map(Cell::short).collect();
         assert_eq!(cells, ["http c=4", "echo c=4 64B", "echo c=4 1024B", "rr c=4 64B", "rr c=4 1024B"]);
-        assert_eq!(p.runs.len(), 5 * 6);
+        assert_eq!(p.runs.len(), 5 * 6 + 5, "6 repetitions of each cell and its counting run");
         // A subset of backends keeps the order given.
         let p = plan(&["--backends", "tokio,epoll", "--repetitions", "1"]);
         let b: Vec<&str> = p.runs.iter().map(|r| r.backend.as_str()).collect();
-        assert_eq!(b, ["tokio", "epoll", "tokio", "epoll"]);
+        // (Each of the two cells: the counting runs, then the repetition.)
+        assert_eq!(b, ["tokio", "epoll", "tokio", "epoll", "tokio", "epoll", "tokio", "epoll"]);
     }
 
     #[test]
@@ -822,6 +972,123 @@ mod tests {
         assert!(p.notes.iter().any(|n| n == "io-uring: extra server flags --sqpoll"));
         // No thread pool in the sweep, no note about it.
         assert!(plan(&["--backends", "epoll"]).notes.is_empty());
+    }
+
+    #[test]
+    fn syscalls_once_every_or_off() {
+        use std::path::Path;
+        let small = ["--backends", "epoll,io-uring", "--connections", "50", "--repetitions", "3"];
+        let with =
+            |extra: &[&str]| -> Vec<String> { small.iter().chain(extra).map(|s| s.to_string()).collect() };
+        let of = |extra: &[&str]| {
+            let argv = with(extra);
+            plan(&argv.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        fn kinds(p: &Plan) -> Vec<(u32, &str, bool)> {
+            p.runs.iter().map(|r| (r.repetition, r.backend.as_str(), r.count)).collect()
+        }
+        let once = of(&[]);
+        assert_eq!(
+            kinds(&once),
+            [
+                (1, "epoll", true),
+                (1, "io-uring", true),
+                (1, "epoll", false),
+                (1, "io-uring", false),
+                (2, "epoll", false),
+                (2, "io-uring", false),
+                (3, "epoll", false),
+                (3, "io-uring", false),
+            ]
+        );
+        assert_eq!((once.counting_runs, once.expected_runs), (2, 8));
+        for extra in [&["--syscalls", "every"][..], &["--syscalls", "off"], &["--no-syscalls"]] {
+            let p = of(extra);
+            assert_eq!((p.runs.len(), p.counting_runs), (6, 0), "{extra:?}");
+            assert!(p.runs.iter().all(|r| !r.count), "{extra:?}");
+            assert!(p.estimate < once.estimate, "{extra:?}");
+        }
+        assert_eq!(of(&["--no-syscalls"]).syscalls, Syscalls::Off);
+        assert_eq!(args(&["--syscalls", "every"]).syscalls_mode(), Syscalls::Every);
+        // --no-syscalls is --syscalls off, and cannot be given with it.
+        let both = with(&["--no-syscalls", "--syscalls", "once"]);
+        let parse = crate::sweep::tests::try_args(&both.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(parse.unwrap_err().contains("cannot be used with"));
+        // The runs count only with `every`; `once` turns it on for its
+        // counting runs alone.
+        assert!(base_run_args(&args(&[])).no_syscalls);
+        assert!(!base_run_args(&args(&["--syscalls", "every"])).no_syscalls);
+        assert!(base_run_args(&args(&["--syscalls", "off"])).no_syscalls);
+
+        // Counting not permitted here: no counting runs, and the plan says why.
+        let why = "system calls not counted: tracefs is not mounted".to_string();
+        let a = args(&with(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+        let denied = Plan::with_counting(&a, &known(), Some(why.clone())).unwrap();
+        assert_eq!((denied.runs.len(), denied.counting_runs), (6, 0));
+        let text = render_plan(&denied, &a, Path::new("ringside-server"), &base_run_args(&a), false);
+        assert!(text.contains(&format!("system calls: {why}; so no counting runs")), "{text}");
+        assert!(text.contains("= 6 runs; estimated time"), "{text}");
+
+        // The plan says so, and lists them.
+        let text = render_plan(&once, &a, Path::new("ringside-server"), &base_run_args(&a), true);
+        assert!(
+            text.contains(
+                "2 backends x 1 cells x 3 repetitions = 6 runs, +1 counting run per cell and backend \
+                 (--syscalls once) = 8 runs; estimated time"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  estimate: 8 runs x "), "{text}");
+        assert!(
+            text.contains("counted (by name, the server's and the load threads') in one counting run"),
+            "{text}"
+        );
+        assert!(text.contains("  1  count  http c=50      ringside-server --backend epoll"), "{text}");
+        assert!(text.contains("  3  rep 1  http c=50      ringside-server --backend epoll"), "{text}");
+        let every = args(&with(&["--syscalls", "every"]).iter().map(String::as_str).collect::<Vec<_>>());
+        let text =
+            render_plan(&of(&["--syscalls", "every"]), &every, Path::new("s"), &base_run_args(&every), false);
+        assert!(text.contains("counted in every run (--syscalls every)"), "{text}");
+        assert!(!text.contains("counting run per cell"), "{text}");
+
+        // An offered-load grid: a counting run per rate, at that rate.
+        let grid = of(&["--rates", "1k,2k"]);
+        let counts: Vec<(Option<u64>, &str)> =
+            grid.runs.iter().filter(|r| r.count).map(|r| (r.cell.rate, r.backend.as_str())).collect();
+        assert_eq!(
+            counts,
+            [
+                (Some(1000), "epoll"),
+                (Some(1000), "io-uring"),
+                (Some(2000), "epoll"),
+                (Some(2000), "io-uring")
+            ]
+        );
+        assert_eq!(grid.runs[..4].iter().filter(|r| r.count).count(), 2, "each before its own cell's runs");
+
+        // Capacity: a closed-loop counting run per cell and backend; every is refused.
+        let capacity = of(&["--capacity"]);
+        assert_eq!((capacity.runs.len(), capacity.counting_runs), (8, 2));
+        assert_eq!(capacity.expected_runs, 6 * (1 + TYPICAL_PROBES + 2) + 2);
+        let c = args(&with(&["--capacity"]).iter().map(String::as_str).collect::<Vec<_>>());
+        let text = render_plan(&capacity, &c, Path::new("s"), &base_run_args(&c), false);
+        assert!(text.contains("= 6 searches of about 12 runs each (at most 19), +1 closed-loop counting run per cell and backend (--syscalls once) = 2;"), "{text}");
+        assert!(text.contains("phase=count (the counting runs)"), "{text}");
+        let e = format!(
+            "{:#}",
+            Plan::new(
+                &args(
+                    &with(&["--capacity", "--syscalls", "every"])
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                ),
+                &known()
+            )
+            .unwrap_err()
+        );
+        assert!(e.contains("probes are never counted") && e.contains("--syscalls once"), "{e}");
+        assert_eq!(of(&["--capacity", "--syscalls", "off"]).counting_runs, 0);
     }
 
     #[test]

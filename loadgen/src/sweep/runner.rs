@@ -163,14 +163,15 @@ impl Runner<'_> {
         };
         let total =
             if self.total >= self.count { self.total.to_string() } else { format!("{}+", self.total) };
+        let rep = format!("rep {}/{}", spec.repetition, self.repetitions);
+        let what = if spec.count { "count".to_string() } else { rep };
         let tag = format!(
-            "[{:>w$}/{total}] rep {}/{}  {:<20} {:<16}",
+            "[{:>w$}/{total}] {what:<r$}  {:<20} {:<16}",
             self.count,
-            spec.repetition,
-            self.repetitions,
             cell.short(),
             spec.backend,
-            w = total.len()
+            w = total.len(),
+            r = format!("rep {0}/{0}", self.repetitions).len()
         );
         let with_rate = |mut a: RunArgs| {
             if let Some(r) = rate {
@@ -195,6 +196,8 @@ impl Runner<'_> {
             }
             Ok((mut srv, ready)) => {
                 let mut a = with_rate(run_args(&self.base, cell, ready.listen, ready.stats));
+                // A counting run counts, whatever the other runs do.
+                a.no_syscalls &= !spec.count;
                 if !a.no_syscalls {
                     a.syscalls_pid = vec![srv.id()];
                 }
@@ -226,7 +229,21 @@ impl Runner<'_> {
         if m.complete {
             self.outcome.complete += 1;
         }
-        if !start_failed {
+        if !start_failed && spec.count {
+            // Its req/s, latency and CPU are counting's, not the design's.
+            let counted = match &report.server_syscalls {
+                Some(p) => format!(
+                    "server {}/req ({})",
+                    crate::syscalls::short(p.total),
+                    crate::syscalls::top(&p.by_name, 4)
+                ),
+                None => "server not counted".to_string(),
+            };
+            eprintln!(
+                "{tag} syscalls: {counted}{}",
+                report.incomplete.as_ref().map(|w| format!("  INCOMPLETE: {w}")).unwrap_or_default()
+            );
+        } else if !start_failed {
             let shortfall = if report.rate_shortfall() {
                 format!("  (offered {})", thousands(report.offered_rate().round() as u64))
             } else {

@@ -33,6 +33,9 @@ type Searching<'a> = (&'a RunSpec, Search, Vec<(f64, Point)>);
 /// The capacity searches: per repetition and cell, a closed-loop run of
 /// each backend for the estimate, then the backends' probes in turn until
 /// every search is over, then each backend at 50% and 80% of its capacity.
+/// The plan's counting runs (`--syscalls once`: closed loop, one per cell
+/// and backend, in the first repetition) come first in their cell; no
+/// probe or share counts (the runner's base arguments count nothing).
 pub(super) fn capacity_sweep(
     runner: &mut Runner<'_>,
     plan: &Plan,
@@ -42,8 +45,14 @@ pub(super) fn capacity_sweep(
     let mut found = Vec::new();
     for repetition in 1..=plan.repetitions {
         for &cell in &plan.cells {
-            let specs: Vec<&RunSpec> =
-                plan.runs.iter().filter(|r| r.repetition == repetition && r.cell == cell).collect();
+            let (counting, specs): (Vec<&RunSpec>, Vec<&RunSpec>) = plan
+                .runs
+                .iter()
+                .filter(|r| r.repetition == repetition && r.cell == cell)
+                .partition(|r| r.count);
+            for spec in counting {
+                runner.point(spec, None, results::Phase::Count, None);
+            }
             // The estimates: closed loop, interleaved.
             let mut searches: Vec<Searching<'_>> = Vec::new();
             for spec in &specs {

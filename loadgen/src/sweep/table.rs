@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::plan::{Cell, RunSpec};
+use super::plan::{Cell, RunSpec, Syscalls};
 use crate::ctxsw::Spread;
 use crate::engine;
 use crate::fmt::{fmt_us, thousands};
@@ -18,6 +18,8 @@ pub struct Measurement {
     pub cell: Cell,
     pub backend: String,
     pub repetition: u32,
+    /// A counting run (`--syscalls once`): only its system calls count.
+    pub count: bool,
     pub complete: bool,
     pub req_s: f64,
     /// Latency from the intended send time, µs; `None` if nothing completed.
@@ -45,6 +47,7 @@ impl Measurement {
             cell: spec.cell,
             backend: spec.backend.clone(),
             repetition: spec.repetition,
+            count: spec.count,
             complete: r.incomplete.is_none(),
             req_s: r.achieved_rate(),
             p50_us: q(0.5),
@@ -60,10 +63,18 @@ impl Measurement {
     }
 }
 
+impl Measurement {
+    /// `rep 2`, or `counting run`: which run of its cell and backend.
+    fn which(&self) -> String {
+        if self.count { "counting run".to_string() } else { format!("rep {}", self.repetition) }
+    }
+}
+
 /// One backend's figures in one cell: medians over its complete runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Medians {
-    /// Runs of this backend in the cell, and how many were complete.
+    /// Runs of this backend in the cell (its counting run not counted),
+    /// and how many were complete.
     pub runs: usize,
     pub complete: usize,
     pub req_s: Spread,
@@ -71,6 +82,7 @@ pub struct Medians {
     pub p99_us: Option<f64>,
     pub server_cpu_us: Option<f64>,
     pub server_vcs: Option<f64>,
+    /// From its counting runs if it had any, else from its runs.
     pub server_syscalls: Option<f64>,
     pub client_cpu_us: f64,
     /// Errors (broken connections) over all its complete runs.
@@ -103,7 +115,8 @@ pub(super) fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
 /// Per cell, per backend (in the order given): the medians over the
 /// backend's complete runs, and its ratio to the cell's best; "n/a" with a
 /// reason for a backend with no complete run there (`skipped` gives the
-/// reason for backends the sweep gave up on).
+/// reason for backends the sweep gave up on). A counting run gives the
+/// system calls per request and nothing else: counting slowed it.
 pub fn summarize(
     cells: &[Cell],
     backends: &[String],
@@ -115,9 +128,11 @@ pub fn summarize(
         let mut lines: Vec<Line> = backends
             .iter()
             .map(|b| {
-                let all: Vec<&Measurement> =
-                    measurements.iter().filter(|m| m.cell == cell && &m.backend == b).collect();
+                let mine = || measurements.iter().filter(|m| m.cell == cell && &m.backend == b);
+                let all: Vec<&Measurement> = mine().filter(|m| !m.count).collect();
                 let ok: Vec<&Measurement> = all.iter().copied().filter(|m| m.complete).collect();
+                let counted: Vec<&Measurement> = mine().filter(|m| m.count && m.complete).collect();
+                let calls_from = if counted.is_empty() { &ok } else { &counted };
                 let figures = if ok.is_empty() {
                     Err(match (skipped.get(b), all.len()) {
                         (Some(why), _) => format!("skipped: {why}"),
@@ -134,7 +149,7 @@ pub fn summarize(
                         p99_us: median_of(ok.iter().filter_map(|m| m.p99_us)),
                         server_cpu_us: median_of(ok.iter().filter_map(|m| m.server_cpu_us)),
                         server_vcs: median_of(ok.iter().filter_map(|m| m.server_vcs)),
-                        server_syscalls: median_of(ok.iter().filter_map(|m| m.server_syscalls)),
+                        server_syscalls: median_of(calls_from.iter().filter_map(|m| m.server_syscalls)),
                         client_cpu_us: Spread::of(&ok.iter().map(|m| m.client_cpu_us).collect::<Vec<_>>())
                             .median,
                         errors: ok.iter().map(|m| m.errors.total()).sum(),
@@ -163,20 +178,37 @@ pub fn summarize(
     tables
 }
 
-/// The comparison table, one block per cell.
-pub fn render_table(tables: &[CellTable], repetitions: u32) -> String {
+/// The comparison table, one block per cell; `syscalls` says where its
+/// system calls come from.
+pub fn render_table(tables: &[CellTable], repetitions: u32, syscalls: Syscalls) -> String {
     let mut s = String::new();
     let reps =
         if repetitions == 1 { "1 repetition".to_string() } else { format!("{repetitions} repetitions") };
+    let calls = match syscalls {
+        Syscalls::Once => {
+            "syscalls/req, its system calls, from the backend's one counting run in the cell, made apart \
+             since counting slows every counted call (n/a: not counted)"
+        }
+        Syscalls::Every => "syscalls/req, its system calls, counted in every run (n/a: not counted)",
+        Syscalls::Off => "syscalls/req, its system calls, not counted (--syscalls off)",
+    };
     let _ = writeln!(
         s,
         "Medians over {reps}, complete runs only. p50, p99: latency from the intended send time. Per \
          request: server us, the server's CPU time (us); server vcs, its voluntary context switches; \
-         syscalls/req, its system calls (n/a: not counted); client us, the load generator's CPU time. vs best: req/s over the cell's best median; \
+         {calls}; client us, the load generator's CPU time. vs best: req/s over the cell's best median; \
          \"≈\" where its req/s range overlaps the best one's (a difference within the run-to-run spread). \
          errors: connections broken during the windows (a timeout breaks its connection), all runs \
          together; see below."
     );
+    if syscalls == Syscalls::Every {
+        let _ = writeln!(
+            s,
+            "Counted in every run (--syscalls every): the req/s, latency and CPU figures include counting's \
+             cost, about 150 ns of server CPU per counted call (+9% server CPU per request measured for \
+             epoll); --syscalls once keeps it out of them."
+        );
+    }
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "n/a".to_string(), f);
     for t in tables {
         let _ = writeln!(s);
@@ -284,6 +316,32 @@ pub fn render_curves(tables: &[CellTable], repetitions: u32) -> String {
     s
 }
 
+/// A capacity sweep's system calls: per cell, each backend's from its
+/// counting runs (`--syscalls once`); empty if there were none.
+pub fn render_counted(cells: &[Cell], backends: &[String], measurements: &[Measurement]) -> String {
+    let mut s = String::new();
+    for &cell in cells {
+        let counted: Vec<String> = backends
+            .iter()
+            .filter_map(|b| {
+                let runs = measurements.iter().filter(|m| m.count && m.cell == cell && &m.backend == b);
+                let calls = median_of(runs.filter(|m| m.complete).filter_map(|m| m.server_syscalls));
+                calls.map(|v| format!("{b} {v:.3}"))
+            })
+            .collect();
+        if !counted.is_empty() {
+            let _ = writeln!(s, "  {}: {}", cell, counted.join(", "));
+        }
+    }
+    if s.is_empty() {
+        return s;
+    }
+    format!(
+        "\nServer system calls per request, from a closed-loop counting run per cell and backend (apart from \
+         the probes, since counting slows every counted call):\n{s}"
+    )
+}
+
 /// The first line of `s`, shortened to about `max` characters.
 pub(super) fn tail_first_line(s: &str, max: usize) -> String {
     let first = s.lines().next().unwrap_or("");
@@ -322,8 +380,8 @@ pub fn render_failures(measurements: &[Measurement], skipped: &[(String, String)
         for m in with_errors {
             let _ = writeln!(
                 s,
-                "  rep {}, {}, {}: {}",
-                m.repetition,
+                "  {}, {}, {}: {}",
+                m.which(),
                 m.cell.short(),
                 m.backend,
                 describe_errors(&m.errors)
@@ -337,8 +395,8 @@ pub fn render_failures(measurements: &[Measurement], skipped: &[(String, String)
         for m in starved {
             let _ = writeln!(
                 s,
-                "  rep {}, {}, {}: {} of {} connections",
-                m.repetition,
+                "  {}, {}, {}: {} of {} connections",
+                m.which(),
                 m.cell.short(),
                 m.backend,
                 m.unanswered,
@@ -350,7 +408,7 @@ pub fn render_failures(measurements: &[Measurement], skipped: &[(String, String)
     if !failed.is_empty() {
         let _ = writeln!(s, "Incomplete or failed runs:");
         for m in failed {
-            let _ = writeln!(s, "  rep {}, {}, {}: {}", m.repetition, m.cell.short(), m.backend, m.note);
+            let _ = writeln!(s, "  {}, {}, {}: {}", m.which(), m.cell.short(), m.backend, m.note);
         }
     }
     if !skipped.is_empty() {
@@ -374,6 +432,7 @@ mod tests {
             cell: Cell { protocol: Protocol::Http, connections: c, size: None, rate: None },
             backend: backend.into(),
             repetition: rep,
+            count: false,
             complete,
             req_s,
             p50_us: Some(req_s / 1000.0),
@@ -442,7 +501,7 @@ mod tests {
         assert_eq!(fig(1, 1), Err("no complete run of 1".into()));
         assert_eq!(fig(1, 2), Err("not run".into()));
 
-        let text = render_table(&t, 3);
+        let text = render_table(&t, 3, Syscalls::Every);
         assert!(text.contains("http, 50 connections\n"), "{text}");
         let line = |b: &str| text.lines().find(|l| l.trim_start().starts_with(b)).unwrap().to_string();
         let e = line("epoll");
@@ -471,5 +530,64 @@ mod tests {
             "{failures}"
         );
         assert!(render_failures(&data[6..9], &[]).is_empty());
+        assert!(text.contains("include counting's cost"), "{text}");
+    }
+
+    /// `--syscalls once`: the counting run gives the system calls, the runs
+    /// (which counted none) everything else.
+    #[test]
+    fn counting_runs_give_the_system_calls_alone() {
+        let cell = Cell { protocol: Protocol::Http, connections: 50, size: None, rate: None };
+        let backends: Vec<String> = ["epoll", "io-uring"].map(String::from).to_vec();
+        let run = |backend: &str, rep: u32, req_s: f64| Measurement {
+            server_syscalls: None,
+            ..m(backend, 50, rep, req_s, true)
+        };
+        let counting = |backend: &str, calls: f64| Measurement {
+            count: true,
+            server_syscalls: Some(calls),
+            // Slowed by counting.
+            server_cpu_us: Some(99.0),
+            errors: engine::Errors { timeout: 7, ..Default::default() },
+            ..m(backend, 50, 1, 1_000.0, true)
+        };
+        let data = vec![
+            counting("epoll", 2.03),
+            counting("io-uring", 0.05),
+            run("epoll", 1, 200_000.0),
+            run("io-uring", 1, 190_000.0),
+            run("epoll", 2, 210_000.0),
+            run("io-uring", 2, 205_000.0),
+        ];
+        let t = summarize(&[cell], &backends, &data, &HashMap::new());
+        let epoll = t[0].lines[0].figures.clone().unwrap();
+        assert_eq!((epoll.runs, epoll.complete), (2, 2), "the counting run is no repetition");
+        assert_eq!(epoll.req_s, Spread { median: 205_000.0, min: 200_000.0, max: 210_000.0 });
+        assert_eq!(epoll.server_syscalls, Some(2.03));
+        assert_eq!(epoll.errors, 0);
+        assert!(epoll.server_cpu_us.unwrap() < 10.0, "{epoll:?}");
+        let uring = t[0].lines[1].figures.clone().unwrap();
+        assert_eq!(uring.server_syscalls, Some(0.05));
+        let text = render_table(&t, 2, Syscalls::Once);
+        assert!(text.contains("from the backend's one counting run in the cell"), "{text}");
+        assert!(!text.contains("include counting's cost"), "{text}");
+        let line = text.lines().find(|l| l.trim_start().starts_with("epoll")).unwrap();
+        assert!(line.contains("       2.030 "), "{line}");
+        // A backend whose runs failed has no line for its counting run.
+        let failed = [counting("epoll", 2.03), Measurement { complete: false, ..run("epoll", 1, 0.0) }];
+        let t = summarize(&[cell], &backends[..1], &failed, &HashMap::new());
+        assert_eq!(t[0].lines[0].figures, Err("no complete run of 1".into()));
+        // Failures name it as what it is.
+        let failures = render_failures(&failed, &[]);
+        assert!(failures.contains("counting run, http c=50, epoll: 7 timed out"), "{failures}");
+        assert!(failures.contains("Incomplete or failed runs:\n  rep 1, http c=50, epoll:"), "{failures}");
+        // --syscalls off: the column is n/a, and says why.
+        let text =
+            render_table(&summarize(&[cell], &backends, &data[2..], &HashMap::new()), 2, Syscalls::Off);
+        assert!(text.contains("not counted (--syscalls off)"), "{text}");
+        // A capacity sweep's counting runs, under its table.
+        let counted = render_counted(&[cell], &backends, &data);
+        assert!(counted.contains("http, 50 connections: epoll 2.030, io-uring 0.050"), "{counted}");
+        assert_eq!(render_counted(&[cell], &backends, &data[2..]), "");
     }
 }

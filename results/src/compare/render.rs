@@ -469,15 +469,13 @@ fn paired_notes(section: &Section) -> Vec<String> {
             .into(),
     ];
     for line in &section.lines {
+        // Measured runs: counting runs (phase `count`) pair with none of them.
         for (side, runs) in line.runs.iter().enumerate().skip(1) {
-            let base = line.runs[0].len();
-            if base > 0 && !runs.is_empty() && runs.len() != base {
+            let (base, runs) = (super::measured_runs(&line.runs[0]), super::measured_runs(runs));
+            if base > 0 && runs > 0 && runs != base {
                 notes.push(format!(
                     "paired: `{}` has {} runs on {} and {base} on {}: not paired, not compared",
-                    line.label,
-                    runs.len(),
-                    section.sides[side],
-                    section.sides[0]
+                    line.label, runs, section.sides[side], section.sides[0]
                 ));
             }
         }

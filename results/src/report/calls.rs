@@ -2,12 +2,19 @@
 //! the server's system calls per request by name (`server_syscalls_by_name`),
 //! as the cost chart stacks user and system CPU. Only cells where some
 //! run counted them get one; series whose runs did not are marked `n/a`.
+//! A sweep counts them in a counting run (phase `count`) per cell and
+//! backend, apart from the measured runs, which then count nothing: the
+//! rows here are a cell's counting runs and its runs, and a series with a
+//! counting run takes its calls from its counting runs alone (its runs
+//! counted nothing on purpose: not missing, so not noted), one without
+//! from its runs (`--syscalls every`, or files from before counting runs).
 
 use std::collections::BTreeMap;
 
 use super::chart::{self, Calls, Style};
 use super::{Chart, SeriesKey, Slugs, median};
-use crate::Row;
+use crate::workload::Metric;
+use crate::{Phase, Row};
 
 /// Bars hold at most this many named calls; the rest join `other`.
 const NAMED: usize = 7;
@@ -22,12 +29,17 @@ pub(super) fn chart(
     let mut bars = Vec::new();
     let (mut counted_runs, mut runs) = (0, 0);
     for (key, rows) in series_rows {
-        let counted: Vec<Vec<(String, f64)>> = rows
+        // A series with a counting run is counted there: its runs, which
+        // counted nothing on purpose, are not missing figures.
+        let counting = rows.iter().any(|r| r.phase == Phase::Count);
+        let meant: Vec<&Row> =
+            rows.iter().copied().filter(|r| !counting || r.phase == Phase::Count).collect();
+        let counted: Vec<Vec<(String, f64)>> = meant
             .iter()
-            .filter(|r| !r.server_syscalls_by_name.is_empty())
+            .filter(|r| Metric::ServerSyscalls.applies(r))
             .filter_map(|r| crate::syscalls::parse(&r.server_syscalls_by_name).ok())
             .collect();
-        runs += rows.len();
+        runs += meant.len();
         counted_runs += counted.len();
         bars.push((styles[key].clone(), stack(&counted)));
     }
@@ -37,9 +49,10 @@ pub(super) fn chart(
     let title = format!("{name}: server system calls per request");
     let file = slugs.file("syscalls", name);
     let svg = chart::syscalls(file.trim_end_matches(".svg"), &title, &bars);
-    let mut caption = "Each call's median over the repetitions of the server's system calls per request, \
-                       counted by the kernel's syscall tracepoints over the window; other: every call not \
-                       counted by name."
+    let mut caption = "Each call's median over the runs that counted the server's system calls per request \
+                       (a sweep's counting run per cell and backend, made apart from the measured runs since \
+                       counting slows every counted call; or every run, with --syscalls every), counted by the \
+                       kernel's syscall tracepoints over the window; other: every call not counted by name."
         .to_string();
     if counted_runs < runs {
         caption.push_str(&format!(

@@ -10,7 +10,8 @@
 //! `--with-probes` says: a capacity search's probes are the curve. A
 //! capacity row is not a point of its own (it repeats the probe at the
 //! capacity), and neither is a search's closed-loop first estimate, which
-//! offered nothing. It must never average latency percentiles: a line goes
+//! offered nothing, nor a sweep's counting run (phase `count`), which
+//! counting slowed. It must never average latency percentiles: a line goes
 //! through the median over repetitions at each offered rate, and every run
 //! is drawn as it was measured. A capacity search's line goes through the
 //! medians at 50%, 80% and 100% (its capacity rows) of each search's
@@ -235,7 +236,8 @@ impl Data<'_> {
         for (f, row) in self.complete() {
             // Capacity rows are no points (each repeats the probe at its
             // capacity), but they are the 100% of a search's line.
-            if row.mode != Mode::Open || row.requests == 0 {
+            // Nor are counting runs: counting slowed them.
+            if row.mode != Mode::Open || row.requests == 0 || row.phase == Phase::Count {
                 continue;
             }
             let group = Workload { load: open_load(row.arrival).to_string(), ..base(row) };

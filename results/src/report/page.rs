@@ -322,6 +322,8 @@ impl Tables<'_> {
             cell(h, &Workload::of(r).without_backend().short());
             if incomplete {
                 let _ = write!(h, "<td class=\"num\">{} s</td>", figure(r.duration_s));
+            } else if r.phase == crate::Phase::Count {
+                cell(h, "counting run (only its system calls charted)");
             } else {
                 let measured = r.server_cpu_user_us + r.server_cpu_sys_us > 0.0;
                 cell(h, if measured { "measured" } else { "not measured (left out)" });
