@@ -102,23 +102,7 @@ pub fn summary(r: &Report) -> String {
             crate::fmt::fmt_us(a.timeout.as_secs_f64() * 1e6),
         );
     }
-    let e = &r.errors;
-    let _ = writeln!(
-        s,
-        "  Errors     connect {}, reset {}, timeout {}, bad response {}{}",
-        e.connect,
-        e.reset,
-        e.timeout,
-        e.bad_response,
-        if e.http_status() > 0 {
-            format!(
-                "; answers not 2xx (counted as errors, not as answers): 3xx {}, 4xx {}, 5xx {}",
-                e.http_3xx, e.http_4xx, e.http_5xx
-            )
-        } else {
-            String::new()
-        }
-    );
+    let _ = writeln!(s, "  Errors     {}", errors_line(&r.errors));
     if r.reconnects > 0 {
         let _ = writeln!(
             s,
@@ -154,6 +138,40 @@ pub fn summary(r: &Report) -> String {
             cost.cross_cpu_ns / 1000.0
         );
     }
+    warnings(r, &mut s);
+    for note in &r.notes {
+        let _ = writeln!(s, "  Note: {note}");
+    }
+    if let Some(why) = &r.incomplete {
+        let _ = writeln!(s, "  INCOMPLETE: {why}");
+    }
+    s
+}
+
+/// The errors by kind, and the answers that were not 2xx by status class.
+fn errors_line(e: &crate::engine::Errors) -> String {
+    format!(
+        "connect {}, reset {}, timeout {}, bad response {}{}",
+        e.connect,
+        e.reset,
+        e.timeout,
+        e.bad_response,
+        if e.http_status() > 0 {
+            format!(
+                "; answers not 2xx (counted as errors, not as answers): 3xx {}, 4xx {}, 5xx {}",
+                e.http_3xx, e.http_4xx, e.http_5xx
+            )
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The summary's warnings: an open loop the server (or the load
+/// generator) could not keep up with, and a send lag large enough to be
+/// part of the latencies.
+fn warnings(r: &Report, s: &mut String) {
+    let a = &r.args;
     if r.rate_shortfall() {
         let _ = writeln!(
             s,
@@ -193,13 +211,6 @@ pub fn summary(r: &Report) -> String {
             fmt_us(corrected as f64 / 1000.0),
         );
     }
-    for note in &r.notes {
-        let _ = writeln!(s, "  Note: {note}");
-    }
-    if let Some(why) = &r.incomplete {
-        let _ = writeln!(s, "  INCOMPLETE: {why}");
-    }
-    s
 }
 
 /// How evenly the answers spread over the connections, and how many got

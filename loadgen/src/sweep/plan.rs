@@ -498,39 +498,7 @@ impl Plan {
         known: &[String],
         not_counted: Option<String>,
     ) -> anyhow::Result<Plan> {
-        let backends = match &args.backends {
-            Some(List(chosen)) => {
-                for b in chosen {
-                    if !known.contains(b) {
-                        bail!("unknown backend `{b}` in --backends; the server knows {}", known.join(", "));
-                    }
-                }
-                chosen.clone()
-            }
-            None => known.to_vec(),
-        };
-        if backends.is_empty() {
-            bail!("no backends to run: the server lists none in its --help");
-        }
-        for sa in &args.server_args {
-            if !known.contains(&sa.backend) {
-                bail!(
-                    "unknown backend `{}` in --server-arg {}={}; the server knows {}",
-                    sa.backend,
-                    sa.backend,
-                    sa.arg,
-                    known.join(", ")
-                );
-            }
-            if !backends.contains(&sa.backend) {
-                bail!(
-                    "--server-arg {}={} is for a backend this sweep does not run (--backends {})",
-                    sa.backend,
-                    sa.arg,
-                    backends.join(",")
-                );
-            }
-        }
+        let backends = chosen_backends(args, known)?;
         if args.duration.is_zero() {
             bail!("--duration must be more than 0");
         }
@@ -616,34 +584,7 @@ impl Plan {
             }
         }
 
-        let mut notes = Vec::new();
-        if backends.iter().any(|b| b == THREAD_POOL) {
-            if sets_threads(&extra(THREAD_POOL)) {
-                notes.push(format!(
-                    "{THREAD_POOL}: --threads as given by --server-arg; where the pool is smaller than the \
-                     connection count, the extra connections are never answered (by design)"
-                ));
-            } else {
-                let sizes: Vec<String> = args
-                    .connections
-                    .0
-                    .iter()
-                    .map(|&c| format!("{c} connections: {}", pool_threads(c)))
-                    .collect();
-                notes.push(format!(
-                    "{THREAD_POOL}: --threads max(connections, {POOL_MIN_THREADS}) ({}), so every connection \
-                     has a worker; a pool smaller than the connection count starves connections by design, a \
-                     separate experiment (--server-arg {THREAD_POOL}=--threads=N runs it)",
-                    sizes.join(", ")
-                ));
-            }
-        }
-        for b in &backends {
-            let extra = extra(b);
-            if !extra.is_empty() {
-                notes.push(format!("{b}: extra server flags {}", extra.join(" ")));
-            }
-        }
+        let notes = plan_notes(args, &backends);
 
         let counting_runs = runs.iter().filter(|r| r.count).count();
         // A capacity search: the closed-loop estimate, its probes (typically
@@ -673,6 +614,78 @@ impl Plan {
             estimate,
         })
     }
+}
+
+/// The backends a sweep runs (--backends, or all the server knows, in its
+/// order), once every --server-arg is checked against them.
+fn chosen_backends(args: &SweepArgs, known: &[String]) -> anyhow::Result<Vec<String>> {
+    let backends = match &args.backends {
+        Some(List(chosen)) => {
+            for b in chosen {
+                if !known.contains(b) {
+                    bail!("unknown backend `{b}` in --backends; the server knows {}", known.join(", "));
+                }
+            }
+            chosen.clone()
+        }
+        None => known.to_vec(),
+    };
+    if backends.is_empty() {
+        bail!("no backends to run: the server lists none (ringside-server --list-backends)");
+    }
+    for sa in &args.server_args {
+        if !known.contains(&sa.backend) {
+            bail!(
+                "unknown backend `{}` in --server-arg {}={}; the server knows {}",
+                sa.backend,
+                sa.backend,
+                sa.arg,
+                known.join(", ")
+            );
+        }
+        if !backends.contains(&sa.backend) {
+            bail!(
+                "--server-arg {}={} is for a backend this sweep does not run (--backends {})",
+                sa.backend,
+                sa.arg,
+                backends.join(",")
+            );
+        }
+    }
+    Ok(backends)
+}
+
+/// The plan's notes: the thread pool's size, and each backend's extra
+/// server flags.
+fn plan_notes(args: &SweepArgs, backends: &[String]) -> Vec<String> {
+    let extra = |backend: &str| -> Vec<String> {
+        args.server_args.iter().filter(|a| a.backend == backend).map(|a| a.arg.clone()).collect()
+    };
+    let mut notes = Vec::new();
+    if backends.iter().any(|b| b == THREAD_POOL) {
+        if sets_threads(&extra(THREAD_POOL)) {
+            notes.push(format!(
+                "{THREAD_POOL}: --threads as given by --server-arg; where the pool is smaller than the \
+                 connection count, the extra connections are never answered (by design)"
+            ));
+        } else {
+            let sizes: Vec<String> =
+                args.connections.0.iter().map(|&c| format!("{c} connections: {}", pool_threads(c))).collect();
+            notes.push(format!(
+                "{THREAD_POOL}: --threads max(connections, {POOL_MIN_THREADS}) ({}), so every connection \
+                 has a worker; a pool smaller than the connection count starves connections by design, a \
+                 separate experiment (--server-arg {THREAD_POOL}=--threads=N runs it)",
+                sizes.join(", ")
+            ));
+        }
+    }
+    for b in backends {
+        let extra = extra(b);
+        if !extra.is_empty() {
+            notes.push(format!("{b}: extra server flags {}", extra.join(" ")));
+        }
+    }
+    notes
 }
 
 /// The thread pool's size for `connections`: every connection a worker.
