@@ -62,7 +62,7 @@ for rep in $(seq "$reps"); do
                 loadgen-*)
                     io=${client#loadgen-}
                     line=$(measure $loadgen run -a "$addr" -c "$c" -t 1 --cores "$client_cpu" -d "${secs}s" \
-                        --warmup 0s --timeout 10s --no-calibrate --io "$io" -q)
+                        --warmup 0s --timeout 10s --no-calibrate --io "$io" -q --no-syscalls)
                     reqs=$(sed -n 's/.*Requests \([0-9,]*\) in.*/\1/p' <<<"$line" | tr -d ,) ;;
             esac
             cpu=${line%% *}
