@@ -127,8 +127,13 @@ pub struct RunArgs {
     /// Count the system calls of these processes on this host (all their
     /// threads, and those they create), by name, over the window: the
     /// kernel's syscall tracepoints as perf counters, read at the window's
-    /// start and end (`server_syscalls` in the CSV). --server-pid's
-    /// processes are counted without it. Needs root (or
+    /// start and end (`server_syscalls` in the CSV). Counting costs the
+    /// counted processes about 150 ns of CPU per call (+10% server CPU per
+    /// request for the epoll backend, two calls per request;
+    /// scripts/syscalls-overhead.sh measures it): this run's CPU, latency
+    /// and throughput then include it, so count in a run of its own (as
+    /// `sweep` does) and measure in others. --server-pid does not count.
+    /// Needs root (or
     /// kernel.perf_event_paranoid <= 1 and a readable tracefs); as root,
     /// tracefs is mounted at /sys/kernel/tracing if it is not mounted.
     /// Without permission the run goes on without these figures and says
@@ -136,9 +141,10 @@ pub struct RunArgs {
     #[arg(long = "syscalls-pid", value_name = "PID", value_delimiter = ',', conflicts_with = "no_syscalls")]
     pub syscalls_pid: Vec<u32>,
 
-    /// Count no system calls, neither the server's (--syscalls-pid,
-    /// --server-pid) nor the load threads' own (counted by default, when
-    /// permitted).
+    /// Count no system calls, neither the server's (--syscalls-pid) nor
+    /// the load threads' own (counted by default, when permitted; their
+    /// cost on the load threads was within the noise of req/s and latency,
+    /// scripts/syscalls-overhead.sh).
     #[arg(long)]
     pub no_syscalls: bool,
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# What counting system calls costs the figures it sits beside. For each
+# backend, REPS repetitions of three closed-loop runs against a fresh server
+# each, in an order that rotates by repetition so that no side always runs
+# first:
+#   off     ringside-loadgen run --no-syscalls: nothing counted
+#   client  run's default: the load threads' own calls counted
+#   server  --syscalls-pid: the server's calls counted too (as every run of
+#           `sweep --syscalls every` does)
+# Each side's rows go to OUTDIR/<backend>/<side>.csv; each backend is
+# summarised by `ringside-results compare --paired` with `off` as the
+# baseline (the median of the paired ratios and the Wilcoxon signed-rank p
+# per metric: throughput, p50, server and client CPU per request) into
+# OUTDIR/summary.txt, which is printed.
+#
+# Usage: scripts/syscalls-overhead.sh [-b BACKENDS] [-r REPS] [-d DURATION] [-w WARMUP]
+#                                     [-c CONNS] [-o OUTDIR]
+#   -b BACKENDS   comma-separated (default epoll,io-uring)
+#   -r REPS       repetitions (default 8; 6 pairs at least for p < 0.05)
+#   -d DURATION   measured window per run (default 1s)
+#   -w WARMUP     warm-up per run (default 500ms)
+#   -c CONNS      connections (default 50)
+#   -o OUTDIR     where the rows and summary.txt go (default:
+#                 bench-results/syscalls-overhead-<UTC time>); must not exist
+# Server on CPU 0, load generator on CPU 1. Needs root (or
+# kernel.perf_event_paranoid <= 1 and a readable tracefs) to count at all:
+# without permission the counted sides count nothing and the script says so.
+# Exit status: 0, 1 a run or the comparison failed, 2 a bad command line.
+# Run it on a quiet machine: anything else running is noise it measures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+me=syscalls-overhead
+# shellcheck source=scripts/server-lib.sh
+source scripts/server-lib.sh
+
+backends=epoll,io-uring reps=8 duration=1s warmup=500ms conns=50 out=""
+while getopts "b:r:d:w:c:o:h" opt; do
+    case $opt in
+        b) backends=$OPTARG ;; r) reps=$OPTARG ;; d) duration=$OPTARG ;; w) warmup=$OPTARG ;;
+        c) conns=$OPTARG ;; o) out=$OPTARG ;;
+        *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+    esac
+done
+[[ $reps =~ ^[0-9]+$ && $reps -ge 1 ]] || { echo "$me: -r wants a whole number of repetitions, got '$reps'" >&2; exit 2; }
+out=${out:-bench-results/syscalls-overhead-$(date -u +%Y%m%dT%H%M%SZ)}
+if [[ -e $out ]]; then
+    echo "$me: $out exists; give a new -o" >&2
+    exit 2
+fi
+
+cargo build --release --quiet --bin ringside-server --bin ringside-loadgen --bin ringside-results
+server=target/release/ringside-server
+loadgen=target/release/ringside-loadgen
+results=target/release/ringside-results
+mkdir -p "$out"
+trap 'stop_server' EXIT
+
+sides=(off client server)
+IFS=, read -r -a backend_list <<<"$backends"
+for rep in $(seq 1 "$reps"); do
+    for backend in "${backend_list[@]}"; do
+        mkdir -p "$out/$backend"
+        for i in 0 1 2; do
+            side=${sides[$(((rep - 1 + i) % 3))]}
+            start_server "$out/$backend/server.err" \
+                "$server" --backend "$backend" --protocol http --cores 0 --stats-listen 127.0.0.1:0 --listen 127.0.0.1:0
+            flags=()
+            case $side in
+                off) flags=(--no-syscalls) ;;
+                server) flags=(--syscalls-pid "$server_pid") ;;
+            esac
+            if ! "$loadgen" run -c "$conns" --cores 1 -d "$duration" --warmup "$warmup" --protocol http \
+                --stats "$server_stats" --csv "$out/$backend/$side.csv" "${flags[@]}" --target "$server_addr" \
+                >"$out/$backend/$side.last.log" 2>&1; then
+                echo "$me: $backend $side run failed:" >&2
+                tail -n 20 "$out/$backend/$side.last.log" >&2
+                exit 1
+            fi
+            stop_server
+            printf '%s rep %d/%d %-8s %-7s %s\n' "$(date -u +%T)" "$rep" "$reps" "$backend" "$side" \
+                "$(grep -m1 '^ *Requests' "$out/$backend/$side.last.log" || true)"
+        done
+    done
+done
+
+for backend in "${backend_list[@]}"; do
+    {
+        echo "== $backend: counting against not counting ($reps pairs; baseline off.csv)"
+        "$results" compare --paired --metric throughput --metric p50 --metric server_cpu \
+            "$out/$backend/off.csv" "$out/$backend/client.csv" "$out/$backend/server.csv"
+        echo
+    } >>"$out/summary.txt"
+done
+cat "$out/summary.txt"
+echo "rows and summary in $out"
