@@ -207,7 +207,12 @@ fn hosts_over_ssh() {
     let script = |hosts: &str, remote: &str, out: &str| {
         let mut command = Command::new("ip");
         command
-            .args(["netns", "exec", &srv])
+            // SIGINT at its default: a test run started in the background
+            // of a non-interactive shell (`cargo test &`) inherits it
+            // ignored, and bash cannot trap a signal ignored on entry, so
+            // part 2's Ctrl-C would go unheard. `ip netns exec` and `env`
+            // exec, so the script keeps the pid the test signals.
+            .args(["netns", "exec", &srv, "env", "--default-signal=INT"])
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/multi-client.sh"))
             .args(["--hosts", hosts, "--server-addr", SERVER_ADDR, "--start-in", "2"])
             .arg("--ssh-config")
