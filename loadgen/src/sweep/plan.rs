@@ -271,6 +271,12 @@ pub const POOL_MIN_THREADS: u32 = 64;
 /// rounded up for 500 connections on a busier machine.
 pub const RUN_OVERHEAD: Duration = Duration::from_millis(100);
 
+/// What a counting run (`--syscalls once`) costs beyond a run, for the
+/// estimate: closing its counters, the kernel frees each of the 21
+/// tracepoints after a grace period, one at a time under one lock (36-44 ms
+/// each on the developers' VM, about 0.8 s in all).
+pub const COUNTING_TEARDOWN: Duration = Duration::from_millis(800);
+
 /// Probes a capacity search typically takes (the five of the scan and
 /// three or four of bisection with a fair estimate).
 pub const TYPICAL_PROBES: usize = 9;
@@ -599,7 +605,8 @@ impl Plan {
             (runs.len(), runs.len())
         };
         let per_run = args.warmup + args.duration + RUN_OVERHEAD;
-        let estimate = per_run * expected_runs as u32 + CALIBRATION_ESTIMATE;
+        let estimate =
+            per_run * expected_runs as u32 + COUNTING_TEARDOWN * counting_runs as u32 + CALIBRATION_ESTIMATE;
         Ok(Plan {
             backends,
             cells,
@@ -777,9 +784,18 @@ pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs,
     for note in &plan.notes {
         let _ = writeln!(s, "  {note}");
     }
+    let counting = if plan.counting_runs > 0 {
+        format!(
+            " + {} counting runs x about {} s to free their tracepoints",
+            plan.counting_runs,
+            COUNTING_TEARDOWN.as_secs_f64()
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "  estimate: {} runs x ({} s + about {} s to start, connect and stop) + {} s calibration",
+        "  estimate: {} runs x ({} s + about {} s to start, connect and stop){counting} + {} s calibration",
         plan.expected_runs,
         (args.warmup + args.duration).as_secs_f64(),
         RUN_OVERHEAD.as_secs_f64(),
