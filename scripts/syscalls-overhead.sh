@@ -10,7 +10,8 @@
 # Each side's rows go to OUTDIR/<backend>/<side>.csv; each backend is
 # summarised by `ringside-results compare --paired` with `off` as the
 # baseline (the median of the paired ratios and the Wilcoxon signed-rank p
-# per metric: throughput, p50, server and client CPU per request) into
+# per metric: throughput, p50 and server CPU per request; the load
+# generator's own CPU is in each row's client_cpu_* columns) into
 # OUTDIR/summary.txt, which is printed.
 #
 # Usage: scripts/syscalls-overhead.sh [-b BACKENDS] [-r REPS] [-d DURATION] [-w WARMUP]

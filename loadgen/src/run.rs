@@ -290,7 +290,10 @@ fn count_server_calls(args: &RunArgs, setup: &mut Setup) {
         } else {
             // --server-pid measures the server's CPU, which counting would
             // raise (about 150 ns a counted call): counting is asked apart.
-            "server system calls not counted: --server-pid does not count them, since counting costs the server              about 150 ns of CPU per call (+10% CPU per request for an epoll server) and --server-pid measures              that CPU; --syscalls-pid PID counts them, in a run of its own"
+            "server system calls not counted: --server-pid does not count them, since counting costs the server \
+             about 150 ns of CPU per call (+10% CPU per request for an epoll server) and --server-pid measures \
+             that CPU; --syscalls-pid PID counts them, in a run of its own"
+
                 .into()
         });
         return;
@@ -304,6 +307,12 @@ fn count_server_calls(args: &RunArgs, setup: &mut Setup) {
     match counting {
         Ok(mut c) => {
             setup.notes.append(&mut c.notes);
+            setup.notes.push(
+                "server system calls counted: counting costs the server about 150 ns of CPU per counted call, \
+                 so this run's server CPU, latency and req/s include it (+10% CPU per request for an epoll \
+                 server); measure those in a run that does not count"
+                    .into(),
+            );
             setup.server_calls = Some(c);
         }
         Err(why) => setup.notes.push(format!("server {why}")),

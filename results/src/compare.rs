@@ -176,14 +176,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // Pairs are made by order; a run left out would shift every pair after
     // it onto the wrong partner.
     if args.paired
-        && let Some(input) = inputs.iter().find(|i| i.incomplete > 0)
+        && let Some(input) = inputs.iter().find(|i| i.incomplete_runs > 0)
     {
         anyhow::bail!(
             "--paired pairs runs by their order, and {} has {} incomplete run(s), left out of any \
              comparison, which would pair the runs after them with the wrong partners; compare \
              without --paired, or remove those runs and their partners from both sides",
             input.label,
-            input.incomplete
+            input.incomplete_runs
         );
     }
     let metrics = if args.metrics.is_empty() { default_metrics(&inputs) } else { args.metrics.clone() };
@@ -226,6 +226,9 @@ struct Input {
     label: String,
     rows: Vec<Row>,
     incomplete: usize,
+    /// Of those, the measured runs: what `--paired` pairs (a counting
+    /// run, phase `count`, is never paired, so its loss shifts no pair).
+    incomplete_runs: usize,
 }
 
 /// Every file, read whole and checked (an error names the file, line and
@@ -270,8 +273,9 @@ fn default_metrics(inputs: &[Input]) -> Vec<Metric> {
 impl Input {
     fn new(label: String, rows: Vec<Row>) -> Input {
         let all = rows.len();
+        let incomplete_runs = rows.iter().filter(|r| !r.complete && r.phase != crate::Phase::Count).count();
         let rows: Vec<Row> = rows.into_iter().filter(|r| r.complete).collect();
-        Input { label, incomplete: all - rows.len(), rows }
+        Input { label, incomplete: all - rows.len(), incomplete_runs, rows }
     }
 }
 

@@ -170,7 +170,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
     if args.capacity {
         let found = summarize_capacity(&plan.cells, &plan.backends, &capacities, &skipped_map);
         text.push_str(&render_capacity(&found, &args.slo, plan.repetitions));
-        text.push_str(&render_counted(&plan.cells, &plan.backends, &measurements));
+        text.push_str(&render_counted(&plan.cells, &plan.backends, &measurements, table::CAPACITY_COUNTED));
         outcome.planned = outcome.ran;
         outcome.searches_without_capacity =
             capacities.iter().filter(|c| c.capacity.rate.is_none() || !c.capacity.converged).count();
@@ -181,6 +181,10 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         text.push_str(&render_table(&plain, plan.repetitions, plan.syscalls));
         if !curves.is_empty() {
             text.push_str(&render_curves(&curves, plan.repetitions));
+            // The curves have no system-call column: the grid's counting
+            // runs (one per rate and backend) get their own lines.
+            let rated: Vec<Cell> = curves.iter().map(|t| t.cell).collect();
+            text.push_str(&render_counted(&rated, &plan.backends, &measurements, table::GRID_COUNTED));
         }
     }
     let failures = render_failures(&measurements, &skipped);

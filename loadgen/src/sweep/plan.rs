@@ -163,15 +163,18 @@ pub struct SweepArgs {
     /// its pid) and the load threads'. Counting costs time in every
     /// counted call, each passing two kernel tracepoints: about 50 ns more
     /// per call in a getppid loop, about 150 ns of server CPU per call in
-    /// a server (+9% server CPU per request measured for epoll's two calls
+    /// a server (+10% server CPU per request measured for epoll's two calls
     /// per request, 3.26 -> 3.56 us; within the noise for io-uring's 0.05).
     /// So by default it is kept apart from the runs whose req/s, latency
     /// and CPU the table gives.
     ///
     /// Counting needs root, or kernel.perf_event_paranoid <= 1 and a
     /// readable tracefs (as root, tracefs is mounted at
-    /// /sys/kernel/tracing if it is not). Where it is not permitted, the
-    /// sweep says so once at its start and `once` makes no counting runs.
+    /// /sys/kernel/tracing if it is not). Where tracefs cannot be read,
+    /// the sweep says so once at its start and `once` makes no counting
+    /// runs; where the counters themselves are refused
+    /// (kernel.perf_event_paranoid), each counting run says why in its
+    /// note and its figure is absent (n/a, never 0).
     ///
     /// With --capacity and `once`: one closed-loop counting run per cell
     /// and backend, at the start of the cell's first repetition; the
@@ -605,8 +608,12 @@ impl Plan {
             (runs.len(), runs.len())
         };
         let per_run = args.warmup + args.duration + RUN_OVERHEAD;
+        // Every run that counts pays the teardown: the counting runs, or
+        // with `every` (where permitted) all of them.
+        let counted =
+            if syscalls == Syscalls::Every && not_counted.is_none() { expected_runs } else { counting_runs };
         let estimate =
-            per_run * expected_runs as u32 + COUNTING_TEARDOWN * counting_runs as u32 + CALIBRATION_ESTIMATE;
+            per_run * expected_runs as u32 + COUNTING_TEARDOWN * counted as u32 + CALIBRATION_ESTIMATE;
         Ok(Plan {
             backends,
             cells,
@@ -788,6 +795,11 @@ pub fn render_plan(plan: &Plan, args: &SweepArgs, server: &Path, base: &RunArgs,
         format!(
             " + {} counting runs x about {} s to free their tracepoints",
             plan.counting_runs,
+            COUNTING_TEARDOWN.as_secs_f64()
+        )
+    } else if plan.syscalls == Syscalls::Every && plan.not_counted.is_none() {
+        format!(
+            " + about {} s each to free its tracepoints (--syscalls every)",
             COUNTING_TEARDOWN.as_secs_f64()
         )
     } else {
@@ -1035,8 +1047,12 @@ mod tests {
             let p = of(extra);
             assert_eq!((p.runs.len(), p.counting_runs), (6, 0), "{extra:?}");
             assert!(p.runs.iter().all(|r| !r.count), "{extra:?}");
-            assert!(p.estimate < once.estimate, "{extra:?}");
         }
+        // Off: fewer runs, no teardown; every: the same runs as off, each
+        // paying the teardown.
+        let off = of(&["--syscalls", "off"]).estimate;
+        assert!(off < once.estimate);
+        assert_eq!(of(&["--syscalls", "every"]).estimate, off + COUNTING_TEARDOWN * 6);
         assert_eq!(of(&["--no-syscalls"]).syscalls, Syscalls::Off);
         assert_eq!(args(&["--syscalls", "every"]).syscalls_mode(), Syscalls::Every);
         // --no-syscalls is --syscalls off, and cannot be given with it.

@@ -205,7 +205,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32, syscalls: Syscalls) 
         let _ = writeln!(
             s,
             "Counted in every run (--syscalls every): the req/s, latency and CPU figures include counting's \
-             cost, about 150 ns of server CPU per counted call (+9% server CPU per request measured for \
+             cost, about 150 ns of server CPU per counted call (+10% server CPU per request measured for \
              epoll); --syscalls once keeps it out of them."
         );
     }
@@ -316,9 +316,24 @@ pub fn render_curves(tables: &[CellTable], repetitions: u32) -> String {
     s
 }
 
-/// A capacity sweep's system calls: per cell, each backend's from its
-/// counting runs (`--syscalls once`); empty if there were none.
-pub fn render_counted(cells: &[Cell], backends: &[String], measurements: &[Measurement]) -> String {
+/// [`render_counted`]'s heading under a capacity table.
+pub const CAPACITY_COUNTED: &str = "from a closed-loop counting run per cell and backend (apart from the probes, since counting slows every \
+     counted call)";
+
+/// [`render_counted`]'s heading under an offered-load grid's curves.
+pub const GRID_COUNTED: &str = "from a counting run per offered rate and backend (apart from the measured runs, \
+     since counting slows every counted call)";
+
+/// The system calls of a capacity sweep or an offered-load grid, whose
+/// tables have no column for them: per cell, each backend's from its
+/// counting runs (`--syscalls once`), under `heading`; empty if there were
+/// none.
+pub fn render_counted(
+    cells: &[Cell],
+    backends: &[String],
+    measurements: &[Measurement],
+    heading: &str,
+) -> String {
     let mut s = String::new();
     for &cell in cells {
         let counted: Vec<String> = backends
@@ -336,10 +351,7 @@ pub fn render_counted(cells: &[Cell], backends: &[String], measurements: &[Measu
     if s.is_empty() {
         return s;
     }
-    format!(
-        "\nServer system calls per request, from a closed-loop counting run per cell and backend (apart from \
-         the probes, since counting slows every counted call):\n{s}"
-    )
+    format!("\nServer system calls per request, {heading}:\n{s}")
 }
 
 /// The first line of `s`, shortened to about `max` characters.
@@ -586,8 +598,8 @@ mod tests {
             render_table(&summarize(&[cell], &backends, &data[2..], &HashMap::new()), 2, Syscalls::Off);
         assert!(text.contains("not counted (--syscalls off)"), "{text}");
         // A capacity sweep's counting runs, under its table.
-        let counted = render_counted(&[cell], &backends, &data);
+        let counted = render_counted(&[cell], &backends, &data, CAPACITY_COUNTED);
         assert!(counted.contains("http, 50 connections: epoll 2.030, io-uring 0.050"), "{counted}");
-        assert_eq!(render_counted(&[cell], &backends, &data[2..]), "");
+        assert_eq!(render_counted(&[cell], &backends, &data[2..], CAPACITY_COUNTED), "");
     }
 }
