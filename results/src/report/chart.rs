@@ -387,16 +387,7 @@ pub(super) fn capacity(id: &str, title: &str, series: &[(Style, Capacities)]) ->
                 whisker(&mut svg, cx, whisker_top, plot.py(&y_axis, w.min), "#222");
                 let figure = axis::figure(w.median);
                 if figure.chars().count() as f64 * 6.0 <= slot {
-                    svg.text(
-                        "text",
-                        &[
-                            ("x", &Num(cx)),
-                            ("y", &Num(whisker_top.min(top) - 5.0)),
-                            ("text-anchor", &"middle"),
-                            ("font-size", &11),
-                        ],
-                        &figure,
-                    );
+                    figure_above(&mut svg, cx, whisker_top.min(top) - 5.0, &figure);
                 }
             }
             None => {
@@ -537,29 +528,10 @@ pub(super) fn costs(id: &str, title: &str, series: &[(Style, Option<Costs>)]) ->
                     // bars' tooltips have it in any case).
                     let total = axis::figure(s.lower + s.upper);
                     if total.chars().count() as f64 * 6.0 <= slot {
-                        svg.text(
-                            "text",
-                            &[
-                                ("x", &Num(cx)),
-                                ("y", &Num(y_total - 4.0)),
-                                ("text-anchor", &"middle"),
-                                ("font-size", &11),
-                            ],
-                            &total,
-                        );
+                        figure_above(&mut svg, cx, y_total - 4.0, &total);
                     }
                 }
-                None => svg.text(
-                    "text",
-                    &[
-                        ("x", &Num(cx)),
-                        ("y", &Num(plot.bottom() - 6.0)),
-                        ("text-anchor", &"middle"),
-                        ("font-size", &11),
-                        ("fill", &MUTED),
-                    ],
-                    "n/a",
-                ),
+                None => not_available(&mut svg, cx, plot.bottom()),
             }
             labels.draw(&mut svg, cx, plot.bottom(), &style.label);
             svg.close();
@@ -648,29 +620,10 @@ pub(super) fn syscalls(id: &str, title: &str, series: &[(Style, Option<Calls>)])
                 }
                 let total = axis::figure(sum);
                 if total.chars().count() as f64 * 6.0 <= slot {
-                    svg.text(
-                        "text",
-                        &[
-                            ("x", &Num(cx)),
-                            ("y", &Num(plot.py(&y_axis, sum) - 4.0)),
-                            ("text-anchor", &"middle"),
-                            ("font-size", &11),
-                        ],
-                        &total,
-                    );
+                    figure_above(&mut svg, cx, plot.py(&y_axis, sum) - 4.0, &total);
                 }
             }
-            None => svg.text(
-                "text",
-                &[
-                    ("x", &Num(cx)),
-                    ("y", &Num(plot.bottom() - 6.0)),
-                    ("text-anchor", &"middle"),
-                    ("font-size", &11),
-                    ("fill", &MUTED),
-                ],
-                "n/a",
-            ),
+            None => not_available(&mut svg, cx, plot.bottom()),
         }
         labels.draw(&mut svg, cx, plot.bottom(), &style.label);
         svg.close();
@@ -982,6 +935,30 @@ impl<'a> Legend<'a> {
         }
         svg.close();
     }
+}
+
+/// A bar's figure, centred on `cx` with its baseline at `y`.
+fn figure_above(svg: &mut Svg, cx: f64, y: f64, text: &str) {
+    svg.text(
+        "text",
+        &[("x", &Num(cx)), ("y", &Num(y)), ("text-anchor", &"middle"), ("font-size", &11)],
+        text,
+    );
+}
+
+/// `n/a` where a bar would be, above the plot's bottom: nothing measured.
+fn not_available(svg: &mut Svg, cx: f64, bottom: f64) {
+    svg.text(
+        "text",
+        &[
+            ("x", &Num(cx)),
+            ("y", &Num(bottom - 6.0)),
+            ("text-anchor", &"middle"),
+            ("font-size", &11),
+            ("fill", &MUTED),
+        ],
+        "n/a",
+    );
 }
 
 #[cfg(test)]
