@@ -780,6 +780,23 @@ pub struct Judgement {
     pub paired: bool,
 }
 
+impl Figures {
+    /// A judgement's figures: the baseline's (or the other backend's)
+    /// median against the candidate's, the change, p and the run counts.
+    fn of(metric: Metric, j: &Judgement, ratio: Option<f64>) -> Figures {
+        Figures {
+            metric,
+            baseline: j.median.1,
+            candidate: j.median.0,
+            delta_pct: change_pct(j.median.1, j.median.0),
+            ratio,
+            p: j.p,
+            n_baseline: j.n.1,
+            n_candidate: j.n.0,
+        }
+    }
+}
+
 impl Judgement {
     /// Fail needs both a significant difference and one beyond the limit;
     /// samples too small to ever be significant are a warning whatever they
@@ -1065,16 +1082,7 @@ fn regression_finding(w: &Workload, limit: Limit, b: &Sample, c: &Sample) -> Fin
         judge_regression(&b.values, &c.values, metric.higher_is_better(), max_regression_pct)
     };
     let sign = if metric.higher_is_better() { "-" } else { "+" };
-    let figures = Figures {
-        metric,
-        baseline: j.median.1,
-        candidate: j.median.0,
-        delta_pct: change_pct(j.median.1, j.median.0),
-        ratio: None,
-        p: j.p,
-        n_baseline: j.n.1,
-        n_candidate: j.n.0,
-    };
+    let figures = Figures::of(metric, &j, None);
     Finding {
         verdict: j.verdict,
         workload: Some(w.clone()),
@@ -1111,16 +1119,7 @@ fn ratio_finding(
     };
     let j = judge_ratio(&a_sample.values, &b_sample.values, bound);
     let ratio = if j.median.1 == 0.0 { change_pct(0.0, j.median.0) } else { j.median.0 / j.median.1 };
-    let figures = Figures {
-        metric,
-        baseline: j.median.1,
-        candidate: j.median.0,
-        delta_pct: change_pct(j.median.1, j.median.0),
-        ratio: Some(ratio),
-        p: j.p,
-        n_baseline: j.n.1,
-        n_candidate: j.n.0,
-    };
+    let figures = Figures::of(metric, &j, Some(ratio));
     Finding {
         verdict: j.verdict,
         workload: Some(w.clone()),
