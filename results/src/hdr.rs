@@ -395,12 +395,10 @@ pub fn add(sum: &mut Option<Histogram<u64>>, h: &Histogram<u64>) -> Result<(), S
 pub fn write_hgrm(out: &mut impl Write, h: &Histogram<u64>) -> io::Result<()> {
     let ms = |ns: f64| ns / 1e6;
     writeln!(out, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")?;
-    let mut total = 0u64;
-    for v in h.iter_quantiles(5) {
-        total += v.count_since_last_iteration();
-        let q = v.quantile_iterated_to();
-        let value = ms(v.value_iterated_to() as f64);
-        if q < 1.0 {
+    for (value, percent, total) in percentile_rows(h, 5) {
+        let q = percent / 100.0;
+        let value = ms(value as f64);
+        if percent < 100.0 {
             writeln!(out, "{value:>12.3} {q:>14.12} {total:>10} {:>14.2}", 1.0 / (1.0 - q))?;
         } else {
             writeln!(out, "{value:>12.3} {q:>14.12} {total:>10}")?;
@@ -411,6 +409,43 @@ pub fn write_hgrm(out: &mut impl Write, h: &Histogram<u64>) -> io::Result<()> {
     // The counts array holds (buckets + 1) * sub_buckets / 2 entries.
     let sub_buckets = 2 * h.distinct_values() / (usize::from(h.buckets()) + 1);
     writeln!(out, "#[Buckets = {:>12}, SubBuckets     = {:>12}]", h.buckets(), sub_buckets)
+}
+
+/// The rows of a percentile distribution: (value, percentile level in
+/// percent, count up to the value), stepped as HdrHistogram's Java
+/// `PercentileIterator` steps them: `ticks` levels in each half of the
+/// distance to 100%, a row for each level at the first bucket whose
+/// cumulative share reaches it, one row at the bucket that completes the
+/// count, then the 100% row. The levels are stepped in percent, as Java
+/// does, where each step (10, 5, 2.5, ...) is exact; the hdrhistogram
+/// crate steps in quantiles (0.1 + 0.1 + 0.1 > 0.3), so a bucket that
+/// reaches a level exactly would be reported one bucket late.
+fn percentile_rows(h: &Histogram<u64>, ticks: u32) -> Vec<(u64, f64, u64)> {
+    let n = h.len();
+    let mut rows = Vec::new();
+    if n == 0 {
+        return rows;
+    }
+    let mut level = 0.0_f64;
+    let mut total = 0;
+    for v in h.iter_recorded() {
+        total += v.count_at_value();
+        let reached = 100.0 * total as f64 / n as f64;
+        while level <= reached {
+            rows.push((v.value_iterated_to(), level, total));
+            if total == n {
+                break;
+            }
+            let halvings = (100.0 / (100.0 - level)).log2() as u32;
+            let step = 100.0 / (u64::from(ticks) << (halvings + 1)) as f64;
+            level = if level + step == level { 100.0 } else { level + step };
+        }
+        if total == n {
+            rows.push((v.value_iterated_to(), 100.0, n));
+            break;
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -565,5 +600,31 @@ mod tests {
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"), "{text}");
         assert!(text.contains("#[Max     =        1.000, Total count    =         1000]"), "{text}");
         assert!(text.contains("#[Mean    =        0.501"), "{text}");
+    }
+
+    #[test]
+    fn a_bucket_that_reaches_a_level_exactly_is_its_row() {
+        // 1..=10 µs once each: 3 µs completes 30%, 5 µs 50%.
+        let h = histogram(&(1..=10).map(|v| v * 1000).collect::<Vec<_>>());
+        let rows = percentile_rows(&h, 5);
+        let at = |percent: f64| rows.iter().find(|r| r.1 == percent).map(|r| (h.lowest_equivalent(r.0), r.2));
+        assert_eq!(at(0.0), Some((1000, 1)));
+        assert_eq!(at(30.0), Some((3000, 3)));
+        assert_eq!(at(50.0), Some((5000, 5)));
+        assert_eq!(at(55.0), Some((6000, 6)));
+        assert_eq!(at(100.0), Some((10000, 10)));
+        // Each level once, rising; the count never falls.
+        assert!(rows.windows(2).all(|w| w[0].1 < w[1].1 && w[0].2 <= w[1].2), "{rows:?}");
+        // The bucket that completes the count gives one row, then 100%.
+        let last: Vec<_> = rows.iter().filter(|r| r.2 == 10).collect();
+        assert_eq!(last.len(), 2, "{rows:?}");
+    }
+
+    #[test]
+    fn one_value_and_no_values() {
+        let h = histogram(&[5000]);
+        let rows = percentile_rows(&h, 5);
+        assert_eq!(rows.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(), [(0.0, 1), (100.0, 1)]);
+        assert!(percentile_rows(&new_histogram(), 5).is_empty());
     }
 }
