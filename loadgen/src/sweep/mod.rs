@@ -178,7 +178,7 @@ pub fn sweep(args: &SweepArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Outcome>
         let tables = summarize(&plan.cells, &plan.backends, &measurements, &skipped_map);
         let (curves, plain): (Vec<CellTable>, Vec<CellTable>) =
             tables.into_iter().partition(|t| t.cell.rate.is_some() && args.rates.is_some());
-        text.push_str(&render_table(&plain, plan.repetitions, plan.syscalls));
+        text.push_str(&render_table(&plain, plan.repetitions, plan.syscalls, plan.not_counted.as_deref()));
         if !curves.is_empty() {
             text.push_str(&render_curves(&curves, plan.repetitions));
             // The curves have no system-call column: the grid's counting

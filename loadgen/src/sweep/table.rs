@@ -179,18 +179,29 @@ pub fn summarize(
 }
 
 /// The comparison table, one block per cell; `syscalls` says where its
-/// system calls come from.
-pub fn render_table(tables: &[CellTable], repetitions: u32, syscalls: Syscalls) -> String {
+/// system calls come from, `not_counted` why none were counted (counting
+/// not permitted here), which overrides it.
+pub fn render_table(
+    tables: &[CellTable],
+    repetitions: u32,
+    syscalls: Syscalls,
+    not_counted: Option<&str>,
+) -> String {
     let mut s = String::new();
     let reps =
         if repetitions == 1 { "1 repetition".to_string() } else { format!("{repetitions} repetitions") };
-    let calls = match syscalls {
-        Syscalls::Once => {
+    let why_not;
+    let calls = match (syscalls, not_counted) {
+        (Syscalls::Off, _) => "syscalls/req, its system calls, not counted (--syscalls off)",
+        (_, Some(why)) => {
+            why_not = format!("syscalls/req, its system calls, n/a: {}", why.lines().next().unwrap_or(why));
+            &why_not
+        }
+        (Syscalls::Once, None) => {
             "syscalls/req, its system calls, from the backend's one counting run in the cell, made apart \
              since counting slows every counted call (n/a: not counted)"
         }
-        Syscalls::Every => "syscalls/req, its system calls, counted in every run (n/a: not counted)",
-        Syscalls::Off => "syscalls/req, its system calls, not counted (--syscalls off)",
+        (Syscalls::Every, None) => "syscalls/req, its system calls, counted in every run (n/a: not counted)",
     };
     let _ = writeln!(
         s,
@@ -201,7 +212,7 @@ pub fn render_table(tables: &[CellTable], repetitions: u32, syscalls: Syscalls) 
          errors: connections broken during the windows (a timeout breaks its connection), all runs \
          together; see below."
     );
-    if syscalls == Syscalls::Every {
+    if syscalls == Syscalls::Every && not_counted.is_none() {
         let _ = writeln!(
             s,
             "Counted in every run (--syscalls every): the req/s, latency and CPU figures include counting's \
@@ -513,7 +524,7 @@ mod tests {
         assert_eq!(fig(1, 1), Err("no complete run of 1".into()));
         assert_eq!(fig(1, 2), Err("not run".into()));
 
-        let text = render_table(&t, 3, Syscalls::Every);
+        let text = render_table(&t, 3, Syscalls::Every, None);
         assert!(text.contains("http, 50 connections\n"), "{text}");
         let line = |b: &str| text.lines().find(|l| l.trim_start().starts_with(b)).unwrap().to_string();
         let e = line("epoll");
@@ -580,7 +591,7 @@ mod tests {
         assert!(epoll.server_cpu_us.unwrap() < 10.0, "{epoll:?}");
         let uring = t[0].lines[1].figures.clone().unwrap();
         assert_eq!(uring.server_syscalls, Some(0.05));
-        let text = render_table(&t, 2, Syscalls::Once);
+        let text = render_table(&t, 2, Syscalls::Once, None);
         assert!(text.contains("from the backend's one counting run in the cell"), "{text}");
         assert!(!text.contains("include counting's cost"), "{text}");
         let line = text.lines().find(|l| l.trim_start().starts_with("epoll")).unwrap();
@@ -594,9 +605,17 @@ mod tests {
         assert!(failures.contains("counting run, http c=50, epoll: 7 timed out"), "{failures}");
         assert!(failures.contains("Incomplete or failed runs:\n  rep 1, http c=50, epoll:"), "{failures}");
         // --syscalls off: the column is n/a, and says why.
-        let text =
-            render_table(&summarize(&[cell], &backends, &data[2..], &HashMap::new()), 2, Syscalls::Off);
+        let uncounted = summarize(&[cell], &backends, &data[2..], &HashMap::new());
+        let text = render_table(&uncounted, 2, Syscalls::Off, None);
         assert!(text.contains("not counted (--syscalls off)"), "{text}");
+        // Counting not permitted here: the header says why, whatever was
+        // asked, and claims no counting run nor counting's cost.
+        let why = "system calls not counted: perf_event_paranoid is 4";
+        for asked in [Syscalls::Once, Syscalls::Every] {
+            let text = render_table(&uncounted, 2, asked, Some(why));
+            assert!(text.contains(&format!("its system calls, n/a: {why};")), "{text}");
+            assert!(!text.contains("counting run") && !text.contains("include counting's cost"), "{text}");
+        }
         // A capacity sweep's counting runs, under its table.
         let counted = render_counted(&[cell], &backends, &data, CAPACITY_COUNTED);
         assert!(counted.contains("http, 50 connections: epoll 2.030, io-uring 0.050"), "{counted}");
