@@ -7,6 +7,15 @@
 #   client  run's default: the load threads' own calls counted
 #   server  --syscalls-pid: the server's calls counted too (as every run of
 #           `sweep --syscalls every` does)
+# With -s, the main job's way instead: REPS pairs of one-repetition sweeps
+# (`ringside-loadgen sweep`, its own fresh server per run), in an order that
+# alternates by pair:
+#   off     sweep --syscalls off: nothing counted
+#   once    sweep --syscalls once (the default): a counting run, then the
+#           measured run, which counts nothing
+# which shows whether the measured runs of a sweep carry any of counting's
+# cost (the counting run's rows, phase=count, are left out of every figure
+# but the system calls).
 # Each side's rows go to OUTDIR/<backend>/<side>.csv; each backend is
 # summarised by `ringside-results compare --paired` with `off` as the
 # baseline (the median of the paired ratios and the Wilcoxon signed-rank p
@@ -14,8 +23,9 @@
 # generator's own CPU is in each row's client_cpu_* columns) into
 # OUTDIR/summary.txt, which is printed.
 #
-# Usage: scripts/syscalls-overhead.sh [-b BACKENDS] [-r REPS] [-d DURATION] [-w WARMUP]
+# Usage: scripts/syscalls-overhead.sh [-s] [-b BACKENDS] [-r REPS] [-d DURATION] [-w WARMUP]
 #                                     [-c CONNS] [-o OUTDIR]
+#   -s            compare sweeps with --syscalls once and off (see above)
 #   -b BACKENDS   comma-separated (default epoll,io-uring)
 #   -r REPS       repetitions (default 8; 6 pairs at least for p < 0.05)
 #   -d DURATION   measured window per run (default 1s)
@@ -34,9 +44,10 @@ me=syscalls-overhead
 # shellcheck source=scripts/server-lib.sh
 source scripts/server-lib.sh
 
-backends=epoll,io-uring reps=8 duration=1s warmup=500ms conns=50 out=""
-while getopts "b:r:d:w:c:o:h" opt; do
+backends=epoll,io-uring reps=8 duration=1s warmup=500ms conns=50 out="" sweeps=
+while getopts "sb:r:d:w:c:o:h" opt; do
     case $opt in
+        s) sweeps=1 ;;
         b) backends=$OPTARG ;; r) reps=$OPTARG ;; d) duration=$OPTARG ;; w) warmup=$OPTARG ;;
         c) conns=$OPTARG ;; o) out=$OPTARG ;;
         *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
@@ -56,8 +67,47 @@ results=target/release/ringside-results
 mkdir -p "$out"
 trap 'stop_server' EXIT
 
-sides=(off client server)
 IFS=, read -r -a backend_list <<<"$backends"
+
+# One run of side $2 for backend $1, rep $3, into $out/$1/$2.csv: a sweep of
+# one repetition.
+sweep_side() {
+    local backend=$1 side=$2 rep=$3
+    if ! "$loadgen" sweep --backends "$backend" --protocols http --connections "$conns" --repetitions 1 \
+        --duration "$duration" --warmup "$warmup" --no-calibrate --syscalls "$side" \
+        --csv "$out/$backend/$side.csv" >"$out/$backend/$side.last.log" 2>&1; then
+        echo "$me: $backend sweep --syscalls $side failed:" >&2
+        tail -n 20 "$out/$backend/$side.last.log" >&2
+        exit 1
+    fi
+    printf '%s rep %d/%d %-8s %-7s %s\n' "$(date -u +%T)" "$rep" "$reps" "$backend" "$side" \
+        "$(grep -m1 -E "^ +$backend " "$out/$backend/$side.last.log" | tr -s ' ' || true)"
+}
+
+if [[ -n $sweeps ]]; then
+    sides=(off once)
+    for rep in $(seq 1 "$reps"); do
+        for backend in "${backend_list[@]}"; do
+            mkdir -p "$out/$backend"
+            for i in 0 1; do
+                sweep_side "$backend" "${sides[$(((rep - 1 + i) % 2))]}" "$rep"
+            done
+        done
+    done
+    for backend in "${backend_list[@]}"; do
+        {
+            echo "== $backend: the measured runs of sweeps with a counting run against sweeps without ($reps pairs; baseline off.csv)"
+            "$results" compare --paired --metric throughput --metric p50 --metric server_cpu \
+                "$out/$backend/off.csv" "$out/$backend/once.csv"
+            echo
+        } >>"$out/summary.txt"
+    done
+    cat "$out/summary.txt"
+    echo "rows and summary in $out"
+    exit 0
+fi
+
+sides=(off client server)
 for rep in $(seq 1 "$reps"); do
     for backend in "${backend_list[@]}"; do
         mkdir -p "$out/$backend"
