@@ -33,7 +33,8 @@
 #   calibration).
 # Every gate run is judged twice from the same CSVs: unpaired (Mann-Whitney)
 # and paired (--paired: Wilcoxon signed-rank, repetition by repetition), and
-# the alarms of both are reported.
+# the alarms of both are reported: per gate run (any rule failed), and per
+# rule and backend (how many gate runs each failed).
 # Exit status (the ringside binaries' table): 0 no false alarm and every
 # slowdown caught, 4 otherwise (the gate failed the experiment), 1 a sweep or
 # gate could not run, 2 a bad command line.
@@ -47,7 +48,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=10 reps=5 duration=500ms warmup=200ms backends=epoll,io-uring conns=50 metrics=throughput,p99
-limit=10 target=15 keep= only=
+limit=10 target=15 keep="" only=""
 while getopts "n:r:d:w:b:c:m:l:t:o:e:" opt; do
     case $opt in
         n) runs=$OPTARG ;; r) reps=$OPTARG ;; d) duration=$OPTARG ;; w) warmup=$OPTARG ;;
@@ -278,6 +279,23 @@ for e in "${experiments[@]}"; do
         figures+="   "
     done
     printf '%-10s %5d %7d %7d %9d   %s\n' "$label" "$runs" "$alarms" "$paired" "$expected" "$figures"
+done
+echo "== each rule on each backend: the gate runs it failed, unpaired and paired (a rule judges every backend on its own)"
+printf '   %-10s %-10s %-12s %9s %9s\n' experiment backend metric unpaired paired
+for e in "${experiments[@]}"; do
+    label=A/A
+    [[ $e == slow ]] && label=slowdown
+    for i in $(seq "$runs"); do
+        for kind in out paired.out; do
+            jq -r --arg k "$kind" '.rules[] | .metric as $m | .findings[] | select(.p != null)
+                | "\($k) \(.workload.backend) \($m) \(.verdict)"' "$work/$e-$i.$kind"
+        done
+    done | awk -v e="$label" -v n="$runs" '
+        { key = $2 " " $3; if (!(key in seen)) { seen[key] = 1; order[++k] = key }
+          if ($4 == "fail") fails[$1 " " key]++ }
+        END { for (i = 1; i <= k; i++) { split(order[i], f, " ")
+                printf "   %-10s %-10s %-12s %9s %9s\n", e, f[1], f[2],
+                    (fails["out " order[i]] + 0) "/" n, (fails["paired.out " order[i]] + 0) "/" n } }'
 done
 for e in "${experiments[@]}"; do
     if [[ -s $work/$e.summary.csv ]]; then
