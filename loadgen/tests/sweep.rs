@@ -68,12 +68,18 @@ fn counting(test: &str) -> bool {
 
 /// A row that counted the server's and the load threads' system calls.
 fn counted(r: &results::Row) -> bool {
-    !r.server_syscalls_by_name.is_empty() && !r.client_syscalls_by_name.is_empty() && r.server_syscalls > 0.0
+    !r.server_syscalls_by_name.is_empty()
+        && !r.client_syscalls_by_name.is_empty()
+        && r.server_syscalls.is_some_and(|v| v > 0.0)
+        && r.client_syscalls.is_some()
 }
 
-/// A row that counted none.
+/// A row that counted none: no figure, not a 0.
 fn uncounted(r: &results::Row) -> bool {
-    r.server_syscalls_by_name.is_empty() && r.client_syscalls_by_name.is_empty() && r.server_syscalls == 0.0
+    r.server_syscalls_by_name.is_empty()
+        && r.client_syscalls_by_name.is_empty()
+        && r.server_syscalls.is_none()
+        && r.client_syscalls.is_none()
 }
 
 fn loadgen(args: &[&str]) -> Output {

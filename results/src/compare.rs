@@ -1096,7 +1096,7 @@ mod tests {
     pub(super) fn count(backend: &str, connections: u32, value: f64, calls: f64) -> Row {
         Row {
             phase: crate::Phase::Count,
-            server_syscalls: calls,
+            server_syscalls: Some(calls),
             server_syscalls_by_name: format!("read={} write={}", calls / 2.0, calls / 2.0),
             ..run(backend, connections, value)
         }

@@ -511,7 +511,7 @@ mod tests {
     fn counting_runs_are_left_out() {
         let count = |backend: &str| Row {
             phase: Phase::Count,
-            server_syscalls: 2.0,
+            server_syscalls: Some(2.0),
             server_syscalls_by_name: "read=1 write=1".into(),
             ..run(backend, 50, 1.0, 1e6)
         };

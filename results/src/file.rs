@@ -241,12 +241,28 @@ fn parse_row(path: &Path, layout: Layout, record: ByteRecord) -> Result<Row, Err
             return Err(malformed(column, problem));
         }
     }
+    for (column, value) in row.optional_floats_mut() {
+        if let Some(v) = value.filter(|v| !v.is_finite()) {
+            return Err(malformed(
+                column,
+                format!("`{v}` is not a finite number (an unmeasured one is empty)"),
+            ));
+        }
+    }
     for (column, cell) in [
         ("server_syscalls_by_name", &row.server_syscalls_by_name),
         ("client_syscalls_by_name", &row.client_syscalls_by_name),
     ] {
         crate::syscalls::parse(cell)
             .map_err(|problem| malformed(column, format!("cannot read it: {problem}")))?;
+    }
+    // Files written before the totals could be empty held 0 beside an
+    // empty breakdown for calls not counted: not a count, so empty.
+    if row.server_syscalls_by_name.is_empty() {
+        row.server_syscalls = None;
+    }
+    if row.client_syscalls_by_name.is_empty() {
+        row.client_syscalls = None;
     }
     Ok(row)
 }
@@ -440,6 +456,12 @@ fn replace_non_finite(row: &mut Row) {
             *value = 0.0;
         }
     }
+    for (column, value) in row.optional_floats_mut() {
+        if let Some(v) = value.filter(|v| !v.is_finite()) {
+            replaced.push(format!("{column} was {v}, written as empty"));
+            *value = None;
+        }
+    }
     if !replaced.is_empty() {
         let added = replaced.join("; ");
         row.note = if row.note.is_empty() { added } else { format!("{}; {added}", row.note) };
@@ -564,6 +586,37 @@ mod tests {
         // Each phase as its CSV value.
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains(",sweep-3,3,count,p99<=1000us,"), "{text}");
+    }
+
+    #[test]
+    fn calls_not_counted_are_empty_cells_not_zeros() {
+        let dir = TempDir::new("uncounted");
+        let path = dir.path("results.csv");
+        // sample(): the server's calls not counted, the load threads' counted.
+        let row = one_line_row(1);
+        assert_eq!((row.server_syscalls, row.client_syscalls), (None, Some(0.05)));
+        append(&path, &row).unwrap();
+        let record = |path: &Path| {
+            let mut reader = csv::Reader::from_path(path).unwrap();
+            reader.records().next().unwrap().unwrap()
+        };
+        let at = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
+        let cells = record(&path);
+        assert_eq!((&cells[at("server_syscalls")], &cells[at("server_syscalls_by_name")]), ("", ""));
+        assert_eq!(
+            (&cells[at("client_syscalls")], &cells[at("client_syscalls_by_name")]),
+            ("0.05", "io_uring_enter=0.05")
+        );
+        assert_eq!(read(&path).unwrap(), std::slice::from_ref(&row));
+        // A file written when uncounted totals were 0: read as not counted.
+        let mut old: Vec<String> = cells.iter().map(String::from).collect();
+        old[at("server_syscalls")] = "0".into();
+        let mut writer = csv::WriterBuilder::new().has_headers(false).from_path(&path).unwrap();
+        writer.write_record(COLUMNS).unwrap();
+        writer.write_record(&old).unwrap();
+        writer.flush().unwrap();
+        drop(writer);
+        assert_eq!(read(&path).unwrap(), [row]);
     }
 
     #[test]
@@ -848,7 +901,7 @@ mod tests {
 
     #[test]
     fn every_column_of_a_set_of_values_is_checked_by_name() {
-        let plain = ["u32", "u64", "f64", "bool", "String"];
+        let plain = ["u32", "u64", "f64", "Option<f64>", "bool", "String"];
         let chosen: Vec<String> = crate::row::tests::declared_fields()
             .into_iter()
             .filter(|(_, ty, _)| !plain.contains(&ty.as_str()))

@@ -1811,7 +1811,7 @@ connections_min = 50
     fn counting_runs_are_judged_on_the_system_calls_only() {
         let count = |backend: &str, calls: f64| Row {
             phase: crate::Phase::Count,
-            server_syscalls: calls,
+            server_syscalls: Some(calls),
             server_syscalls_by_name: format!("read={calls}"),
             // Slowed by counting: a throughput no rule may see.
             ..row(backend, 50, 1.0, 1e6)

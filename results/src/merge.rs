@@ -593,7 +593,7 @@ struct ServerFigures {
     same_ns: f64,
     cross_ns: f64,
     /// System calls per request and by name (see [`server_syscalls`]).
-    syscalls: (f64, String),
+    syscalls: (Option<f64>, String),
 }
 
 impl ServerFigures {
@@ -618,7 +618,7 @@ impl ServerFigures {
                 requests: 0,
                 same_ns: r.ctxsw_same_cpu_ns,
                 cross_ns: r.ctxsw_cross_cpu_ns,
-                syscalls: (0.0, String::new()),
+                syscalls: (None, String::new()),
             };
             return (figures, "server figures 0: no load generator read the server's counters".into());
         };
@@ -651,7 +651,7 @@ impl ServerFigures {
             requests: r.server_requests,
             same_ns: r.ctxsw_same_cpu_ns,
             cross_ns: r.ctxsw_cross_cpu_ns,
-            syscalls: (0.0, String::new()),
+            syscalls: (None, String::new()),
         };
         (figures, note)
     }
@@ -811,9 +811,9 @@ fn merged_row(
         client_vcs: per_request(|r| r.client_vcs),
         client_ics: per_request(|r| r.client_ics),
         client_syscalls: if client_calls.iter().any(|(c, _)| c.is_empty()) {
-            0.0
+            None
         } else {
-            per_request(|r| r.client_syscalls)
+            Some(per_request(|r| r.client_syscalls.unwrap_or(0.0)))
         },
         client_syscalls_by_name: crate::syscalls::weighted(&client_calls),
         ctxsw_same_cpu_ns: server.same_ns,
@@ -832,11 +832,11 @@ fn server_syscalls(
     clients: &[Client],
     achieved_rate: f64,
     notes: &mut Vec<String>,
-) -> (f64, String) {
+) -> (Option<f64>, String) {
     let best = (0..rows.len())
         .filter(|&i| !rows[i].server_syscalls_by_name.is_empty())
         .max_by(|&a, &b| rows[a].duration_s.total_cmp(&rows[b].duration_s));
-    let Some(i) = best else { return (0.0, String::new()) };
+    let Some(i) = best else { return (None, String::new()) };
     let r = rows[i];
     let scale = if achieved_rate > 0.0 { r.achieved_rate / achieved_rate } else { 1.0 };
     notes.push(format!(
@@ -845,7 +845,7 @@ fn server_syscalls(
         clients[i].name(),
         r.duration_s
     ));
-    (r.server_syscalls * scale, crate::syscalls::scaled(&r.server_syscalls_by_name, scale))
+    (r.server_syscalls.map(|v| v * scale), crate::syscalls::scaled(&r.server_syscalls_by_name, scale))
 }
 
 /// Write the merged interval log to `out` ([`hdr::LogWriter`]): per

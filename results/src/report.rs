@@ -1123,7 +1123,7 @@ mod tests {
             lat_max_us: r.lat_max_us * 10.0,
             server_cpu_user_us: r.server_cpu_user_us * 10.0,
             server_vcs: r.server_vcs * 10.0,
-            server_syscalls: 2.03,
+            server_syscalls: Some(2.03),
             server_syscalls_by_name: "read=1 write=1 epoll_pwait2=0.03".into(),
             ..r.clone()
         }

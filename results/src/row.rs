@@ -409,10 +409,10 @@ pub struct Row {
     /// read at the window's start and end, divided by the answers received in the window (as
     /// the client columns). Counted when the load generator knows the server's pid (a sweep's
     /// server, `run --server-pid` or `--syscalls-pid`) and may count (root, or
-    /// `perf_event_paranoid` at most 1, and tracefs); otherwise 0 with a note, and
-    /// `server_syscalls_by_name` empty, which is what tells an unmeasured row (a measured one is
-    /// never empty there, even when it counted no call).
-    pub server_syscalls: f64,
+    /// `perf_event_paranoid` at most 1, and tracefs); otherwise empty, with a note, as is
+    /// `server_syscalls_by_name` (a measured row is never empty there, even when it counted no
+    /// call). Older files wrote 0 with an empty breakdown: read as empty.
+    pub server_syscalls: Option<f64>,
     /// The server's system calls per request by name, the most frequent first: `name=value`
     /// pairs separated by spaces, e.g. `read=1 write=1 epoll_pwait2=0.03104 other=0.0004123`
     /// (values rounded to 4 significant digits, calls that never happened left out). Named:
@@ -437,8 +437,8 @@ pub struct Row {
     pub client_ics: f64,
     /// Load generator system calls per request: those of its load threads (the ones sending
     /// requests, not the thread that reads counters and prints), counted and divided as
-    /// `server_syscalls`; 0, with a note and `client_syscalls_by_name` empty, if not measured.
-    pub client_syscalls: f64,
+    /// `server_syscalls`; empty, with a note and `client_syscalls_by_name` empty, if not measured.
+    pub client_syscalls: Option<f64>,
     /// The load generator's system calls per request by name, as `server_syscalls_by_name`;
     /// empty if not measured.
     pub client_syscalls_by_name: String,
@@ -472,7 +472,7 @@ impl Row {
 
     /// Every `f64` column by name, for rules that hold for all of them (a
     /// test checks this lists exactly the `f64` fields).
-    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 37] {
+    pub(crate) fn floats_mut(&mut self) -> [(&'static str, &mut f64); 35] {
         [
             ("target_rate", &mut self.target_rate),
             ("offered_rate", &mut self.offered_rate),
@@ -502,16 +502,20 @@ impl Row {
             ("server_cpu_sys_us", &mut self.server_cpu_sys_us),
             ("server_vcs", &mut self.server_vcs),
             ("server_ics", &mut self.server_ics),
-            ("server_syscalls", &mut self.server_syscalls),
             ("client_cpu_user_us", &mut self.client_cpu_user_us),
             ("client_cpu_sys_us", &mut self.client_cpu_sys_us),
             ("client_vcs", &mut self.client_vcs),
             ("client_ics", &mut self.client_ics),
-            ("client_syscalls", &mut self.client_syscalls),
             ("ctxsw_same_cpu_ns", &mut self.ctxsw_same_cpu_ns),
             ("ctxsw_cross_cpu_ns", &mut self.ctxsw_cross_cpu_ns),
             ("switch_share_pct", &mut self.switch_share_pct),
         ]
+    }
+
+    /// Every `Option<f64>` column by name: figures that are empty when not
+    /// measured (the system call totals).
+    pub(crate) fn optional_floats_mut(&mut self) -> [(&'static str, &mut Option<f64>); 2] {
+        [("server_syscalls", &mut self.server_syscalls), ("client_syscalls", &mut self.client_syscalls)]
     }
 }
 
@@ -709,14 +713,14 @@ pub(crate) mod tests {
             server_vcs: 0.0,
             server_ics: 0.0,
             server_requests: 926_240,
-            server_syscalls: 0.0,
+            server_syscalls: None,
             // Not counted: the tools' tests of other figures see no syscall tables or charts.
             server_syscalls_by_name: String::new(),
             client_cpu_user_us: 0.0,
             client_cpu_sys_us: 0.0,
             client_vcs: 0.0,
             client_ics: 0.0,
-            client_syscalls: 0.0,
+            client_syscalls: Some(0.05),
             client_syscalls_by_name: "io_uring_enter=0.05".into(),
             ctxsw_same_cpu_ns: 0.0,
             ctxsw_cross_cpu_ns: 0.0,
@@ -791,10 +795,11 @@ pub(crate) mod tests {
         const BEGIN: &str = "<!-- columns: generated from results/src/row.rs; do not edit by hand -->\n";
         const END: &str = "<!-- end of columns -->\n";
         // How each Rust type appears in a cell.
-        let cell_types: [(&str, &str); 9] = [
+        let cell_types: [(&str, &str); 10] = [
             ("u32", "integer"),
             ("u64", "integer"),
             ("f64", "number"),
+            ("Option<f64>", "number, or empty"),
             ("bool", "`true`, `false`"),
             ("String", "text"),
             ("Protocol", "`echo`, `rr`, `http`"),

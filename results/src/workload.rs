@@ -247,9 +247,7 @@ impl Metric {
             Metric::P999 => latency(row.lat_p999_us),
             Metric::ServerCpu => server_measured.then_some(row.server_cpu_user_us + row.server_cpu_sys_us),
             Metric::ServerSwitches => server_measured.then_some(row.server_vcs + row.server_ics),
-            Metric::ServerSyscalls => {
-                (!row.server_syscalls_by_name.is_empty()).then_some(row.server_syscalls)
-            }
+            Metric::ServerSyscalls => row.server_syscalls.filter(|_| !row.server_syscalls_by_name.is_empty()),
         }
     }
 }
@@ -477,7 +475,7 @@ mod tests {
         };
         let count = Row {
             phase: Phase::Count,
-            server_syscalls: 2.03,
+            server_syscalls: Some(2.03),
             server_syscalls_by_name: "read=1 write=1 epoll_pwait2=0.03".into(),
             ..run.clone()
         };
@@ -499,7 +497,7 @@ mod tests {
             assert_eq!(m.value(&open(Phase::Count)), expected, "{m} open");
         }
         // Not counted (no permission): nothing at all.
-        let uncounted = Row { server_syscalls: 0.0, server_syscalls_by_name: String::new(), ..count };
+        let uncounted = Row { server_syscalls: None, server_syscalls_by_name: String::new(), ..count };
         assert!(Metric::ALL.iter().all(|m| !m.applies(&uncounted) && m.value(&uncounted).is_none()));
         // The runs it counts for keep every figure but the calls they did not count.
         assert_eq!(Metric::Throughput.value(&run), Some(5.0));
