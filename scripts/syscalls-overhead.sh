@@ -69,76 +69,64 @@ trap 'stop_server' EXIT
 
 IFS=, read -r -a backend_list <<<"$backends"
 
-# One run of side $2 for backend $1, rep $3, into $out/$1/$2.csv: a sweep of
-# one repetition.
-sweep_side() {
-    local backend=$1 side=$2 rep=$3
-    if ! "$loadgen" sweep --backends "$backend" --protocols http --connections "$conns" --repetitions 1 \
-        --duration "$duration" --warmup "$warmup" --no-calibrate --syscalls "$side" \
-        --csv "$out/$backend/$side.csv" >"$out/$backend/$side.last.log" 2>&1; then
-        echo "$me: $backend sweep --syscalls $side failed:" >&2
-        tail -n 20 "$out/$backend/$side.last.log" >&2
+# One run of side $2 for backend $1 into $out/$1/$2.csv, its output in
+# $out/$1/$2.last.log; exits naming the run if it failed. -s: a sweep of one repetition, which starts its own server; otherwise a
+# `run` against a fresh server.
+run_side() {
+    local backend=$1 side=$2 log=$out/$1/$2.last.log flags=() ok=1
+    if [[ -n $sweeps ]]; then
+        "$loadgen" sweep --backends "$backend" --protocols http --connections "$conns" --repetitions 1 \
+            --duration "$duration" --warmup "$warmup" --no-calibrate --syscalls "$side" \
+            --csv "$out/$backend/$side.csv" >"$log" 2>&1 || ok=
+    else
+        start_server "$out/$backend/server.err" \
+            "$server" --backend "$backend" --protocol http --cores 0 --stats-listen 127.0.0.1:0 --listen 127.0.0.1:0
+        case $side in
+            off) flags=(--no-syscalls) ;;
+            server) flags=(--syscalls-pid "$server_pid") ;;
+        esac
+        "$loadgen" run -c "$conns" --cores 1 -d "$duration" --warmup "$warmup" --protocol http \
+            --stats "$server_stats" --csv "$out/$backend/$side.csv" "${flags[@]}" --target "$server_addr" \
+            >"$log" 2>&1 || ok=
+        stop_server
+    fi
+    if [[ -z $ok ]]; then
+        echo "$me: $backend $side run failed:" >&2
+        tail -n 20 "$log" >&2
         exit 1
     fi
-    printf '%s rep %d/%d %-8s %-7s %s\n' "$(date -u +%T)" "$rep" "$reps" "$backend" "$side" \
-        "$(grep -m1 -E "^ +$backend " "$out/$backend/$side.last.log" | tr -s ' ' || true)"
 }
 
 if [[ -n $sweeps ]]; then
     sides=(off once)
-    for rep in $(seq 1 "$reps"); do
-        for backend in "${backend_list[@]}"; do
-            mkdir -p "$out/$backend"
-            for i in 0 1; do
-                sweep_side "$backend" "${sides[$(((rep - 1 + i) % 2))]}" "$rep"
-            done
-        done
-    done
-    for backend in "${backend_list[@]}"; do
-        {
-            echo "== $backend: the measured runs of sweeps with a counting run against sweeps without ($reps pairs; baseline off.csv)"
-            "$results" compare --paired --metric throughput --metric p50 --metric server_cpu \
-                "$out/$backend/off.csv" "$out/$backend/once.csv"
-            echo
-        } >>"$out/summary.txt"
-    done
-    cat "$out/summary.txt"
-    echo "rows and summary in $out"
-    exit 0
+    heading="the measured runs of sweeps with a counting run against sweeps without"
+else
+    sides=(off client server)
+    heading="counting against not counting"
 fi
-
-sides=(off client server)
 for rep in $(seq 1 "$reps"); do
     for backend in "${backend_list[@]}"; do
         mkdir -p "$out/$backend"
-        for i in 0 1 2; do
-            side=${sides[$(((rep - 1 + i) % 3))]}
-            start_server "$out/$backend/server.err" \
-                "$server" --backend "$backend" --protocol http --cores 0 --stats-listen 127.0.0.1:0 --listen 127.0.0.1:0
-            flags=()
-            case $side in
-                off) flags=(--no-syscalls) ;;
-                server) flags=(--syscalls-pid "$server_pid") ;;
-            esac
-            if ! "$loadgen" run -c "$conns" --cores 1 -d "$duration" --warmup "$warmup" --protocol http \
-                --stats "$server_stats" --csv "$out/$backend/$side.csv" "${flags[@]}" --target "$server_addr" \
-                >"$out/$backend/$side.last.log" 2>&1; then
-                echo "$me: $backend $side run failed:" >&2
-                tail -n 20 "$out/$backend/$side.last.log" >&2
-                exit 1
-            fi
-            stop_server
+        for i in $(seq 0 $((${#sides[@]} - 1))); do
+            side=${sides[$(((rep - 1 + i) % ${#sides[@]}))]}
+            run_side "$backend" "$side"
+            # The run's figures: the sweep table's line, or run's Requests line.
+            pattern='^ *Requests'
+            [[ -n $sweeps ]] && pattern="^ +$backend "
             printf '%s rep %d/%d %-8s %-7s %s\n' "$(date -u +%T)" "$rep" "$reps" "$backend" "$side" \
-                "$(grep -m1 '^ *Requests' "$out/$backend/$side.last.log" || true)"
+                "$(grep -m1 -E "$pattern" "$out/$backend/$side.last.log" | tr -s ' ' || true)"
         done
     done
 done
 
 for backend in "${backend_list[@]}"; do
+    csvs=()
+    for side in "${sides[@]}"; do
+        csvs+=("$out/$backend/$side.csv")
+    done
     {
-        echo "== $backend: counting against not counting ($reps pairs; baseline off.csv)"
-        "$results" compare --paired --metric throughput --metric p50 --metric server_cpu \
-            "$out/$backend/off.csv" "$out/$backend/client.csv" "$out/$backend/server.csv"
+        echo "== $backend: $heading ($reps pairs; baseline off.csv)"
+        "$results" compare --paired --metric throughput --metric p50 --metric server_cpu "${csvs[@]}"
         echo
     } >>"$out/summary.txt"
 done
