@@ -408,8 +408,8 @@ pub struct Row {
     /// included), counted by the kernel's `raw_syscalls:sys_enter` tracepoint as perf counters
     /// read at the window's start and end, divided by the answers received in the window (as
     /// the client columns). Counted when the load generator knows the server's pid (a sweep's
-    /// server, `run --server-pid` or `--syscalls-pid`) and may count (root, or
-    /// `perf_event_paranoid` at most 1, and tracefs); otherwise empty, with a note, as is
+    /// counting runs, or `run --syscalls-pid`; `--server-pid` does not count) and may count
+    /// (root, or `perf_event_paranoid` at most 1, and tracefs); otherwise empty, with a note, as is
     /// `server_syscalls_by_name` (a measured row is never empty there, even when it counted no
     /// call). Older files wrote 0 with an empty breakdown: read as empty.
     pub server_syscalls: Option<f64>,

@@ -138,7 +138,7 @@ pub enum Metric {
     /// Server context switches per request, voluntary + involuntary.
     ServerSwitches,
     /// Server system calls per request, all of them (`server_syscalls`);
-    /// only rows that counted them (`server_syscalls_by_name` not empty).
+    /// only rows that counted them (the cell not empty).
     ServerSyscalls,
 }
 
@@ -213,7 +213,7 @@ impl Metric {
     /// Tables leave out the workloads a metric does not apply to.
     pub fn applies(self, row: &Row) -> bool {
         if row.phase == Phase::Count {
-            return self == Metric::ServerSyscalls && !row.server_syscalls_by_name.is_empty();
+            return self == Metric::ServerSyscalls && row.server_syscalls.is_some();
         }
         let capacity = row.phase == Phase::Capacity;
         match self {
@@ -223,7 +223,7 @@ impl Metric {
             Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu | Metric::ServerSwitches => true,
             // Only rows that counted them: files from before the columns,
             // or runs without permission, get no empty table.
-            Metric::ServerSyscalls => !row.server_syscalls_by_name.is_empty(),
+            Metric::ServerSyscalls => row.server_syscalls.is_some(),
         }
     }
 
@@ -247,7 +247,7 @@ impl Metric {
             Metric::P999 => latency(row.lat_p999_us),
             Metric::ServerCpu => server_measured.then_some(row.server_cpu_user_us + row.server_cpu_sys_us),
             Metric::ServerSwitches => server_measured.then_some(row.server_vcs + row.server_ics),
-            Metric::ServerSyscalls => row.server_syscalls.filter(|_| !row.server_syscalls_by_name.is_empty()),
+            Metric::ServerSyscalls => row.server_syscalls,
         }
     }
 }

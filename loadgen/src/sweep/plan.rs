@@ -164,7 +164,8 @@ pub struct SweepArgs {
     /// counted call, each passing two kernel tracepoints: about 50 ns more
     /// per call in a getppid loop, about 150 ns of server CPU per call in
     /// a server (+10% server CPU per request measured for epoll's two calls
-    /// per request, 3.26 -> 3.56 us; within the noise for io-uring's 0.05).
+    /// per request, 3.66 -> 3.98 us, scripts/syscalls-overhead.sh; within
+    /// the noise for io-uring's 0.05).
     /// So by default it is kept apart from the runs whose req/s, latency
     /// and CPU the table gives.
     ///
